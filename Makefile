@@ -1,0 +1,36 @@
+# Every target bootstraps what it needs: the virtualenv, hookstream itself, and Apache Kafka's jars
+# (fetched once from Maven Central into ~/.cache/hookstream). Downloads are cached under ~/.cache.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint format bench clean bootstrap
+
+run: $(STAMP)
+	$(BIN)/hookstream kafka fetch
+	$(BIN)/hookstream dev
+
+test: $(STAMP)
+	$(BIN)/hookstream kafka fetch
+	$(BIN)/ruff check services tests bench
+	$(BIN)/ruff format --check services tests bench
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check services tests bench
+
+format: $(STAMP)
+	$(BIN)/ruff format services tests bench
+	$(BIN)/ruff check --fix services tests bench
+
+bootstrap: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+clean:
+	rm -rf $(VENV) .hookstream .pytest_cache .ruff_cache

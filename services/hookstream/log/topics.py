@@ -1,0 +1,61 @@
+"""The topic catalogue: every topic of the design, named under the namespace."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hookstream.domain.schedule import delay_tiers, parse_schedule, tier_name
+from hookstream.runtime.settings import Settings
+
+CONFIG = "config"
+MESSAGES = "messages"
+TASKS = "tasks"
+ATTEMPTS = "attempts"
+STATUS = "status"
+COMMANDS = "commands"
+DEAD_LETTER = "deadletter"
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    compacted: bool = False
+
+    @property
+    def config(self) -> dict[str, str]:
+        if self.compacted:
+            # Compacted topics are views of the latest state per key: keep one
+            # record per key, clean often enough that a rebuild stays short.
+            return {"cleanup.policy": "compact", "min.cleanable.dirty.ratio": "0.1", "segment.ms": "3600000"}
+        return {"cleanup.policy": "delete", "retention.ms": str(7 * 24 * 3600 * 1000)}
+
+
+class TopicNames:
+    """Full topic names of one deployment; the namespace is applied here only."""
+
+    def __init__(self, namespace: str, retry_schedule: str) -> None:
+        self.namespace = namespace
+        self.tiers = delay_tiers(parse_schedule(retry_schedule))
+
+    def __call__(self, short: str) -> str:
+        return f"{self.namespace}{short}"
+
+    def retry_tier(self, delay_s: float) -> str:
+        return self(f"retry.{tier_name(delay_s)}")
+
+
+def catalogue(settings: Settings) -> list[TopicSpec]:
+    names = TopicNames(settings.topic_namespace, settings.retry_schedule)
+    p = settings.topic_partitions
+    specs = [
+        TopicSpec(names(CONFIG), 1, compacted=True),
+        TopicSpec(names(MESSAGES), p),
+        TopicSpec(names(TASKS), p),
+        *(TopicSpec(names.retry_tier(delay), p) for delay in names.tiers),
+        TopicSpec(names(ATTEMPTS), p),
+        TopicSpec(names(STATUS), p, compacted=True),
+        TopicSpec(names(COMMANDS), p),
+        TopicSpec(names(DEAD_LETTER), 1),
+    ]
+    return specs

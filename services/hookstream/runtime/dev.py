@@ -1,0 +1,117 @@
+"""``hookstream dev``: every role in one process on the embedded engines.
+
+Starts a local broker unless Kafka is configured, creates the topics, applies
+the ClickHouse migrations, then serves HTTP until Ctrl-C or SIGTERM. Shutdown
+runs in reverse order and the broker goes last, so nothing is still writing
+to it when it stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from aiokafka.admin import AIOKafkaAdminClient
+
+from hookstream.api.app import build_app
+from hookstream.log.admin import create_topics, wait_for_broker
+from hookstream.log.topics import catalogue
+from hookstream.projector.migrations import apply_migrations
+from hookstream.runtime.clickhouse import connect, ping
+from hookstream.runtime.kafka_dist import ensure_kafka
+from hookstream.runtime.local_kafka import LocalKafka
+from hookstream.runtime.settings import Settings
+from hookstream.runtime.tokens import operator_token
+
+log = logging.getLogger("hookstream.dev")
+
+
+@contextlib.asynccontextmanager
+async def kafka_cluster(settings: Settings) -> AsyncIterator[str]:
+    """Bootstrap servers of the configured cluster, or of a local broker for the block's duration."""
+    if not settings.uses_local_kafka:
+        yield settings.kafka_bootstrap_servers
+        return
+    dist = await asyncio.to_thread(ensure_kafka, settings.kafka_jars_dir)
+    broker = LocalKafka(
+        dist,
+        settings.data_dir / "kafka",
+        heap=settings.kafka_heap,
+        port=settings.kafka_port,
+        start_timeout_s=settings.kafka_start_timeout_s,
+    )
+    await asyncio.to_thread(broker.start)
+    log.info("local kafka started", extra={"version": dist.version, "bootstrap": broker.bootstrap_servers,
+                                           "pid": broker.pid})
+    try:
+        yield broker.bootstrap_servers
+    finally:
+        await asyncio.to_thread(broker.stop)
+        log.info("local kafka stopped")
+
+
+async def serve_dev(settings: Settings, stop: asyncio.Event) -> None:
+    started = time.monotonic()
+    async with kafka_cluster(settings) as bootstrap:
+        await wait_for_broker(bootstrap, settings.kafka_start_timeout_s)
+        created = await create_topics(bootstrap, catalogue(settings), settings.topic_replication_factor)
+        log.info("topics ready", extra={"created": created})
+        clickhouse = await asyncio.to_thread(connect, settings.resolved_clickhouse_url, settings.clickhouse_database)
+        applied = await asyncio.to_thread(apply_migrations, clickhouse)
+        log.info("clickhouse ready", extra={"url": settings.resolved_clickhouse_url, "migrations_applied": applied})
+        token, fresh = operator_token(settings.operator_token, settings.data_dir)
+        if fresh:
+            print(f"hookstream operator token (stored in {settings.data_dir / 'operator_token'}): {token}",
+                  flush=True)
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
+        await admin.start()
+        try:
+            app = build_app({
+                "kafka": lambda: _kafka_check(admin),
+                "clickhouse": lambda: asyncio.to_thread(ping, clickhouse),
+            })
+            runner = web.AppRunner(app, handle_signals=False, access_log=None)
+            await runner.setup()
+            site = web.TCPSite(runner, settings.http_host, settings.http_port)
+            await site.start()
+            address = runner.addresses[0] if runner.addresses else (settings.http_host, settings.http_port)
+            log.info("hookstream dev ready", extra={"http": f"http://{address[0]}:{address[1]}",
+                                                   "kafka": bootstrap,
+                                                   "startup_s": round(time.monotonic() - started, 2)})
+            print(f"hookstream dev is up: http://{address[0]}:{address[1]}/health", flush=True)
+            await stop.wait()
+            log.info("stopping")
+            await runner.cleanup()
+        finally:
+            await admin.close()
+            clickhouse.close()
+
+
+async def _kafka_check(admin: AIOKafkaAdminClient) -> None:
+    await admin.describe_cluster()
+
+
+def run_dev(settings: Settings) -> None:
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await serve_dev(settings, stop)
+
+    run_event_loop(main())
+
+
+def run_event_loop(coro) -> None:  # type: ignore[no-untyped-def]
+    """uvloop where it installs (a measured 20-30 % faster sender), asyncio otherwise."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(coro)
+    else:
+        uvloop.run(coro)

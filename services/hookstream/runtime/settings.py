@@ -1,0 +1,152 @@
+"""One typed settings object for every hookstream process.
+
+Sources, later ones winning: the field defaults, an optional TOML file (path in
+``HOOKSTREAM_CONFIG``, or passed explicitly), then environment variables
+``HOOKSTREAM_<FIELD>``. A few fields also answer to the conventional names that
+operators already export for their clusters (``KAFKA_BOOTSTRAP_SERVERS``,
+``CLICKHOUSE_URL``). Every knob has a safe default, so an empty environment
+runs ``hookstream dev``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, get_type_hints
+
+ENV_PREFIX = "HOOKSTREAM_"
+CONFIG_FILE_ENV = "HOOKSTREAM_CONFIG"
+
+
+def _knob(default: Any, doc: str, *aliases: str) -> Any:
+    return field(default=default, metadata={"doc": doc, "aliases": aliases})
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    data_dir: Path = _knob(Path(".hookstream"), "Where `hookstream dev` keeps the broker's log, chDB and the operator token.")
+    kafka_bootstrap_servers: str = _knob(
+        "",
+        "Kafka brokers (`host:port,...`). Empty: `hookstream dev` starts a local single-node broker.",
+        "KAFKA_BOOTSTRAP_SERVERS",
+    )
+    kafka_heap: str = _knob("512m", "Max JVM heap of the local broker started by `hookstream dev`.")
+    kafka_port: int = _knob(0, "Client port of the local broker; 0 picks a free one.")
+    kafka_jars_dir: Path = _knob(
+        Path("~/.cache/hookstream/kafka"), "Cache of Apache Kafka's jars, one folder per version, fetched once by Maven."
+    )
+    kafka_start_timeout_s: float = _knob(60.0, "How long the local broker may take to answer before start fails.")
+    topic_namespace: str = _knob("hookstream.", "Prefix of every topic name, so several deployments share a cluster.")
+    topic_partitions: int = _knob(6, "Partitions of each non-compacted topic; the upper bound on replicas per service.")
+    topic_replication_factor: int = _knob(1, "Replication factor of created topics (1 for a single broker).")
+    retry_schedule: str = _knob(
+        "0s,5s,5m,30m,2h,5h,10h,10h",
+        "Delay before each attempt (the first is the initial delivery); one delay-tier topic per distinct delay.",
+    )
+    clickhouse_url: str = _knob(
+        "",
+        "`chdb:///path` (embedded) or `http(s)://user:pass@host:8123`. Empty: chDB under `data_dir/clickhouse`.",
+        "CLICKHOUSE_URL",
+    )
+    clickhouse_database: str = _knob("hookstream", "ClickHouse database of the projection.")
+    http_host: str = _knob("127.0.0.1", "Address the HTTP API listens on.")
+    http_port: int = _knob(8040, "Port the HTTP API listens on; 0 picks a free one.")
+    operator_token: str = _knob(
+        "", "Bearer token allowed to do everything. Empty: generated on first start and kept in `data_dir`."
+    )
+    log_level: str = _knob("INFO", "Log level of hookstream's structured (JSON lines) logs.")
+    log_format: str = _knob("json", "`json` (one object per line) or `text`.")
+
+    @property
+    def resolved_clickhouse_url(self) -> str:
+        if self.clickhouse_url:
+            return self.clickhouse_url
+        return f"chdb://{(self.data_dir / 'clickhouse').expanduser().resolve()}"
+
+    @property
+    def uses_local_kafka(self) -> bool:
+        return not self.kafka_bootstrap_servers
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+class SettingsError(ValueError):
+    """A setting that cannot be read; the message names the variable and the value."""
+
+
+def env_names(f: dataclasses.Field[Any]) -> tuple[str, ...]:
+    """Every environment variable that sets this field, the canonical one first."""
+    return (ENV_PREFIX + f.name.upper(), *f.metadata.get("aliases", ()))
+
+
+def all_env_names() -> set[str]:
+    return {name for f in fields(Settings) for name in env_names(f)}
+
+
+def _coerce(name: str, kind: Any, raw: Any, source: str) -> Any:
+    try:
+        if kind is bool:
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text in {"1", "true", "yes", "on"}:
+                return True
+            if text in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError("expected true or false")
+        if kind is int:
+            if isinstance(raw, bool):
+                raise ValueError("expected an integer")
+            return int(raw)
+        if kind is float:
+            return float(raw)
+        if kind is Path:
+            return Path(str(raw)).expanduser()
+        if kind is str:
+            if not isinstance(raw, str):
+                raise ValueError("expected a string")
+            return raw
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(f"{source}: invalid value {raw!r} for {name}: {exc}") from exc
+    raise SettingsError(f"{source}: {name} has an unsupported type {kind!r}")
+
+
+def load_settings(env: Mapping[str, str] | None = None, config_file: Path | None = None) -> Settings:
+    """Build the settings from defaults, the TOML file and the environment."""
+    env = os.environ if env is None else env
+    hints = get_type_hints(Settings)
+    values: dict[str, Any] = {}
+    path = config_file or (Path(env[CONFIG_FILE_ENV]) if env.get(CONFIG_FILE_ENV) else None)
+    if path is not None:
+        try:
+            document = tomllib.loads(path.read_text())
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise SettingsError(f"config file {path}: {exc}") from exc
+        known = {f.name for f in fields(Settings)}
+        unknown = sorted(set(document) - known)
+        if unknown:
+            raise SettingsError(f"config file {path}: unknown settings {', '.join(unknown)}")
+        for key, raw in document.items():
+            values[key] = _coerce(key, hints[key], raw, f"config file {path}")
+    for f in fields(Settings):
+        for name in env_names(f):
+            if name in env:
+                values[f.name] = _coerce(name, hints[f.name], env[name], "environment")
+                break
+    settings = Settings(**values)
+    return settings.replace(data_dir=settings.data_dir.expanduser(), kafka_jars_dir=settings.kafka_jars_dir.expanduser())
+
+
+def settings_table() -> str:
+    """The README's settings table, generated so it cannot drift from the code."""
+    rows = ["| variable | default | meaning |", "| --- | --- | --- |"]
+    for f in fields(Settings):
+        names = " / ".join(f"`{n}`" for n in env_names(f))
+        default = f.default if f.default != "" else "(empty)"
+        rows.append(f"| {names} | `{default}` | {f.metadata['doc']} |")
+    return "\n".join(rows)

@@ -1,0 +1,118 @@
+"""Real engines for the suite: a Kafka broker, chDB, and HTTP receivers on 127.0.0.1.
+
+The broker is a testcontainers Kafka when a Docker engine answers, otherwise
+hookstream's own local launcher on the jars fetched from Maven Central. A
+missing engine fails the run; nothing here skips.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from hookstream.log.admin import create_topics, wait_for_broker
+from hookstream.log.topics import TopicNames, catalogue
+from hookstream.runtime.kafka_dist import ensure_kafka
+from hookstream.runtime.local_kafka import LocalKafka
+from hookstream.runtime.settings import Settings, load_settings
+from tests.support.receivers import Receiver, TestCA
+
+
+def _docker_engine_answers() -> bool:
+    if shutil.which("docker") is None:
+        return False
+    try:
+        return subprocess.run(["docker", "info"], capture_output=True, timeout=10, check=False).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One broker for the whole session; tests isolate themselves with a topic namespace."""
+    if _docker_engine_answers():
+        from testcontainers.kafka import KafkaContainer
+
+        from hookstream.runtime.kafka_dist import pinned_kafka_version
+
+        with KafkaContainer(f"apache/kafka:{pinned_kafka_version()}").with_kraft() as container:
+            yield container.get_bootstrap_server()
+        return
+    base = load_settings(env={})
+    dist = ensure_kafka(base.kafka_jars_dir)
+    broker = LocalKafka(dist, tmp_path_factory.mktemp("kafka"), heap="768m")
+    broker.start()
+    try:
+        yield broker.bootstrap_servers
+    finally:
+        broker.stop()
+
+
+@pytest.fixture(scope="session")
+async def kafka(kafka_bootstrap: str) -> str:
+    await wait_for_broker(kafka_bootstrap, 90)
+    return kafka_bootstrap
+
+
+@pytest.fixture(scope="session")
+def chdb_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """chDB opens one data directory per process, so the session shares one; tests get a database each."""
+    return tmp_path_factory.mktemp("chdb")
+
+
+@pytest.fixture
+def settings(kafka_bootstrap: str, chdb_dir: Path, tmp_path: Path) -> Settings:
+    """Settings of one test: its own topic namespace and ClickHouse database on the shared engines."""
+    tag = uuid.uuid4().hex[:10]
+    return load_settings(env={}).replace(
+        data_dir=tmp_path,
+        kafka_bootstrap_servers=kafka_bootstrap,
+        topic_namespace=f"test.{tag}.",
+        topic_partitions=3,
+        clickhouse_url=f"chdb://{chdb_dir}",
+        clickhouse_database=f"test_{tag}",
+        retry_schedule="0s,1s,2s",
+    )
+
+
+@pytest.fixture
+async def topics(kafka: str, settings: Settings) -> TopicNames:
+    await create_topics(kafka, catalogue(settings))
+    return TopicNames(settings.topic_namespace, settings.retry_schedule)
+
+
+@pytest.fixture(scope="session")
+def test_ca() -> TestCA:
+    return TestCA()
+
+
+@pytest.fixture
+async def receivers(test_ca: TestCA) -> AsyncIterator[ReceiverFactory]:
+    factory = ReceiverFactory(test_ca)
+    yield factory
+    await factory.stop_all()
+
+
+class ReceiverFactory:
+    def __init__(self, ca: TestCA) -> None:
+        self.ca = ca
+        self._started: list[Receiver] = []
+
+    async def plain(self, behaviour=None) -> Receiver:  # type: ignore[no-untyped-def]
+        receiver = await Receiver(behaviour).start()
+        self._started.append(receiver)
+        return receiver
+
+    async def tls(self, behaviour=None, ca: TestCA | None = None) -> Receiver:  # type: ignore[no-untyped-def]
+        receiver = await Receiver(behaviour, ssl_context=(ca or self.ca).server_context()).start()
+        self._started.append(receiver)
+        return receiver
+
+    async def stop_all(self) -> None:
+        for receiver in self._started:
+            await receiver.stop()

@@ -1,0 +1,119 @@
+"""`hookstream dev` as a user runs it: a real process, its own broker, chDB, HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from hookstream.runtime.local_kafka import free_port
+
+pytestmark = pytest.mark.e2e
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().split()[2] == "Z")
+
+
+def _java_children(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid), "java"], capture_output=True, text=True, check=False).stdout
+    return [int(line) for line in out.split()]
+
+
+def _get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def _wait_healthy(url: str, process: subprocess.Popen[bytes], timeout_s: float = 120) -> dict:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"hookstream dev exited with {process.returncode}"
+        try:
+            status, body = _get(url)
+        except OSError:
+            status, body = 0, b""
+        if status == 200:
+            return json.loads(body)
+        time.sleep(0.5)
+    raise AssertionError(f"{url} not healthy within {timeout_s} s")
+
+
+def _start_dev(tmp_path: Path) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "HOOKSTREAM_DATA_DIR": str(tmp_path / "data"),
+        "HOOKSTREAM_HTTP_PORT": str(port),
+        "HOOKSTREAM_KAFKA_HEAP": "384m",
+        "HOOKSTREAM_LOG_FORMAT": "json",
+    }
+    for name in ("KAFKA_BOOTSTRAP_SERVERS", "HOOKSTREAM_KAFKA_BOOTSTRAP_SERVERS", "CLICKHOUSE_URL"):
+        env.pop(name, None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hookstream.cli", "dev"],
+        env=env,
+        stdout=(tmp_path / "stdout.log").open("wb"),
+        stderr=(tmp_path / "stderr.log").open("wb"),
+    )
+    return process, port
+
+
+def test_dev_serves_health_and_metrics_then_stops_on_sigterm(tmp_path: Path) -> None:
+    process, port = _start_dev(tmp_path)
+    try:
+        body = _wait_healthy(f"http://127.0.0.1:{port}/health", process)
+        assert body["checks"] == {"kafka": "ok", "clickhouse": "ok"}
+        status, metrics = _get(f"http://127.0.0.1:{port}/metrics")
+        assert status == 200
+        text = metrics.decode()
+        assert 'hookstream_dependency_up{dependency="kafka"} 1.0' in text
+        assert "process_resident_memory_bytes" in text
+        token_file = tmp_path / "data" / "operator_token"
+        token = token_file.read_text().strip()
+        assert token.startswith("hs_op_") and oct(token_file.stat().st_mode & 0o777) == "0o600"
+        assert token in (tmp_path / "stdout.log").read_text()
+        brokers = _java_children(process.pid)
+        assert len(brokers) == 1, "hookstream dev should run exactly one broker JVM"
+
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
+        assert time.monotonic() - started < 10
+        assert not _pid_alive(brokers[0]), "the broker JVM outlived hookstream dev"
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+def test_kill_9_of_dev_takes_the_broker_with_it(tmp_path: Path) -> None:
+    process, port = _start_dev(tmp_path)
+    try:
+        _wait_healthy(f"http://127.0.0.1:{port}/health", process)
+        brokers = _java_children(process.pid)
+        assert len(brokers) == 1
+        process.kill()
+        process.wait(timeout=5)
+        deadline = time.monotonic() + 10
+        while _pid_alive(brokers[0]) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not _pid_alive(brokers[0]), "an orphan broker JVM survived kill -9 of its parent"
+    finally:
+        if process.poll() is None:
+            process.kill()
