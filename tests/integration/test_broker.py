@@ -6,12 +6,19 @@ import socket
 from pathlib import Path
 
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient, ConfigResource, ConfigResourceType
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from hookstream.log.admin import create_topics, describe_topics
 from hookstream.log.topics import catalogue
 from hookstream.runtime.kafka_dist import KafkaDistribution, pinned_kafka_version
-from hookstream.runtime.local_kafka import LocalKafka, PortInUse, choose_ports, new_cluster_id, server_properties
+from hookstream.runtime.local_kafka import (
+    LocalKafka,
+    PortInUse,
+    choose_ports,
+    new_cluster_id,
+    server_properties,
+)
 from hookstream.runtime.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -81,7 +88,9 @@ def test_kraft_configuration() -> None:
 def test_broker_that_cannot_start_reports_its_log(tmp_path: Path) -> None:
     empty = tmp_path / "no-jars"
     empty.mkdir()
-    broker = LocalKafka(KafkaDistribution(pinned_kafka_version(), empty), tmp_path / "data", start_timeout_s=20)
+    broker = LocalKafka(
+        KafkaDistribution(pinned_kafka_version(), empty), tmp_path / "data", start_timeout_s=20
+    )
     with pytest.raises(RuntimeError, match="formatting the broker's storage failed"):
         broker.start()
     assert broker.pid is None

@@ -15,7 +15,11 @@ def test_empty_environment_gives_safe_defaults() -> None:
 
 def test_environment_overrides_and_types() -> None:
     settings = load_settings(
-        env={"HOOKSTREAM_HTTP_PORT": "9001", "HOOKSTREAM_DATA_DIR": "/tmp/x", "HOOKSTREAM_KAFKA_START_TIMEOUT_S": "2.5"}
+        env={
+            "HOOKSTREAM_HTTP_PORT": "9001",
+            "HOOKSTREAM_DATA_DIR": "/tmp/x",
+            "HOOKSTREAM_KAFKA_START_TIMEOUT_S": "2.5",
+        }
     )
     assert settings.http_port == 9001
     assert settings.data_dir == Path("/tmp/x")

@@ -198,9 +198,7 @@ class AvroCodec:
             return InvalidRecord(short, f"{type(exc).__name__}: {exc} (validator: {verr})")
         return InvalidRecord(short, f"{type(exc).__name__}: {exc}")
 
-    def decode(
-        self, data: bytes | bytearray | memoryview, expected: str | None = None
-    ) -> tuple[str, dict[str, Any]]:
+    def decode(self, data: bytes | bytearray | memoryview, expected: str | None = None) -> tuple[str, dict[str, Any]]:
         """Return ``(short type name, record)`` in the current reader schema of that type.
 
         ``expected`` (short or full name) makes a record of any other type raise
@@ -224,13 +222,9 @@ class AvroCodec:
                 f"{name} writer {fp.hex()} not resolvable to the current schema: {exc}", schema_name=name
             ) from exc
         except Exception as exc:  # EOFError, IndexError, UnicodeDecodeError, struct.error, ...
-            raise CorruptRecord(
-                f"{name} body unreadable: {type(exc).__name__}: {exc}", schema_name=name
-            ) from exc
+            raise CorruptRecord(f"{name} body unreadable: {type(exc).__name__}: {exc}", schema_name=name) from exc
         if buf.tell() != len(data):
             raise CorruptRecord(f"{name} has {len(data) - buf.tell()} bytes after the body", schema_name=name)
-        if not isinstance(record, dict):
-            raise CorruptRecord(f"{name} body is not a record", schema_name=name)
         return name, record
 
 

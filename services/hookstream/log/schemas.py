@@ -131,9 +131,7 @@ class SchemaCatalogue:
             self._by_fingerprint[schema.fingerprint] = schema
         elif known.name != schema.name:
             # Would make records of one type decode as another: refuse to start.
-            raise SchemaLoadError(
-                f"{schema.path}: fingerprint {schema.fingerprint.hex()} collides with {known.path}"
-            )
+            raise SchemaLoadError(f"{schema.path}: fingerprint {schema.fingerprint.hex()} collides with {known.path}")
 
     def current(self, name: str) -> LoadedSchema:
         """The reader schema (and the only writer schema) of a record type; KeyError if unknown."""

@@ -46,8 +46,10 @@ async def kafka_cluster(settings: Settings) -> AsyncIterator[str]:
         start_timeout_s=settings.kafka_start_timeout_s,
     )
     await asyncio.to_thread(broker.start)
-    log.info("local kafka started", extra={"version": dist.version, "bootstrap": broker.bootstrap_servers,
-                                           "pid": broker.pid})
+    log.info(
+        "local kafka started",
+        extra={"version": dist.version, "bootstrap": broker.bootstrap_servers, "pid": broker.pid},
+    )
     try:
         yield broker.bootstrap_servers
     finally:
@@ -61,28 +63,41 @@ async def serve_dev(settings: Settings, stop: asyncio.Event) -> None:
         await wait_for_broker(bootstrap, settings.kafka_start_timeout_s)
         created = await create_topics(bootstrap, catalogue(settings), settings.topic_replication_factor)
         log.info("topics ready", extra={"created": created})
-        clickhouse = await asyncio.to_thread(connect, settings.resolved_clickhouse_url, settings.clickhouse_database)
+        clickhouse = await asyncio.to_thread(
+            connect, settings.resolved_clickhouse_url, settings.clickhouse_database
+        )
         applied = await asyncio.to_thread(apply_migrations, clickhouse)
-        log.info("clickhouse ready", extra={"url": settings.resolved_clickhouse_url, "migrations_applied": applied})
+        log.info(
+            "clickhouse ready", extra={"url": settings.resolved_clickhouse_url, "migrations_applied": applied}
+        )
         token, fresh = operator_token(settings.operator_token, settings.data_dir)
         if fresh:
-            print(f"hookstream operator token (stored in {settings.data_dir / 'operator_token'}): {token}",
-                  flush=True)
+            print(
+                f"hookstream operator token (stored in {settings.data_dir / 'operator_token'}): {token}",
+                flush=True,
+            )
         admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
         await admin.start()
         try:
-            app = build_app({
-                "kafka": lambda: _kafka_check(admin),
-                "clickhouse": lambda: asyncio.to_thread(ping, clickhouse),
-            })
+            app = build_app(
+                {
+                    "kafka": lambda: _kafka_check(admin),
+                    "clickhouse": lambda: asyncio.to_thread(ping, clickhouse),
+                }
+            )
             runner = web.AppRunner(app, handle_signals=False, access_log=None)
             await runner.setup()
             site = web.TCPSite(runner, settings.http_host, settings.http_port)
             await site.start()
             address = runner.addresses[0] if runner.addresses else (settings.http_host, settings.http_port)
-            log.info("hookstream dev ready", extra={"http": f"http://{address[0]}:{address[1]}",
-                                                   "kafka": bootstrap,
-                                                   "startup_s": round(time.monotonic() - started, 2)})
+            log.info(
+                "hookstream dev ready",
+                extra={
+                    "http": f"http://{address[0]}:{address[1]}",
+                    "kafka": bootstrap,
+                    "startup_s": round(time.monotonic() - started, 2),
+                },
+            )
             print(f"hookstream dev is up: http://{address[0]}:{address[1]}/health", flush=True)
             await stop.wait()
             log.info("stopping")

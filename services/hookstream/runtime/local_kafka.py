@@ -178,7 +178,7 @@ class LocalKafka:
             stdout=stdout,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
         stdout.close()
         try:
@@ -204,8 +204,10 @@ class LocalKafka:
                 if sock.connect_ex(("127.0.0.1", self.ports.client)) == 0:
                     return
             time.sleep(0.2)
-        raise TimeoutError(f"the Kafka broker did not listen on port {self.ports.client} within "
-                           f"{self.start_timeout_s:.0f} s; see {self.data_dir / 'logs'}")
+        raise TimeoutError(
+            f"the Kafka broker did not listen on port {self.ports.client} within "
+            f"{self.start_timeout_s:.0f} s; see {self.data_dir / 'logs'}"
+        )
 
     def stop(self, timeout_s: float = 10.0) -> None:
         """SIGTERM (a clean shutdown), then SIGKILL if it has not exited in time."""

@@ -37,7 +37,10 @@ class Metrics:
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)
         self.http_requests = Counter(
-            "hookstream_http_requests_total", "HTTP requests served", ["route", "status"], registry=self.registry
+            "hookstream_http_requests_total",
+            "HTTP requests served",
+            ["route", "status"],
+            registry=self.registry,
         )
         self.http_latency = Histogram(
             "hookstream_http_request_seconds", "HTTP request latency", ["route"], registry=self.registry
@@ -86,7 +89,9 @@ async def metrics_endpoint(request: web.Request) -> web.Response:
 
 
 @web.middleware
-async def count_requests(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]):
+async def count_requests(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+):
     metrics = request.app[METRICS]
     route = request.match_info.route.resource.canonical if request.match_info.route.resource else "unmatched"
     started = time.monotonic()

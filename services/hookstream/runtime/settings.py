@@ -28,7 +28,9 @@ def _knob(default: Any, doc: str, *aliases: str) -> Any:
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    data_dir: Path = _knob(Path(".hookstream"), "Where `hookstream dev` keeps the broker's log, chDB and the operator token.")
+    data_dir: Path = _knob(
+        Path(".hookstream"), "Where `hookstream dev` keeps the broker's log, chDB and the operator token."
+    )
     kafka_bootstrap_servers: str = _knob(
         "",
         "Kafka brokers (`host:port,...`). Empty: `hookstream dev` starts a local single-node broker.",
@@ -37,11 +39,18 @@ class Settings:
     kafka_heap: str = _knob("512m", "Max JVM heap of the local broker started by `hookstream dev`.")
     kafka_port: int = _knob(0, "Client port of the local broker; 0 picks a free one.")
     kafka_jars_dir: Path = _knob(
-        Path("~/.cache/hookstream/kafka"), "Cache of Apache Kafka's jars, one folder per version, fetched once by Maven."
+        Path("~/.cache/hookstream/kafka"),
+        "Cache of Apache Kafka's jars, one folder per version, fetched once by Maven.",
     )
-    kafka_start_timeout_s: float = _knob(60.0, "How long the local broker may take to answer before start fails.")
-    topic_namespace: str = _knob("hookstream.", "Prefix of every topic name, so several deployments share a cluster.")
-    topic_partitions: int = _knob(6, "Partitions of each non-compacted topic; the upper bound on replicas per service.")
+    kafka_start_timeout_s: float = _knob(
+        60.0, "How long the local broker may take to answer before start fails."
+    )
+    topic_namespace: str = _knob(
+        "hookstream.", "Prefix of every topic name, so several deployments share a cluster."
+    )
+    topic_partitions: int = _knob(
+        6, "Partitions of each non-compacted topic; the upper bound on replicas per service."
+    )
     topic_replication_factor: int = _knob(1, "Replication factor of created topics (1 for a single broker).")
     retry_schedule: str = _knob(
         "0s,5s,5m,30m,2h,5h,10h,10h",
@@ -139,7 +148,9 @@ def load_settings(env: Mapping[str, str] | None = None, config_file: Path | None
                 values[f.name] = _coerce(name, hints[f.name], env[name], "environment")
                 break
     settings = Settings(**values)
-    return settings.replace(data_dir=settings.data_dir.expanduser(), kafka_jars_dir=settings.kafka_jars_dir.expanduser())
+    return settings.replace(
+        data_dir=settings.data_dir.expanduser(), kafka_jars_dir=settings.kafka_jars_dir.expanduser()
+    )
 
 
 def settings_table() -> str:
