@@ -64,7 +64,7 @@ class InvalidId(ValueError):
 
 
 def new_id(now_ms: int, rand: bytes) -> uuid.UUID:
-    """A UUIDv7 for ``now_ms`` whose random bits come from ``rand`` (10 bytes)."""
+    """A UUIDv7 for ``now_ms`` whose random bits are the leading 74 bits of ``rand`` (10 bytes)."""
     _check_timestamp(now_ms)
     if len(rand) != RANDOM_BYTES:
         raise ValueError(f"need exactly {RANDOM_BYTES} random bytes, got {len(rand)}")
@@ -140,7 +140,7 @@ def timestamp_ms(value: uuid.UUID) -> int:
 
 
 def to_svix(kind: IdKind, value: uuid.UUID) -> str:
-    """``<prefix>_`` + 22 base62 digits, e.g. ``msg_0B4c7Xn9pQ2rS5tU8vW1xY``."""
+    """``<prefix>_`` + 22 base62 digits, e.g. ``msg_02usyDNX9I74nhYGV3TNYW``."""
     _require_v7(value)
     number = value.int
     digits = []
@@ -158,7 +158,7 @@ def parse_id(text: str, kind: IdKind) -> uuid.UUID:
     passes that message on to the caller.
     """
     if not isinstance(text, str):
-        raise InvalidId(f"a {kind.name.lower()} id must be text, got {type(text).__name__}")
+        raise InvalidId(f"{kind.name.lower()} id must be text, got {type(text).__name__}")
     if not text:
         raise InvalidId(f"empty {kind.name.lower()} id")
     if "_" in text:
@@ -167,7 +167,7 @@ def parse_id(text: str, kind: IdKind) -> uuid.UUID:
         value = _parse_canonical(text)
     else:
         raise InvalidId(
-            f"{text!r} is not a {kind.name.lower()} id: expected {kind.prefix!r} and "
+            f"{text!r} is not a valid {kind.name.lower()} id: expected {kind.prefix!r} and "
             f"{BASE62_LENGTH} base62 characters, or a canonical UUID (36 characters, 8-4-4-4-12 hex)"
         )
     _require_v7(value)
@@ -177,7 +177,7 @@ def parse_id(text: str, kind: IdKind) -> uuid.UUID:
 def _parse_prefixed(text: str, kind: IdKind) -> uuid.UUID:
     prefix, _, digits = text.partition("_")
     if prefix != kind.value:
-        raise InvalidId(f"wrong prefix for a {kind.name.lower()} id: expected {kind.prefix!r}, got {prefix + '_'!r}")
+        raise InvalidId(f"wrong prefix {prefix + '_'!r}: {kind.name.lower()} ids start with {kind.prefix!r}")
     if len(digits) != BASE62_LENGTH:
         raise InvalidId(
             f"wrong length: expected {BASE62_LENGTH} base62 characters after {kind.prefix!r}, got {len(digits)}"
