@@ -43,9 +43,7 @@ def _topics(settings: Settings, action: str) -> None:
 
     bootstrap = _bootstrap(settings)
     if action == "create":
-        created = asyncio.run(
-            create_topics(bootstrap, catalogue(settings), settings.topic_replication_factor)
-        )
+        created = asyncio.run(create_topics(bootstrap, catalogue(settings), settings.topic_replication_factor))
         print(f"created {len(created)} topics" + "".join(f"\n  {name}" for name in created))
         return
     infos = asyncio.run(describe_topics(bootstrap, settings.topic_namespace))

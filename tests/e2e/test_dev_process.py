@@ -29,9 +29,7 @@ def _pid_alive(pid: int) -> bool:
 
 
 def _java_children(pid: int) -> list[int]:
-    out = subprocess.run(
-        ["pgrep", "-P", str(pid), "java"], capture_output=True, text=True, check=False
-    ).stdout
+    out = subprocess.run(["pgrep", "-P", str(pid), "java"], capture_output=True, text=True, check=False).stdout
     return [int(line) for line in out.split()]
 
 

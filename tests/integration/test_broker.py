@@ -88,9 +88,7 @@ def test_kraft_configuration() -> None:
 def test_broker_that_cannot_start_reports_its_log(tmp_path: Path) -> None:
     empty = tmp_path / "no-jars"
     empty.mkdir()
-    broker = LocalKafka(
-        KafkaDistribution(pinned_kafka_version(), empty), tmp_path / "data", start_timeout_s=20
-    )
+    broker = LocalKafka(KafkaDistribution(pinned_kafka_version(), empty), tmp_path / "data", start_timeout_s=20)
     with pytest.raises(RuntimeError, match="formatting the broker's storage failed"):
         broker.start()
     assert broker.pid is None

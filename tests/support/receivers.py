@@ -50,9 +50,7 @@ class Receiver:
         return f"{scheme}://{host}:{self.port}/hook"
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
-        seen = Received(
-            request.method, request.path, dict(request.headers), await request.read(), time.time()
-        )
+        seen = Received(request.method, request.path, dict(request.headers), await request.read(), time.time())
         async with self._arrived:
             self.received.append(seen)
             self._arrived.notify_all()
@@ -87,9 +85,7 @@ class Receiver:
         try:
             await asyncio.wait_for(enough(), timeout_s)
         except TimeoutError:
-            raise AssertionError(
-                f"{self.url} got {len(self.received)} of {count} requests in {timeout_s} s"
-            ) from None
+            raise AssertionError(f"{self.url} got {len(self.received)} of {count} requests in {timeout_s} s") from None
         return list(self.received)
 
 

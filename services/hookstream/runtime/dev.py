@@ -63,13 +63,9 @@ async def serve_dev(settings: Settings, stop: asyncio.Event) -> None:
         await wait_for_broker(bootstrap, settings.kafka_start_timeout_s)
         created = await create_topics(bootstrap, catalogue(settings), settings.topic_replication_factor)
         log.info("topics ready", extra={"created": created})
-        clickhouse = await asyncio.to_thread(
-            connect, settings.resolved_clickhouse_url, settings.clickhouse_database
-        )
+        clickhouse = await asyncio.to_thread(connect, settings.resolved_clickhouse_url, settings.clickhouse_database)
         applied = await asyncio.to_thread(apply_migrations, clickhouse)
-        log.info(
-            "clickhouse ready", extra={"url": settings.resolved_clickhouse_url, "migrations_applied": applied}
-        )
+        log.info("clickhouse ready", extra={"url": settings.resolved_clickhouse_url, "migrations_applied": applied})
         token, fresh = operator_token(settings.operator_token, settings.data_dir)
         if fresh:
             print(

@@ -196,8 +196,7 @@ class LocalKafka:
                 log = self.data_dir / "logs" / "server.log"
                 tail = log.read_text(errors="replace").splitlines()[-20:] if log.exists() else []
                 raise RuntimeError(
-                    f"the Kafka broker exited with code {self._process.returncode}; last log lines:\n"
-                    + "\n".join(tail)
+                    f"the Kafka broker exited with code {self._process.returncode}; last log lines:\n" + "\n".join(tail)
                 )
             with socket.socket() as sock:
                 sock.settimeout(0.5)

@@ -89,9 +89,7 @@ async def metrics_endpoint(request: web.Request) -> web.Response:
 
 
 @web.middleware
-async def count_requests(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-):
+async def count_requests(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]):
     metrics = request.app[METRICS]
     route = request.match_info.route.resource.canonical if request.match_info.route.resource else "unmatched"
     started = time.monotonic()

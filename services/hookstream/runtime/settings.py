@@ -42,15 +42,9 @@ class Settings:
         Path("~/.cache/hookstream/kafka"),
         "Cache of Apache Kafka's jars, one folder per version, fetched once by Maven.",
     )
-    kafka_start_timeout_s: float = _knob(
-        60.0, "How long the local broker may take to answer before start fails."
-    )
-    topic_namespace: str = _knob(
-        "hookstream.", "Prefix of every topic name, so several deployments share a cluster."
-    )
-    topic_partitions: int = _knob(
-        6, "Partitions of each non-compacted topic; the upper bound on replicas per service."
-    )
+    kafka_start_timeout_s: float = _knob(60.0, "How long the local broker may take to answer before start fails.")
+    topic_namespace: str = _knob("hookstream.", "Prefix of every topic name, so several deployments share a cluster.")
+    topic_partitions: int = _knob(6, "Partitions of each non-compacted topic; the upper bound on replicas per service.")
     topic_replication_factor: int = _knob(1, "Replication factor of created topics (1 for a single broker).")
     retry_schedule: str = _knob(
         "0s,5s,5m,30m,2h,5h,10h,10h",
