@@ -9,12 +9,12 @@ handed over, so committing the batch's offsets never loses it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 
 from hookstream.log.codec import AvroCodec, UndecodableRecord
 from hookstream.log.producer import EventProducer
@@ -62,14 +62,16 @@ class EventConsumer:
         *,
         max_records: int = 1000,
         auto_offset_reset: str = "earliest",
+        rebalance: ConsumerRebalanceListener | None = None,
     ) -> None:
         self.codec = codec
         self.group_id = group_id
         self._producer = producer
         self._dead_letter_topic = dead_letter_topic
         self._max_records = max_records
+        self._topics = list(topics)
+        self._rebalance = rebalance
         self._consumer = AIOKafkaConsumer(
-            *topics,
             bootstrap_servers=bootstrap,
             group_id=group_id,
             enable_auto_commit=False,
@@ -78,8 +80,14 @@ class EventConsumer:
             isolation_level="read_committed",
         )
 
+    @property
+    def kafka(self) -> AIOKafkaConsumer:
+        """The underlying consumer, for positions, committed offsets and seeks."""
+        return self._consumer
+
     async def start(self) -> EventConsumer:
         await self._consumer.start()
+        self._consumer.subscribe(self._topics, listener=self._rebalance)
         return self
 
     async def stop(self) -> None:
@@ -111,5 +119,9 @@ class EventConsumer:
             if messages:
                 yield await self.decode(messages)
 
-    async def commit(self) -> None:
-        await self._consumer.commit()
+    async def commit(self, offsets: Mapping[TopicPartition, int] | None = None) -> None:
+        """Commit what was consumed, or exactly ``offsets`` (the next offset to read, per partition)."""
+        if offsets is None:
+            await self._consumer.commit()
+        elif offsets:
+            await self._consumer.commit(dict(offsets))

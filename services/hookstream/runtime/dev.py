@@ -62,7 +62,7 @@ async def serve_dev(settings: Settings, stop: asyncio.Event) -> None:
     async with kafka_cluster(settings) as bootstrap:
         await wait_for_broker(bootstrap, settings.kafka_start_timeout_s)
         created = await create_topics(bootstrap, catalogue(settings), settings.topic_replication_factor)
-        log.info("topics ready", extra={"created": created})
+        log.info("topics ready", extra={"topics_created": created})
         clickhouse = await asyncio.to_thread(connect, settings.resolved_clickhouse_url, settings.clickhouse_database)
         applied = await asyncio.to_thread(apply_migrations, clickhouse)
         log.info("clickhouse ready", extra={"url": settings.resolved_clickhouse_url, "migrations_applied": applied})

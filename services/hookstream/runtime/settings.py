@@ -61,6 +61,28 @@ class Settings:
     operator_token: str = _knob(
         "", "Bearer token allowed to do everything. Empty: generated on first start and kept in `data_dir`."
     )
+    secret_keys: str = _knob(
+        "",
+        "Comma-separated base64 32-byte keys sealing endpoint secrets on the log; the first seals, all open. "
+        "Empty: generated on first start and kept in `data_dir`.",
+    )
+    delivery_concurrency: int = _knob(256, "Requests in flight per delivery worker.")
+    delivery_endpoint_concurrency: int = _knob(16, "Requests in flight per endpoint per delivery worker.")
+    delivery_timeout_s: float = _knob(15.0, "Whole-attempt timeout: connect, send, and read the response.")
+    delivery_max_response_bytes: int = _knob(
+        65536, "Response bytes kept per attempt; the rest is cut, flagged truncated."
+    )
+    delivery_allowed_networks: str = _knob(
+        "",
+        "CIDRs the SSRF guard lets through although private, loopback or reserved (e.g. `127.0.0.0/8,::1/128`). "
+        "Empty: only public addresses are delivered to.",
+    )
+    delivery_svix_headers: bool = _knob(
+        False, "Send `svix-id`/`svix-timestamp`/`svix-signature` instead of `webhook-*`."
+    )
+    dedupe_window: str = _knob("24h", "How long a message `eventId` stays unique within its application.")
+    projector_batch_rows: int = _knob(20000, "The projector writes a batch when it holds this many rows...")
+    projector_batch_s: float = _knob(0.5, "...or when its oldest row has waited this long.")
     log_level: str = _knob("INFO", "Log level of hookstream's structured (JSON lines) logs.")
     log_format: str = _knob("json", "`json` (one object per line) or `text`.")
 

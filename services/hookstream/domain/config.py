@@ -1,0 +1,192 @@
+"""The configuration view: applications, endpoints and event types folded from config events.
+
+Every service that routes or delivers keeps one of these in memory, rebuilt
+from the compacted ``config`` topic at start and kept current while running.
+The fold is idempotent and order-tolerant per entity: an event whose version
+is not newer than what the view holds is ignored, so replaying the topic, or
+reading a record twice after a crash, changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from hookstream.domain.matching import EndpointRule
+
+
+@dataclass(frozen=True, slots=True)
+class SealedSecret:
+    """A signing secret as stored on the log: encrypted, with the key that sealed it."""
+
+    ciphertext: bytes
+    key_id: str
+    created_at: datetime
+    expires_at: datetime | None = None
+
+    def active_at(self, now: datetime) -> bool:
+        return self.expires_at is None or self.expires_at > now
+
+
+@dataclass(frozen=True, slots=True)
+class Application:
+    app_id: uuid.UUID
+    name: str
+    uid: str | None
+    version: int
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    rate_limit: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    endpoint_id: uuid.UUID
+    app_id: uuid.UUID
+    url: str
+    version: int
+    description: str = ""
+    disabled: bool = False
+    event_types: frozenset[str] | None = None
+    channels: frozenset[str] | None = None
+    payload_filter: Mapping[str, Any] | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    secrets: tuple[SealedSecret, ...] = ()
+    rate_limit: int | None = None
+    uid: str | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def rule(self) -> EndpointRule:
+        return EndpointRule(self.endpoint_id, self.event_types, self.channels, self.disabled, self.payload_filter)
+
+    def signing_secrets(self, now: datetime) -> tuple[SealedSecret, ...]:
+        """The newest secret and every older one not yet expired: all of them sign during a rotation."""
+        return tuple(secret for secret in self.secrets if secret.active_at(now))
+
+
+@dataclass(frozen=True, slots=True)
+class EventType:
+    name: str
+    version: int
+    description: str = ""
+    archived: bool = False
+
+
+def _sealed(records: Iterable[Mapping[str, Any]]) -> tuple[SealedSecret, ...]:
+    return tuple(SealedSecret(r["ciphertext"], r["key_id"], r["created_at"], r.get("expires_at")) for r in records)
+
+
+def endpoint_from_record(record: Mapping[str, Any]) -> Endpoint:
+    payload_filter = record.get("payload_filter")
+    return Endpoint(
+        endpoint_id=uuid.UUID(record["endpoint_id"]),
+        app_id=uuid.UUID(record["app_id"]),
+        url=record["url"],
+        version=record["version"],
+        description=record.get("description", ""),
+        disabled=record.get("disabled", False),
+        event_types=frozenset(record["filter_types"]) if record.get("filter_types") else None,
+        channels=frozenset(record["channels"]) if record.get("channels") else None,
+        payload_filter=json.loads(payload_filter) if payload_filter else None,
+        headers=dict(record.get("headers") or {}),
+        secrets=_sealed(record.get("secrets") or ()),
+        rate_limit=record.get("rate_limit"),
+        uid=record.get("uid"),
+        metadata=dict(record.get("metadata") or {}),
+    )
+
+
+class ConfigView:
+    """Latest state per entity. Mutated only through ``apply``; read by lookups."""
+
+    def __init__(self) -> None:
+        self.applications: dict[uuid.UUID, Application] = {}
+        self.endpoints: dict[uuid.UUID, Endpoint] = {}
+        self.event_types: dict[str, EventType] = {}
+        self._endpoints_by_app: dict[uuid.UUID, dict[uuid.UUID, Endpoint]] = {}
+        self._deleted: dict[uuid.UUID, int] = {}  # tombstone versions, so a late upsert cannot resurrect
+
+    def apply(self, name: str, record: Mapping[str, Any]) -> bool:
+        """Fold one config event in; returns whether the view changed."""
+        handler = _HANDLERS.get(name)
+        return handler(self, record) if handler else False
+
+    def endpoints_of(self, app_id: uuid.UUID) -> list[Endpoint]:
+        return list(self._endpoints_by_app.get(app_id, {}).values())
+
+    def _newer(self, entity_id: uuid.UUID, version: int, current: Any) -> bool:
+        if version <= self._deleted.get(entity_id, -1):
+            return False
+        return current is None or version > current.version
+
+    def _application_upserted(self, record: Mapping[str, Any]) -> bool:
+        app_id = uuid.UUID(record["app_id"])
+        if not self._newer(app_id, record["version"], self.applications.get(app_id)):
+            return False
+        self.applications[app_id] = Application(
+            app_id, record["name"], record.get("uid"), record["version"], dict(record.get("metadata") or {}),
+            record.get("rate_limit"),
+        )  # fmt: skip
+        return True
+
+    def _application_deleted(self, record: Mapping[str, Any]) -> bool:
+        app_id = uuid.UUID(record["app_id"])
+        self._deleted[app_id] = max(record.get("version", 0), self._deleted.get(app_id, -1))
+        removed = self.applications.pop(app_id, None) is not None
+        for endpoint_id in list(self._endpoints_by_app.pop(app_id, {})):
+            self.endpoints.pop(endpoint_id, None)
+        return removed
+
+    def _endpoint_upserted(self, record: Mapping[str, Any]) -> bool:
+        endpoint = endpoint_from_record(record)
+        if not self._newer(endpoint.endpoint_id, endpoint.version, self.endpoints.get(endpoint.endpoint_id)):
+            return False
+        self._store_endpoint(endpoint)
+        return True
+
+    def _endpoint_deleted(self, record: Mapping[str, Any]) -> bool:
+        endpoint_id = uuid.UUID(record["endpoint_id"])
+        self._deleted[endpoint_id] = max(record.get("version", 0), self._deleted.get(endpoint_id, -1))
+        endpoint = self.endpoints.pop(endpoint_id, None)
+        if endpoint is None:
+            return False
+        self._endpoints_by_app.get(endpoint.app_id, {}).pop(endpoint_id, None)
+        return True
+
+    def _secret_rotated(self, record: Mapping[str, Any]) -> bool:
+        endpoint_id = uuid.UUID(record["endpoint_id"])
+        endpoint = self.endpoints.get(endpoint_id)
+        if endpoint is None or record["version"] <= endpoint.version:
+            return False
+        self._store_endpoint(replace(endpoint, secrets=_sealed(record["secrets"]), version=record["version"]))
+        return True
+
+    def _event_type_upserted(self, record: Mapping[str, Any]) -> bool:
+        current = self.event_types.get(record["name"])
+        if current is not None and record["version"] <= current.version:
+            return False
+        self.event_types[record["name"]] = EventType(
+            record["name"], record["version"], record.get("description", ""), record.get("archived", False)
+        )
+        return True
+
+    def _store_endpoint(self, endpoint: Endpoint) -> None:
+        previous = self.endpoints.get(endpoint.endpoint_id)
+        if previous is not None and previous.app_id != endpoint.app_id:
+            self._endpoints_by_app.get(previous.app_id, {}).pop(endpoint.endpoint_id, None)
+        self.endpoints[endpoint.endpoint_id] = endpoint
+        self._endpoints_by_app.setdefault(endpoint.app_id, {})[endpoint.endpoint_id] = endpoint
+
+
+_HANDLERS = {
+    "ApplicationUpserted": ConfigView._application_upserted,
+    "ApplicationDeleted": ConfigView._application_deleted,
+    "EndpointUpserted": ConfigView._endpoint_upserted,
+    "EndpointDeleted": ConfigView._endpoint_deleted,
+    "SecretRotated": ConfigView._secret_rotated,
+    "EventTypeUpserted": ConfigView._event_type_upserted,
+}

@@ -1,0 +1,76 @@
+"""A message in, delivery tasks out: the router's decision as a pure function."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from hookstream.domain.config import ConfigView
+from hookstream.domain.matching import MessageFacts, match_endpoints
+
+
+@dataclass(frozen=True, slots=True)
+class Routed:
+    tasks: list[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class UnknownApplication:
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Duplicate:
+    first_msg_id: str
+
+
+def _micros(value: datetime | int) -> int:
+    if isinstance(value, int):
+        return value
+    return int(value.timestamp() * 1_000_000)
+
+
+def message_facts(message: Mapping[str, Any]) -> MessageFacts:
+    return MessageFacts(
+        msg_id=uuid.UUID(message["msg_id"]),
+        event_type=message["event_type"],
+        payload=message["payload"],
+        channels=frozenset(message.get("channels") or ()),
+        event_id=message.get("event_id"),
+        metadata=message.get("metadata") or {},
+        accepted_at_us=_micros(message["accepted_at"]),
+    )
+
+
+def route(message: Mapping[str, Any], view: ConfigView, now: datetime) -> Routed | UnknownApplication:
+    """One first-attempt DeliveryTask record per matching endpoint, due at once."""
+    try:
+        app_id = uuid.UUID(message["app_id"])
+    except ValueError:
+        return UnknownApplication(f"app_id {message['app_id']!r} is not a UUID")
+    if app_id not in view.applications:
+        return UnknownApplication(f"application {app_id} does not exist")
+    facts = message_facts(message)
+    matched = match_endpoints(facts, (endpoint.rule for endpoint in view.endpoints_of(app_id)))
+    tasks = [
+        {
+            "msg_id": message["msg_id"],
+            "app_id": message["app_id"],
+            "endpoint_id": str(rule.endpoint_id),
+            "attempt_number": 1,
+            "trigger": "scheduled",
+            "trigger_seq": 0,
+            "due_at": now,
+            "enqueued_at": now,
+            "event_type": message["event_type"],
+            "event_id": message.get("event_id"),
+            "channels": list(message.get("channels") or ()),
+            "payload": message["payload"],
+            "accepted_at": message["accepted_at"],
+        }
+        for rule in matched
+    ]
+    return Routed(tasks)

@@ -1,0 +1,208 @@
+"""The router: each accepted message becomes one delivery task per matching endpoint.
+
+A batch of messages is routed, its tasks (and dead letters) acknowledged by
+the broker, and only then are the message offsets committed: a crash routes
+a message again, never loses it, and the replayed tasks carry the same
+attempt identity downstream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from prometheus_client import CollectorRegistry, Counter
+
+from hookstream.config.cache import ConfigCache
+from hookstream.domain.dedupe import DedupeIndex
+from hookstream.domain.routing import Routed, UnknownApplication, message_facts, route
+from hookstream.domain.schedule import parse_duration
+from hookstream.log.codec import AvroCodec, UndecodableRecord
+from hookstream.log.consumer import Event, EventConsumer
+from hookstream.log.producer import EventProducer
+from hookstream.log.topics import DEAD_LETTER, MESSAGES, TASKS, TopicNames
+from hookstream.runtime.settings import Settings
+
+log = logging.getLogger("hookstream.router")
+
+
+@dataclass
+class RouterMetrics:
+    registry: CollectorRegistry
+    messages: Counter = field(init=False)
+    tasks: Counter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.messages = Counter(
+            "hookstream_router_messages_total", "Messages routed, by outcome", ["outcome"], registry=self.registry
+        )
+        self.tasks = Counter("hookstream_router_tasks_total", "Delivery tasks produced", registry=self.registry)
+
+
+class _WarmDedupe(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Rebuilds a partition's dedupe index from the log when the router is given the partition."""
+
+    def __init__(self, router: Router) -> None:
+        self.router = router
+
+    async def on_partitions_revoked(self, revoked: Collection[TopicPartition]) -> None:
+        for tp in revoked:
+            self.router.indexes.pop(tp.partition, None)
+            warming = self.router.warming.pop(tp.partition, None)
+            if warming is not None:
+                warming.cancel()
+
+    async def on_partitions_assigned(self, assigned: Collection[TopicPartition]) -> None:
+        # aiokafka may fetch while this callback runs, so handle() waits on these tasks instead.
+        for tp in assigned:
+            self.router.warming[tp.partition] = asyncio.create_task(self.router.warm(tp))
+
+
+class Router:
+    def __init__(
+        self,
+        settings: Settings,
+        codec: AvroCodec,
+        producer: EventProducer,
+        cache: ConfigCache,
+        metrics: RouterMetrics,
+    ) -> None:
+        self.settings = settings
+        self.names = TopicNames(settings.topic_namespace, settings.retry_schedule)
+        self.codec = codec
+        self.producer = producer
+        self.cache = cache
+        self.metrics = metrics
+        self.window_us = int(parse_duration(settings.dedupe_window) * 1_000_000)
+        self.indexes: dict[int, DedupeIndex] = {}
+        self.warming: dict[int, asyncio.Task[None]] = {}
+        self.consumer = EventConsumer(
+            settings.kafka_bootstrap_servers,
+            [self.names(MESSAGES)],
+            f"{settings.topic_namespace}router",
+            codec,
+            producer,
+            self.names(DEAD_LETTER),
+            rebalance=_WarmDedupe(self),
+        )
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> Router:
+        await self.consumer.start()
+        self._task = asyncio.create_task(self._run(), name="router")
+        return self
+
+    async def stop(self) -> None:
+        for warming in self.warming.values():
+            warming.cancel()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.consumer.stop()
+
+    async def _run(self) -> None:
+        async for batch in self.consumer.batches():
+            await self.handle(batch)
+            await self.consumer.commit()
+
+    async def handle(self, batch: list[Event]) -> None:
+        acks: list[asyncio.Future[Any]] = []
+        now = datetime.now(UTC)
+        for event in batch:
+            if event.name != "MessageAccepted":
+                reason = f"unexpected {event.name} on the messages topic"
+                acks.append(await self._dead_letter(event, reason, "unexpected_type"))
+                continue
+            message = event.record
+            warming = self.warming.get(event.partition)
+            if warming is not None:
+                await warming
+            index = self.indexes.setdefault(event.partition, DedupeIndex(self.window_us))
+            facts = message_facts(message)
+            first = index.check(message["app_id"], facts.event_id, message["msg_id"], facts.accepted_at_us)
+            if first is not None:
+                self.metrics.messages.labels("duplicate").inc()
+                log.info("duplicate eventId not routed", extra={"msg_id": message["msg_id"],
+                                                                 "first_msg_id": first.msg_id})  # fmt: skip
+                continue
+            decision = route(message, self.cache.view, now)
+            if isinstance(decision, UnknownApplication):
+                # The application may have been created a moment ago: read the config topic to its end once.
+                await self.cache.catch_up()
+                decision = route(message, self.cache.view, now)
+            if isinstance(decision, UnknownApplication):
+                self.metrics.messages.labels("unknown_application").inc()
+                acks.append(await self._dead_letter(event, decision.reason, "unknown_application"))
+                continue
+            assert isinstance(decision, Routed)
+            for task in decision.tasks:
+                acks.append(
+                    await self.producer.send(self.names(TASKS), "DeliveryTask", task, task["endpoint_id"].encode())
+                )
+            self.metrics.messages.labels("routed" if decision.tasks else "no_endpoint").inc()
+            self.metrics.tasks.inc(len(decision.tasks))
+        if acks:
+            await asyncio.gather(*acks)
+
+    async def _dead_letter(self, event: Event, reason: str, error_class: str) -> asyncio.Future[Any]:
+        letter = {
+            "topic": event.topic,
+            "partition": event.partition,
+            "offset": event.offset,
+            "timestamp_ms": None,
+            "key": event.key,
+            "value": self.codec.encode(event.name, event.record) if event.name != "Tombstone" else None,
+            "headers": [],
+            "reason": reason,
+            "error_class": error_class,
+            "consumer": self.consumer.group_id,
+            "failed_at": datetime.now(UTC),
+        }
+        log.warning("message dead-lettered", extra={"reason": reason, "offset": event.offset})
+        return await self.producer.send(self.names(DEAD_LETTER), "DeadLetter", letter, event.key)
+
+    async def warm(self, tp: TopicPartition) -> None:
+        """Feed the window's worth of already-routed records of ``tp`` into its dedupe index."""
+        index = self.indexes[tp.partition] = DedupeIndex(self.window_us)
+        committed = await self.consumer.kafka.committed(tp)
+        if not committed:
+            return
+        since_ms = int(datetime.now(UTC).timestamp() * 1000 - self.window_us / 1000)
+        reader = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap_servers, enable_auto_commit=False)
+        await reader.start()
+        try:
+            reader.assign([tp])
+            found = await reader.offsets_for_times({tp: since_ms})
+            start = found[tp].offset if found.get(tp) else committed
+            if start >= committed:
+                return
+            reader.seek(tp, start)
+            position = start
+            while position < committed:
+                batches = await reader.getmany(tp, timeout_ms=1000, max_records=5000)
+                for message in batches.get(tp, []):
+                    if message.offset >= committed:
+                        break
+                    self._remember(index, message.value)
+                position = await reader.position(tp)
+            log.info("dedupe index warmed", extra={"partition": tp.partition, "records": committed - start})
+        finally:
+            await reader.stop()
+
+    def _remember(self, index: DedupeIndex, value: bytes | None) -> None:
+        if value is None:
+            return
+        try:
+            name, record = self.codec.decode(value)
+        except UndecodableRecord:
+            return  # it was dead-lettered when first consumed
+        if name == "MessageAccepted":
+            facts = message_facts(record)
+            index.check(record["app_id"], facts.event_id, record["msg_id"], facts.accepted_at_us)
