@@ -14,9 +14,12 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from clickhouse_connect.driver import Client
 
 from hookstream.log.admin import create_topics, wait_for_broker
 from hookstream.log.topics import TopicNames, catalogue
+from hookstream.projector.migrations import apply_migrations
+from hookstream.runtime.clickhouse import connect
 from hookstream.runtime.kafka_dist import ensure_kafka
 from hookstream.runtime.local_kafka import LocalKafka
 from hookstream.runtime.settings import Settings, load_settings
@@ -78,6 +81,16 @@ def settings(kafka_bootstrap: str, chdb_dir: Path, tmp_path: Path) -> Settings:
         clickhouse_database=f"test_{tag}",
         retry_schedule="0s,1s,2s",
     )
+
+
+@pytest.fixture
+def clickhouse(settings: Settings) -> Iterator[Client]:
+    """The test's own migrated database; closed afterwards so another module may open another chDB path."""
+    client = connect(settings.resolved_clickhouse_url, settings.clickhouse_database)
+    apply_migrations(client)
+    yield client
+    client.command(f"DROP DATABASE IF EXISTS {settings.clickhouse_database}")
+    client.close()
 
 
 @pytest.fixture

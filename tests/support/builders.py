@@ -88,3 +88,51 @@ def message(
         "source": "kafka",
         "metadata": {},
     }
+
+
+def attempt(msg: dict[str, Any], endpoint_id: str, *, attempt_number: int = 1, status: int = 200) -> dict[str, Any]:
+    """A complete AttemptFinished record, every optional field filled, as a delivery worker writes it."""
+    from hookstream.domain.ids import attempt_id
+
+    started = now()
+    ok = 200 <= status < 300
+    return {
+        "attempt_id": str(attempt_id(uuid.UUID(msg["msg_id"]), uuid.UUID(endpoint_id), attempt_number, 0)),
+        "app_id": msg["app_id"],
+        "msg_id": msg["msg_id"],
+        "endpoint_id": endpoint_id,
+        "event_type": msg["event_type"],
+        "event_id": msg["event_id"],
+        "channels": msg["channels"],
+        "attempt_number": attempt_number,
+        "trigger": "scheduled",
+        "trigger_seq": 0,
+        "url": "https://receiver.example/hook",
+        "status": "success" if ok else "failed",
+        "response_status": status,
+        "status_code_class": status // 100 * 100,
+        "error_class": None if ok else "http_status",
+        "error_text": None if ok else f"HTTP {status}",
+        "request_headers": {"webhook-id": "msg_x", "content-type": "application/json"},
+        "response_headers": {"content-type": "text/plain"},
+        "response_body": b"ok" if ok else b"boom",
+        "response_body_size": 2 if ok else 4,
+        "response_body_truncated": False,
+        "response_content_type": "text/plain",
+        "resolved_ip": "127.0.0.1",
+        "conn_reused": attempt_number > 1,
+        "dns_us": 120,
+        "tcp_connect_us": 340,
+        "tls_handshake_us": None,
+        "ttfb_us": 2100,
+        "transfer_us": 45,
+        "total_us": 2700,
+        "processing_us": 3100,
+        "retry_type": None if ok else "fast",
+        "retry_after_seconds": None if ok else 5,
+        "next_attempt_at": None,
+        "due_at": started,
+        "started_at": started,
+        "finished_at": started,
+        "worker_id": "worker-1",
+    }
