@@ -14,9 +14,11 @@
 -- * index_granularity = 1024: measured p99 15-33 ms for LIMIT 50 lists at
 --   10M attempts; the default 8192 with monthly partitions missed 50 ms.
 -- * No PARTITION BY anywhere, although DESIGN.md says "partition by month":
---   the measurement showed monthly partitions made by-message lookups miss
---   50 ms (each partition's index is probed separately and parts multiply),
---   and nothing here drops whole months. Retention is column TTL instead.
+--   every list is "one tenant, newest first, LIMIT 50", and monthly partitions
+--   multiply the parts each lookup probes. Measured (10M attempts over 50 apps
+--   and 6 months, merged, p50/p99 ms): by endpoint 35.6/69.4 partitioned vs
+--   9.9/29.9 not; by message 21.6/43.7 vs 13.6/28.7 (DESIGN.md: 55-76 ms vs
+--   15-33 ms). Nothing here drops whole months: retention is column TTL.
 -- * ClickHouse sorts UUIDs by their last 8 bytes first, so a UUIDv7 column does
 --   NOT sort by time: time order always comes from a timestamp column, and a
 --   UUID in a sort key is only a tie-breaker or an exact-match key.
@@ -81,16 +83,31 @@ ENGINE = ReplacingMergeTree(version)
 ORDER BY (app_id, endpoint_id, started_at, attempt_id)
 SETTINGS index_granularity = 1024;
 
--- Second access path: attempts of one message. A materialized copy ordered by
--- message, chosen over a projection of `attempts` by measurement (chDB 26.9,
--- 2 cores; numbers in the projector's report): it keeps by-message lists on
--- the primary key without making `attempts` merges rebuild a projection.
+-- Second access path: attempts of one message, a full copy ordered by message
+-- and filled by the materialized view below (the projector inserts into
+-- `attempts` only). Measured on chDB 26.9, 2 cores, merged parts, LIMIT 50
+-- light columns, p50 ms:
+--   5M attempts in one app, same data, interleaved:
+--     bloom_filter on attempts 28.0 (reads ~47 granules: the filter's false
+--     positives grow with the tenant), this table 12.7 (reads 1 granule),
+--     a `_part_offset` projection on attempts 24.7 (chDB did not use it).
+--   10M attempts over 50 apps: bloom 13.6 (p99 28.7), this table 13.9 (p99 20.3).
+-- Cost: twice the storage (10M attempts: 318 -> 619 MiB) and twice the
+-- engine's insert work, which is lost in clickhouse-connect's own Python
+-- serialization (100k rows via client.insert: 3.1 s with the view, 3.6 s
+-- without, i.e. noise; ~30 us a row either way). A projection
+-- on a ReplacingMergeTree also needs deduplicate_merge_projection_mode set,
+-- and needs ClickHouse >= 25.5 for `_part_offset`; a table works everywhere.
 -- Same columns and versions as `attempts`, so the same dedupe rule applies.
 -- Partitioning: none, for the same reason (this table exists for by-message).
+-- Schema changes to `attempts` must be repeated here (ALTER both).
 CREATE TABLE IF NOT EXISTS attempts_by_msg AS attempts
 ENGINE = ReplacingMergeTree(version)
 ORDER BY (app_id, msg_id, started_at, attempt_id)
 SETTINGS index_granularity = 1024;
+
+-- msg_id leads this table's key; the copied bloom filter would only cost inserts.
+ALTER TABLE attempts_by_msg DROP INDEX IF EXISTS idx_msg_id;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS attempts_by_msg_mv TO attempts_by_msg
 AS SELECT * FROM attempts;

@@ -21,6 +21,11 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("dev", help="run every role in one process on a local Kafka broker and embedded chDB")
     topics = sub.add_parser("topics", help="create or list the topics of this deployment")
     topics.add_argument("action", choices=["create", "list"])
+    run = sub.add_parser("run", help="run some roles against a running Kafka cluster (one process per role scales out)")
+    run.add_argument("--roles", default="", help="comma-separated: router,deliver,project (default: all)")
+    project = sub.add_parser("project", help="the ClickHouse projection")
+    rebuild_help = "empty the tables and replay every topic into them (stop the projector first)"
+    project.add_argument("--rebuild", action="store_true", required=True, help=rebuild_help)
     sub.add_parser("migrate", help="apply the ClickHouse migrations")
     kafka = sub.add_parser("kafka", help="the local broker's distribution")
     kafka.add_argument("action", choices=["fetch"], help="fetch Apache Kafka's jars into the cache")
@@ -63,6 +68,51 @@ def _migrate(settings: Settings) -> None:
     print(f"applied {len(applied)} migrations" + "".join(f"\n  {name}" for name in applied))
 
 
+def _run(settings: Settings, roles_text: str) -> None:
+    import signal
+    import time
+
+    from hookstream.runtime.dev import run_event_loop, serve
+    from hookstream.runtime.roles import parse_roles
+
+    bootstrap = _bootstrap(settings)
+    try:
+        roles = parse_roles(roles_text)
+    except ValueError as exc:
+        raise SystemExit(f"hookstream: {exc}") from exc
+    if not settings.secret_keys and "deliver" in roles:
+        raise SystemExit(
+            "hookstream: HOOKSTREAM_SECRET_KEYS must be set for the deliver role (the key sealing secrets)"
+        )
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await serve(settings.replace(kafka_bootstrap_servers=bootstrap), roles, stop, time.monotonic())
+
+    run_event_loop(main())
+
+
+def _rebuild(settings: Settings) -> None:
+    from hookstream.log.codec import AvroCodec
+    from hookstream.projector.migrations import apply_migrations
+    from hookstream.projector.rebuild import rebuild
+    from hookstream.runtime.clickhouse import connect
+
+    _bootstrap(settings)
+    client = connect(settings.resolved_clickhouse_url, settings.clickhouse_database)
+    apply_migrations(client)
+    report = asyncio.run(rebuild(settings, AvroCodec(), client))
+    print(f"rebuilt in {report.seconds:.1f} s; {report.skipped} records made no row")
+    print(f"{'table':<14} {'records':>9} {'entities':>9} {'rows':>9}")
+    for table, rows in report.rows.items():
+        print(f"{table:<14} {report.records.get(table, 0):>9} {report.entities.get(table, 0):>9} {rows:>9}")
+    if not report.consistent:
+        raise SystemExit("hookstream: the rebuilt tables do not match the topics (see the table above)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -78,6 +128,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             run_dev(settings)
         elif args.command == "topics":
             _topics(settings, args.action)
+        elif args.command == "run":
+            _run(settings, args.roles)
+        elif args.command == "project":
+            _rebuild(settings)
         elif args.command == "migrate":
             _migrate(settings)
         elif args.command == "kafka":

@@ -83,15 +83,13 @@ async def test_rows_field_by_field_and_replay_is_idempotent(
     await _project(settings, producer, clickhouse, 6)
 
     sent = {a["attempt_id"]: a for a in world["attempts"]}
-    result = clickhouse.query("SELECT * FROM attempts ORDER BY started_at")
+    result = clickhouse.query("SELECT * FROM attempts ORDER BY started_at", column_formats={"response_body": "bytes"})
     assert result.row_count == 6
     for row in result.named_results():
         record = sent[str(row["attempt_id"])]
         for field, value in record.items():
             if field in ("attempt_id", "app_id", "msg_id", "endpoint_id"):
                 assert str(row[field]) == value, field
-            elif field == "response_body":
-                assert row[field] == value.decode(), field
             elif field in ("due_at", "started_at", "finished_at"):
                 assert row[field].replace(tzinfo=value.tzinfo) == value, field
             else:

@@ -54,10 +54,6 @@ def micros(value: datetime) -> int:
     return (value - _EPOCH) // timedelta(microseconds=1)
 
 
-def _text(body: bytes | None) -> str | None:
-    return None if body is None else body.decode("utf-8", errors="replace")
-
-
 def attempt_row(r: Mapping[str, Any]) -> Row:
     values = {
         **r,
@@ -65,7 +61,6 @@ def attempt_row(r: Mapping[str, Any]) -> Row:
         "app_id": uuid.UUID(r["app_id"]),
         "msg_id": uuid.UUID(r["msg_id"]),
         "endpoint_id": uuid.UUID(r["endpoint_id"]),
-        "response_body": _text(r.get("response_body")),
         "version": micros(r["finished_at"]),
         "expunged": 0,
     }
@@ -77,7 +72,7 @@ def message_row(r: Mapping[str, Any]) -> Row:
         "messages",
         (
             uuid.UUID(r["app_id"]), uuid.UUID(r["msg_id"]), r["event_type"], r.get("event_id"), r["channels"],
-            r["tags"], _text(r["payload"]), r["accepted_at"], 0, micros(r["accepted_at"]),
+            r["tags"], r["payload"], r["accepted_at"], 0, micros(r["accepted_at"]),
         ),
     )  # fmt: skip
 

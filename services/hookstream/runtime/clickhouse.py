@@ -107,9 +107,7 @@ def connect(url: str, database: str) -> Client:
         client.command("SELECT 1")
     except DriverError as exc:
         client.close()
-        raise ClickHouseUnavailable(
-            f"cannot use database {database!r} at {redact_url(url)}: {exc}"
-        ) from exc
+        raise ClickHouseUnavailable(f"cannot use database {database!r} at {redact_url(url)}: {exc}") from exc
     except BaseException:
         client.close()
         raise

@@ -13,7 +13,7 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 from aiohttp import web
 from aiokafka.admin import AIOKafkaAdminClient
@@ -22,11 +22,13 @@ from hookstream.api.app import build_app
 from hookstream.log.admin import create_topics, wait_for_broker
 from hookstream.log.topics import catalogue
 from hookstream.projector.migrations import apply_migrations
-from hookstream.runtime.clickhouse import connect, ping
+from hookstream.runtime.clickhouse import connect, ping, redact_url
 from hookstream.runtime.kafka_dist import ensure_kafka
 from hookstream.runtime.local_kafka import LocalKafka
+from hookstream.runtime.ops import Metrics
+from hookstream.runtime.roles import ALL_ROLES, running_roles
 from hookstream.runtime.settings import Settings
-from hookstream.runtime.tokens import operator_token
+from hookstream.runtime.tokens import operator_token, secret_keys
 
 log = logging.getLogger("hookstream.dev")
 
@@ -63,48 +65,40 @@ async def serve_dev(settings: Settings, stop: asyncio.Event) -> None:
         await wait_for_broker(bootstrap, settings.kafka_start_timeout_s)
         created = await create_topics(bootstrap, catalogue(settings), settings.topic_replication_factor)
         log.info("topics ready", extra={"topics_created": created})
-        clickhouse = await asyncio.to_thread(connect, settings.resolved_clickhouse_url, settings.clickhouse_database)
-        applied = await asyncio.to_thread(apply_migrations, clickhouse)
-        log.info("clickhouse ready", extra={"url": settings.resolved_clickhouse_url, "migrations_applied": applied})
         token, fresh = operator_token(settings.operator_token, settings.data_dir)
         if fresh:
-            print(
-                f"hookstream operator token (stored in {settings.data_dir / 'operator_token'}): {token}",
-                flush=True,
-            )
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
+            print(f"hookstream operator token (stored in {settings.data_dir / 'operator_token'}): {token}", flush=True)
+        settings = settings.replace(
+            kafka_bootstrap_servers=bootstrap, secret_keys=secret_keys(settings.secret_keys, settings.data_dir)
+        )
+        await serve(settings, ALL_ROLES, stop, started)
+
+
+async def serve(settings: Settings, roles: Sequence[str], stop: asyncio.Event, started: float) -> None:
+    """Migrations, the roles, and the HTTP server (health, metrics), until ``stop`` is set."""
+    clickhouse = await asyncio.to_thread(connect, settings.resolved_clickhouse_url, settings.clickhouse_database)
+    metrics = Metrics()
+    async with contextlib.AsyncExitStack() as stack:
+        stack.callback(clickhouse.close)
+        applied = await asyncio.to_thread(apply_migrations, clickhouse)
+        log.info("clickhouse ready", extra={"url": redact_url(settings.resolved_clickhouse_url),
+                                            "migrations_applied": applied})  # fmt: skip
+        admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, request_timeout_ms=3000)
         await admin.start()
-        try:
-            app = build_app(
-                {
-                    "kafka": lambda: _kafka_check(admin),
-                    "clickhouse": lambda: asyncio.to_thread(ping, clickhouse),
-                }
-            )
-            runner = web.AppRunner(app, handle_signals=False, access_log=None)
-            await runner.setup()
-            site = web.TCPSite(runner, settings.http_host, settings.http_port)
-            await site.start()
-            address = runner.addresses[0] if runner.addresses else (settings.http_host, settings.http_port)
-            log.info(
-                "hookstream dev ready",
-                extra={
-                    "http": f"http://{address[0]}:{address[1]}",
-                    "kafka": bootstrap,
-                    "startup_s": round(time.monotonic() - started, 2),
-                },
-            )
-            print(f"hookstream dev is up: http://{address[0]}:{address[1]}/health", flush=True)
-            await stop.wait()
-            log.info("stopping")
-            await runner.cleanup()
-        finally:
-            await admin.close()
-            clickhouse.close()
-
-
-async def _kafka_check(admin: AIOKafkaAdminClient) -> None:
-    await admin.describe_cluster()
+        stack.push_async_callback(admin.close)
+        await stack.enter_async_context(running_roles(settings, roles, metrics.registry))
+        checks = {"kafka": admin.describe_cluster, "clickhouse": lambda: asyncio.to_thread(ping, clickhouse)}
+        runner = web.AppRunner(build_app(checks, metrics), handle_signals=False, access_log=None)
+        await runner.setup()
+        stack.push_async_callback(runner.cleanup)
+        site = web.TCPSite(runner, settings.http_host, settings.http_port)
+        await site.start()
+        host, port = runner.addresses[0][:2]
+        ready = {"http": f"http://{host}:{port}", "kafka": settings.kafka_bootstrap_servers, "roles": list(roles)}
+        log.info("hookstream ready", extra={**ready, "startup_s": round(time.monotonic() - started, 2)})
+        print(f"hookstream is up: http://{host}:{port}/health", flush=True)
+        await stop.wait()
+        log.info("stopping")
 
 
 def run_dev(settings: Settings) -> None:

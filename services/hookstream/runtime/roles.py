@@ -1,0 +1,82 @@
+"""The service roles, started and stopped as one group.
+
+``hookstream dev`` runs every role in one process; ``hookstream run --roles``
+runs any subset, so the same code scales out to one process per role. The
+roles share the process's codec, producer and metrics registry; each keeps
+its own consumer group, so running a role in two processes splits its work.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from prometheus_client import CollectorRegistry
+
+from hookstream.config.cache import ConfigCache
+from hookstream.delivery.metrics import DeliveryMetrics
+from hookstream.delivery.worker import DeliveryWorker
+from hookstream.log.codec import AvroCodec
+from hookstream.log.producer import EventProducer
+from hookstream.log.topics import CONFIG
+from hookstream.projector.service import Projector, ProjectorMetrics
+from hookstream.router.service import Router, RouterMetrics
+from hookstream.runtime.clickhouse import connect
+from hookstream.runtime.settings import Settings
+
+log = logging.getLogger("hookstream.roles")
+
+ALL_ROLES = ("router", "deliver", "project")
+
+
+class Service(Protocol):
+    async def stop(self) -> None: ...
+
+
+@dataclass
+class Running:
+    services: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_roles(text: str) -> tuple[str, ...]:
+    roles = tuple(part.strip() for part in text.split(",") if part.strip())
+    unknown = sorted(set(roles) - set(ALL_ROLES))
+    if unknown:
+        raise ValueError(f"unknown roles {', '.join(unknown)}: choose from {', '.join(ALL_ROLES)}")
+    return roles or ALL_ROLES
+
+
+@contextlib.asynccontextmanager
+async def running_roles(
+    settings: Settings, roles: Sequence[str], registry: CollectorRegistry
+) -> AsyncIterator[Running]:
+    """Start the roles in dependency order; stop them in reverse, whatever happens."""
+    codec = AvroCodec()
+    running = Running()
+    async with contextlib.AsyncExitStack() as stack:
+        producer = await EventProducer(settings.kafka_bootstrap_servers, codec).start()
+        stack.push_async_callback(producer.stop)
+        if "project" in roles:
+            clickhouse = connect(settings.resolved_clickhouse_url, settings.clickhouse_database)
+            stack.callback(clickhouse.close)
+            projector = await Projector(settings, codec, producer, clickhouse, ProjectorMetrics(registry)).start()
+            stack.push_async_callback(projector.stop)
+            running.services["project"] = projector
+        if "deliver" in roles:
+            worker = await DeliveryWorker(settings, DeliveryMetrics(registry), codec=codec).start()
+            stack.push_async_callback(worker.stop)
+            running.services["deliver"] = worker
+        if "router" in roles:
+            cache = await ConfigCache(
+                settings.kafka_bootstrap_servers, settings.topic_namespace + CONFIG, codec
+            ).start()
+            stack.push_async_callback(cache.stop)
+            router = await Router(settings, codec, producer, cache, RouterMetrics(registry)).start()
+            stack.push_async_callback(router.stop)
+            running.services["router"] = router
+        log.info("roles started", extra={"roles": list(running.services)})
+        yield running
+        log.info("stopping roles", extra={"roles": list(running.services)})
