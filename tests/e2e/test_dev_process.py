@@ -66,12 +66,10 @@ def _start_dev(tmp_path: Path) -> tuple[subprocess.Popen[bytes], int]:
     }
     for name in ("KAFKA_BOOTSTRAP_SERVERS", "HOOKSTREAM_KAFKA_BOOTSTRAP_SERVERS", "CLICKHOUSE_URL"):
         env.pop(name, None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "hookstream.cli", "dev"],
-        env=env,
-        stdout=(tmp_path / "stdout.log").open("wb"),
-        stderr=(tmp_path / "stderr.log").open("wb"),
-    )
+    with (tmp_path / "stdout.log").open("wb") as stdout, (tmp_path / "stderr.log").open("wb") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "hookstream.cli", "dev"], env=env, stdout=stdout, stderr=stderr
+        )
     return process, port
 
 
