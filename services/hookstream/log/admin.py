@@ -64,9 +64,34 @@ async def create_topics(bootstrap: str, specs: Sequence[TopicSpec], replication_
                     message = rest[0] if rest else ""
                     raise RuntimeError(f"creating topic {name} failed with Kafka error {code}: {message}")
                 created.append(name)
+        await _await_metadata(bootstrap, {spec.name: spec.partitions for spec in missing})
         return created
     finally:
         await admin.close()
+
+
+async def _await_metadata(bootstrap: str, expected: dict[str, int], timeout_s: float = 30.0) -> None:
+    """Return once the broker's metadata shows every new topic with all its partitions.
+
+    A create request is answered by the controller before every broker's
+    metadata cache has the topic; a caller that produces or describes right
+    away would otherwise see it missing.
+    """
+    if not expected:
+        return
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            await consumer.topics()  # refreshes cluster metadata
+            if all(len(consumer.partitions_for_topic(name) or ()) == n for name, n in expected.items()):
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"topics {sorted(expected)} not in the broker's metadata after {timeout_s:.0f} s")
+            await asyncio.sleep(0.1)
+    finally:
+        await consumer.stop()
 
 
 async def describe_topics(bootstrap: str, prefix: str) -> list[TopicInfo]:

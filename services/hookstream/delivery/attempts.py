@@ -1,0 +1,137 @@
+"""One task, one attempt: wait until due, sign, POST, judge, record, and get the record acknowledged.
+
+Tasks whose endpoint was deleted or disabled are skipped, as Svix and Outpost
+do: nothing was attempted, so there is no attempt to record (a made-up
+failure would send the scheduler retrying a disabled endpoint); a log line
+and ``hookstream_delivery_skipped_total`` say so. An endpoint whose secrets
+cannot be opened is skipped the same way, loudly: sending unsigned would
+teach receivers to accept unsigned requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka.errors import KafkaError
+
+from hookstream.config.secrets import SecretKeyError
+from hookstream.delivery.client import DeliveryClient
+from hookstream.delivery.endpoints import EndpointDirectory, request_headers, user_agent
+from hookstream.delivery.metrics import DeliveryMetrics
+from hookstream.delivery.slots import Slots
+from hookstream.domain.attempt import AttemptTimes, attempt_record
+from hookstream.domain.classify import classify
+from hookstream.domain.config import Endpoint
+from hookstream.domain.ids import IdKind, to_svix
+from hookstream.log.producer import EventProducer
+
+log = logging.getLogger("hookstream.delivery")
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def publish_acked(
+    producer: EventProducer, topic: str, name: str, record: Mapping[str, Any], key: bytes | None,
+    metrics: DeliveryMetrics,
+) -> None:  # fmt: skip
+    """Produce and wait for the acknowledgement, retrying while the broker is away.
+
+    The task's offset is committed only after this returns, so giving up
+    would have to stall the partition anyway; waiting is the same, minus
+    the bookkeeping. A contract violation (``InvalidRecord``) is a bug and raises.
+    """
+    backoff = 0.1
+    while True:
+        try:
+            await (await producer.send(topic, name, record, key))
+            return
+        except KafkaError as exc:
+            log.warning("delivery: producing %s failed, retrying in %.1f s: %s", name, backoff, exc)
+            metrics.publish_retries.inc()
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 5.0)
+
+
+class Deliverer:
+    """The per-task path, shared by all of a worker's tasks."""
+
+    def __init__(
+        self,
+        *,
+        client: DeliveryClient,
+        endpoints: EndpointDirectory,
+        slots: Slots,
+        producer: EventProducer,
+        attempts_topic: str,
+        metrics: DeliveryMetrics,
+        worker_id: str,
+        svix_headers: bool = False,
+    ) -> None:
+        self._client = client
+        self._endpoints = endpoints
+        self._slots = slots
+        self._producer = producer
+        self._attempts_topic = attempts_topic
+        self._metrics = metrics
+        self._worker_id = worker_id
+        self._svix_headers = svix_headers
+        self._user_agent = user_agent()
+
+    async def deliver(self, task: Mapping[str, Any], picked_up: datetime) -> None:
+        """Returns once the attempt record is acknowledged (or the task was skipped)."""
+        due_in = (task["due_at"] - now()).total_seconds()
+        if due_in > 0:
+            await asyncio.sleep(due_in)
+        endpoint = await self._endpoints.get(uuid.UUID(task["endpoint_id"]))
+        if endpoint is None or endpoint.disabled:
+            reason = "endpoint_deleted" if endpoint is None else "endpoint_disabled"
+            log.info("delivery skipped (%s): message %s endpoint %s", reason, task["msg_id"], task["endpoint_id"])
+            self._metrics.skipped.labels(reason).inc()
+            return
+        try:
+            secrets = self._endpoints.secrets(endpoint, now())
+        except SecretKeyError:
+            log.exception("delivery skipped: a secret of endpoint %s does not open", endpoint.endpoint_id)
+            self._metrics.skipped.labels("secret_unavailable").inc()
+            return
+        if not secrets:
+            log.error("delivery skipped: endpoint %s has no active signing secret", endpoint.endpoint_id)
+            self._metrics.skipped.labels("no_secret").inc()
+            return
+        async with self._slots.hold(endpoint.endpoint_id):
+            self._metrics.lag.observe(max(0.0, (now() - task["due_at"]).total_seconds()))
+            record = await self._attempt(task, endpoint, secrets, picked_up)
+            await publish_acked(
+                self._producer, self._attempts_topic, "AttemptFinished", record, task["msg_id"].encode(), self._metrics
+            )
+
+    async def _attempt(
+        self, task: Mapping[str, Any], endpoint: Endpoint, secrets: Sequence[str], picked_up: datetime
+    ) -> dict[str, Any]:
+        body: bytes = task["payload"]
+        started = now()
+        webhook_id = to_svix(IdKind.MESSAGE, uuid.UUID(task["msg_id"]))  # the same on every retry and replay
+        headers = request_headers(
+            endpoint, webhook_id, int(started.timestamp()), body, secrets,
+            svix_names=self._svix_headers, user_agent=self._user_agent,
+        )  # fmt: skip
+        self._metrics.in_flight.inc()
+        try:
+            exchange = await self._client.send(endpoint.url, headers, body)
+        finally:
+            self._metrics.in_flight.dec()
+        verdict = classify(exchange.outcome())
+        self._metrics.attempts.labels(verdict.error_class or "success").inc()
+        self._metrics.latency.observe(exchange.total_us / 1e6)
+        return attempt_record(
+            task, url=endpoint.url, exchange=exchange, verdict=verdict,
+            request_headers=exchange.request_headers or headers,  # what would have gone out, if nothing did
+            times=AttemptTimes(picked_up, started, now()), worker_id=self._worker_id,
+        )  # fmt: skip

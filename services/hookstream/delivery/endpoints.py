@@ -1,0 +1,111 @@
+"""Endpoints as the delivery worker needs them: looked up without losing a race, secrets opened once.
+
+A task names an endpoint the router saw in its own config cache. This
+worker's cache may not have read that record yet, so "not found" is only
+believed after reading the config topic up to now; the answer is then
+remembered until the endpoint reappears, so a backlog of tasks for a deleted
+endpoint costs one catch-up, not one per task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from aiokafka.errors import KafkaError
+
+from hookstream.config.cache import ConfigCache
+from hookstream.config.secrets import SecretBox
+from hookstream.domain.config import Endpoint
+from hookstream.domain.signing import webhook_headers
+
+log = logging.getLogger("hookstream.delivery")
+
+# Headers an endpoint's custom headers may not set: the signature, framing, and who we are.
+_RESERVED = frozenset(
+    {"content-type", "user-agent", "host", "content-length", "transfer-encoding"}
+    | {f"{prefix}-{part}" for prefix in ("webhook", "svix") for part in ("id", "timestamp", "signature")}
+)
+
+
+def user_agent() -> str:
+    try:
+        return f"hookstream/{version('hookstream')}"
+    except PackageNotFoundError:
+        return "hookstream"
+
+
+def request_headers(
+    endpoint: Endpoint,
+    webhook_id: str,
+    timestamp: int,
+    body: bytes,
+    secrets: Sequence[str],
+    *,
+    svix_names: bool,
+    user_agent: str,
+) -> dict[str, str]:
+    """The endpoint's custom headers, then ours, which a custom header cannot replace."""
+    headers = {name: value for name, value in endpoint.headers.items() if name.lower() not in _RESERVED}
+    headers |= {"Content-Type": "application/json", "User-Agent": user_agent}
+    return headers | webhook_headers(webhook_id, timestamp, body, secrets, svix_names=svix_names)
+
+
+class EndpointDirectory:
+    """Reads through a started :class:`ConfigCache`; the cache's lifecycle stays with its owner."""
+
+    def __init__(self, cache: ConfigCache, box: SecretBox) -> None:
+        self._cache = cache
+        self._box = box
+        self._opened: dict[bytes, str] = {}  # sealed -> clear; a ciphertext always opens to the same secret
+        self._missing: set[uuid.UUID] = set()
+        self._catching_up: asyncio.Task[None] | None = None
+        cache.subscribe(self._on_config)
+
+    async def get(self, endpoint_id: uuid.UUID) -> Endpoint | None:
+        """The endpoint, or None once the config topic, read up to now, says it does not exist."""
+        endpoint = self._cache.view.endpoints.get(endpoint_id)
+        if endpoint is not None or endpoint_id in self._missing:
+            return endpoint
+        if self._catching_up is None or self._catching_up.done():
+            self._catching_up = asyncio.create_task(self._catch_up(), name="delivery-config-catch-up")
+        await asyncio.shield(self._catching_up)  # shared by every task waiting on it
+        endpoint = self._cache.view.endpoints.get(endpoint_id)
+        if endpoint is None:
+            self._missing.add(endpoint_id)
+        return endpoint
+
+    def secrets(self, endpoint: Endpoint, now: datetime) -> list[str]:
+        """Clear text of every secret that signs now; raises ``SecretKeyError`` if one does not open."""
+        opened = []
+        for sealed in endpoint.signing_secrets(now):
+            clear = self._opened.get(sealed.ciphertext)
+            if clear is None:
+                clear = self._opened[sealed.ciphertext] = self._box.open(sealed.ciphertext, sealed.key_id)
+            opened.append(clear)
+        return opened
+
+    async def close(self) -> None:
+        if self._catching_up is not None:
+            self._catching_up.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._catching_up
+
+    async def _catch_up(self) -> None:
+        while True:
+            try:
+                await self._cache.catch_up()
+                return
+            except (TimeoutError, KafkaError) as exc:  # the broker is away; the task waits, it is not dropped
+                log.warning("delivery: config topic catch-up failed, retrying: %r", exc)
+                await asyncio.sleep(1)
+
+    def _on_config(self, name: str, record: dict[str, Any]) -> None:
+        if name == "EndpointUpserted":
+            self._missing.discard(uuid.UUID(record["endpoint_id"]))

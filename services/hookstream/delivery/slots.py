@@ -1,0 +1,43 @@
+"""Concurrency slots: a bound overall and a bound per endpoint.
+
+The endpoint's slot is taken first and the overall one second, so tasks
+queued behind a slow endpoint hold nothing the other endpoints need: one
+endpoint can occupy at most its own share of the worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+
+class Slots:
+    def __init__(self, overall: int, per_endpoint: int) -> None:
+        if overall < 1 or per_endpoint < 1:
+            raise ValueError("concurrency limits must be at least 1")
+        self._overall = asyncio.Semaphore(overall)
+        self._per_endpoint = per_endpoint
+        self._gates: dict[uuid.UUID, tuple[asyncio.Semaphore, list[int]]] = {}
+        self.holders: set[asyncio.Task[Any]] = set()
+        """Tasks holding a slot, i.e. sending or recording; the ones a graceful stop waits for."""
+
+    @contextlib.asynccontextmanager
+    async def hold(self, endpoint_id: uuid.UUID) -> AsyncIterator[None]:
+        semaphore, users = self._gates.setdefault(endpoint_id, (asyncio.Semaphore(self._per_endpoint), [0]))
+        users[0] += 1  # a gate lives while someone holds or waits for it: no dict of every endpoint ever seen
+        try:
+            async with semaphore, self._overall:
+                task = asyncio.current_task()
+                assert task is not None
+                self.holders.add(task)
+                try:
+                    yield
+                finally:
+                    self.holders.discard(task)
+        finally:
+            users[0] -= 1
+            if not users[0]:
+                self._gates.pop(endpoint_id, None)

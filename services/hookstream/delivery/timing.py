@@ -1,0 +1,189 @@
+"""Where the time of one request goes: aiohttp tracing hooks plus a connector that splits connect from TLS.
+
+aiohttp's ``connection_create`` hooks cover DNS, TCP connect and the TLS
+handshake together. :class:`TimedConnector` reads the clock between the TCP
+connect and the handshake, so the attempt record can tell a slow network from
+a slow TLS stack. The hooks and the connector write into one
+:class:`RequestTrace` per request: the hooks get it as ``trace_request_ctx``,
+the connector through the :data:`ACTIVE` context variable (the connector runs
+in the task that sent the request, and aiohttp passes it no per-request
+context of ours).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import time
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
+
+import aiohappyeyeballs
+import aiohttp
+from aiohttp.client_proto import ResponseHandler
+from aiohttp.helpers import ceil_timeout
+
+
+@dataclass(slots=True)
+class RequestTrace:
+    """Marks of one request, in ``perf_counter_ns``; filled by hooks, read once the request ends."""
+
+    start: int
+    dns_start: int | None = None
+    dns_end: int | None = None
+    tcp_start: int | None = None
+    tcp_end: int | None = None
+    tls_end: int | None = None
+    connected: bool = False
+    reused: bool = False
+    peer: str | None = None
+    sent: int | None = None
+    sent_headers: dict[str, str] | None = None
+    response_at: int | None = None
+    body_done: int | None = None
+    status: int | None = None
+    reason: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    content_type: str | None = None
+    body: bytes | None = None
+    body_size: int = 0
+    truncated: bool = False
+
+
+# The connector runs in the task that called ``send``, so a context variable
+# hands it the request's trace without reaching into aiohttp's request object.
+ACTIVE: contextvars.ContextVar[RequestTrace | None] = contextvars.ContextVar("hookstream_delivery_trace", default=None)
+
+
+def micros(start: int | None, end: int | None) -> int | None:
+    return None if start is None or end is None else max(0, (end - start) // 1000)
+
+
+class TimedConnector(aiohttp.TCPConnector):
+    """A TCPConnector whose new connections are timed in two parts: TCP connect, then TLS.
+
+    aiohttp 3.14's ``_wrap_create_connection`` opens the socket (happy
+    eyeballs) and then wraps it (TLS) in one call; this does the same two
+    steps with a clock read between them, and keeps aiohttp's error mapping
+    by delegating the second step to ``_wrap_existing_connection``. It reads
+    a few of the connector's private settings, checked at construction so an
+    aiohttp upgrade that renames them fails at start, not at the first request.
+    """
+
+    _USES = ("_local_addr_infos", "_happy_eyeballs_delay", "_interleave", "_socket_factory", "_ssl_shutdown_timeout")
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        missing = [name for name in self._USES if not hasattr(self, name)]
+        if missing or not hasattr(self, "_wrap_existing_connection"):
+            raise RuntimeError(f"aiohttp {aiohttp.__version__} lacks {missing}: TimedConnector needs updating")
+
+    async def connect(  # aiohttp's signature, timeout parameter included
+        self,
+        req: aiohttp.ClientRequest,
+        traces: list[aiohttp.tracing.Trace],
+        timeout: aiohttp.ClientTimeout,  # noqa: ASYNC109
+    ) -> aiohttp.connector.Connection:
+        """Note the peer of whichever connection carries the request, new or pooled."""
+        connection = await super().connect(req, traces, timeout)
+        trace = ACTIVE.get()
+        if trace is not None and connection.transport is not None:
+            trace.peer = peer_host(connection.transport.get_extra_info("peername")) or trace.peer
+        return connection
+
+    async def _wrap_create_connection(
+        self,
+        *args: Any,
+        addr_infos: list[Any],
+        req: aiohttp.ClientRequest,
+        timeout: aiohttp.ClientTimeout,  # noqa: ASYNC109 (aiohttp's signature)
+        client_error: type[Exception] = aiohttp.ClientConnectorError,
+        **kwargs: Any,
+    ) -> tuple[asyncio.Transport, ResponseHandler]:
+        trace = ACTIVE.get()
+        if trace is not None and trace.tcp_start is None:
+            trace.tcp_start = time.perf_counter_ns()
+        try:
+            async with ceil_timeout(timeout.sock_connect, ceil_threshold=timeout.ceil_threshold):
+                sock = await aiohappyeyeballs.start_connection(
+                    addr_infos=addr_infos,
+                    local_addr_infos=self._local_addr_infos,
+                    happy_eyeballs_delay=self._happy_eyeballs_delay,
+                    interleave=self._interleave,
+                    loop=self._loop,
+                    socket_factory=self._socket_factory,
+                )
+        except OSError as exc:
+            if exc.errno is None and isinstance(exc, asyncio.TimeoutError):
+                raise
+            raise client_error(req.connection_key, exc) from exc
+        if trace is not None:
+            trace.tcp_end = time.perf_counter_ns()
+            trace.peer = peer_host(sock.getpeername())
+        if kwargs.get("ssl") and self._ssl_shutdown_timeout:
+            kwargs["ssl_shutdown_timeout"] = self._ssl_shutdown_timeout
+        try:
+            connection = await self._wrap_existing_connection(
+                *args, sock=sock, req=req, timeout=timeout, client_error=client_error, **kwargs
+            )
+        except BaseException:
+            sock.close()
+            raise
+        if trace is not None and kwargs.get("ssl"):
+            trace.tls_end = time.perf_counter_ns()
+        return connection
+
+
+def peer_host(peer: Any) -> str | None:
+    return str(peer[0]).split("%", 1)[0] if isinstance(peer, tuple) and peer else None
+
+
+async def _on_dns_start(_: aiohttp.ClientSession, ctx: SimpleNamespace, __: Any) -> None:
+    ctx.trace_request_ctx.dns_start = time.perf_counter_ns()
+
+
+async def _on_dns_end(_: aiohttp.ClientSession, ctx: SimpleNamespace, __: Any) -> None:
+    ctx.trace_request_ctx.dns_end = time.perf_counter_ns()
+
+
+async def _on_connection_created(_: aiohttp.ClientSession, ctx: SimpleNamespace, __: Any) -> None:
+    ctx.trace_request_ctx.connected = True
+
+
+async def _on_connection_reused(_: aiohttp.ClientSession, ctx: SimpleNamespace, __: Any) -> None:
+    ctx.trace_request_ctx.connected = True
+    ctx.trace_request_ctx.reused = True
+
+
+async def _on_headers_sent(
+    _: aiohttp.ClientSession, ctx: SimpleNamespace, params: aiohttp.TraceRequestHeadersSentParams
+) -> None:
+    trace: RequestTrace = ctx.trace_request_ctx
+    trace.sent = time.perf_counter_ns()
+    trace.sent_headers = flatten_headers(params.headers)
+
+
+async def _on_chunk_sent(_: aiohttp.ClientSession, ctx: SimpleNamespace, __: Any) -> None:
+    ctx.trace_request_ctx.sent = time.perf_counter_ns()
+
+
+def trace_config() -> aiohttp.TraceConfig:
+    config = aiohttp.TraceConfig()
+    config.on_dns_resolvehost_start.append(_on_dns_start)
+    config.on_dns_resolvehost_end.append(_on_dns_end)
+    config.on_connection_create_end.append(_on_connection_created)
+    config.on_connection_reuseconn.append(_on_connection_reused)
+    config.on_request_headers_sent.append(_on_headers_sent)
+    config.on_request_chunk_sent.append(_on_chunk_sent)
+    return config
+
+
+def flatten_headers(headers: Any) -> dict[str, str]:
+    """A multi-dict as one value per name (repeats joined with ", ", as HTTP allows), first spelling kept."""
+    flat: dict[str, str] = {}
+    spelling: dict[str, str] = {}
+    for name, value in headers.items():
+        key = spelling.setdefault(name.lower(), name)
+        flat[key] = f"{flat[key]}, {value}" if key in flat else value
+    return flat
