@@ -23,7 +23,7 @@ from hookstream.runtime.clickhouse import connect
 from hookstream.runtime.kafka_dist import ensure_kafka
 from hookstream.runtime.local_kafka import LocalKafka
 from hookstream.runtime.settings import Settings, load_settings
-from tests.support.receivers import Receiver, TestCA
+from tests.support.receivers import Receiver, ReceiverCA
 
 
 def _docker_engine_answers() -> bool:
@@ -100,28 +100,28 @@ async def topics(kafka: str, settings: Settings) -> TopicNames:
 
 
 @pytest.fixture(scope="session")
-def test_ca() -> TestCA:
-    return TestCA()
+def test_ca() -> ReceiverCA:
+    return ReceiverCA()
 
 
 @pytest.fixture
-async def receivers(test_ca: TestCA) -> AsyncIterator[ReceiverFactory]:
+async def receivers(test_ca: ReceiverCA) -> AsyncIterator[ReceiverFactory]:
     factory = ReceiverFactory(test_ca)
     yield factory
     await factory.stop_all()
 
 
 class ReceiverFactory:
-    def __init__(self, ca: TestCA) -> None:
+    def __init__(self, ca: ReceiverCA) -> None:
         self.ca = ca
         self._started: list[Receiver] = []
 
-    async def plain(self, behaviour=None) -> Receiver:  # type: ignore[no-untyped-def]
-        receiver = await Receiver(behaviour).start()
+    async def plain(self, behaviour=None, host: str = "127.0.0.1") -> Receiver:  # type: ignore[no-untyped-def]
+        receiver = await Receiver(behaviour, host=host).start()
         self._started.append(receiver)
         return receiver
 
-    async def tls(self, behaviour=None, ca: TestCA | None = None) -> Receiver:  # type: ignore[no-untyped-def]
+    async def tls(self, behaviour=None, ca: ReceiverCA | None = None) -> Receiver:  # type: ignore[no-untyped-def]
         receiver = await Receiver(behaviour, ssl_context=(ca or self.ca).server_context()).start()
         self._started.append(receiver)
         return receiver

@@ -39,7 +39,7 @@ CAP = 65536
 
 @asynccontextmanager
 async def _client(
-    policy: AddressPolicy = LOOPBACK, ca: rx.TestCA | None = None, **options: Any
+    policy: AddressPolicy = LOOPBACK, ca: rx.ReceiverCA | None = None, **options: Any
 ) -> AsyncIterator[DeliveryClient]:
     resolver = FakeResolver({"receiver.test": ["127.0.0.1"], "localhost": ["127.0.0.1"]})
     client = DeliveryClient(
@@ -128,7 +128,7 @@ async def test_closed_port_is_a_connect_error() -> None:
     assert exchange.status is None
 
 
-async def test_tls_with_the_trusted_test_ca(receivers: ReceiverFactory, test_ca: rx.TestCA) -> None:
+async def test_tls_with_the_trusted_test_ca(receivers: ReceiverFactory, test_ca: rx.ReceiverCA) -> None:
     receiver = await receivers.tls()
     async with _client(ca=test_ca) as client:
         first = await client.send(receiver.url, HEADERS, BODY)
@@ -142,8 +142,8 @@ async def test_tls_with_the_trusted_test_ca(receivers: ReceiverFactory, test_ca:
     assert len(receiver.received) == 2
 
 
-async def test_tls_with_an_untrusted_certificate(receivers: ReceiverFactory, test_ca: rx.TestCA) -> None:
-    stranger = rx.TestCA()  # the receiver's certificate comes from a CA the client does not trust
+async def test_tls_with_an_untrusted_certificate(receivers: ReceiverFactory, test_ca: rx.ReceiverCA) -> None:
+    stranger = rx.ReceiverCA()  # the receiver's certificate comes from a CA the client does not trust
     receiver = await receivers.tls(ca=stranger)
     async with _client(ca=test_ca) as client:
         exchange = await client.send(receiver.url, HEADERS, BODY)

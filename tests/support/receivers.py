@@ -35,7 +35,10 @@ Behaviour = Callable[[Received], Reply | Awaitable[Reply]]
 class Receiver:
     """One aiohttp server; ``behaviour`` decides each answer, ``received`` keeps every request."""
 
-    def __init__(self, behaviour: Behaviour | None = None, ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self, behaviour: Behaviour | None = None, ssl_context: ssl.SSLContext | None = None, host: str = "127.0.0.1"
+    ) -> None:
+        self.host = host
         self.behaviour: Behaviour = behaviour or (lambda _: Reply())
         self.received: list[Received] = []
         self._ssl = ssl_context
@@ -46,7 +49,7 @@ class Receiver:
     @property
     def url(self) -> str:
         scheme = "https" if self._ssl else "http"
-        host = "localhost" if self._ssl else "127.0.0.1"
+        host = "localhost" if self._ssl else self.host
         return f"{scheme}://{host}:{self.port}/hook"
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
@@ -66,7 +69,7 @@ class Receiver:
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=self._ssl)
+        site = web.TCPSite(self._runner, self.host, 0, ssl_context=self._ssl)
         await site.start()
         self.port = self._runner.addresses[0][1]
         return self
@@ -89,7 +92,7 @@ class Receiver:
         return list(self.received)
 
 
-class TestCA:
+class ReceiverCA:
     """A trustme CA, a server context for receivers and a client context that trusts it."""
 
     def __init__(self) -> None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.client import AIOKafkaClient
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
 
 from hookstream.log.topics import TopicSpec
@@ -79,19 +80,19 @@ async def _await_metadata(bootstrap: str, expected: dict[str, int], timeout_s: f
     """
     if not expected:
         return
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
+    client = AIOKafkaClient(bootstrap_servers=bootstrap)
+    await client.bootstrap()
     try:
         deadline = time.monotonic() + timeout_s
         while True:
-            await consumer.topics()  # refreshes cluster metadata
-            if all(len(consumer.partitions_for_topic(name) or ()) == n for name, n in expected.items()):
+            cluster = await client.fetch_all_metadata()  # a fresh snapshot, not the client's cached view
+            if all(len(cluster.partitions_for_topic(name) or ()) == n for name, n in expected.items()):
                 return
             if time.monotonic() > deadline:
                 raise TimeoutError(f"topics {sorted(expected)} not in the broker's metadata after {timeout_s:.0f} s")
             await asyncio.sleep(0.1)
     finally:
-        await consumer.stop()
+        await client.close()
 
 
 async def describe_topics(bootstrap: str, prefix: str) -> list[TopicInfo]:

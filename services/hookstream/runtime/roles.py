@@ -12,6 +12,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from ssl import SSLContext
 from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry
@@ -51,9 +52,12 @@ def parse_roles(text: str) -> tuple[str, ...]:
 
 @contextlib.asynccontextmanager
 async def running_roles(
-    settings: Settings, roles: Sequence[str], registry: CollectorRegistry
+    settings: Settings, roles: Sequence[str], registry: CollectorRegistry, *, delivery_ssl: SSLContext | None = None
 ) -> AsyncIterator[Running]:
-    """Start the roles in dependency order; stop them in reverse, whatever happens."""
+    """Start the roles in dependency order; stop them in reverse, whatever happens.
+
+    ``delivery_ssl`` replaces the system trust store for deliveries (tests pass their own CA).
+    """
     codec = AvroCodec()
     running = Running()
     async with contextlib.AsyncExitStack() as stack:
@@ -65,15 +69,18 @@ async def running_roles(
             projector = await Projector(settings, codec, producer, clickhouse, ProjectorMetrics(registry)).start()
             stack.push_async_callback(projector.stop)
             running.services["project"] = projector
+        if "deliver" in roles or "router" in roles:
+            topic = settings.topic_namespace + CONFIG
+            cache = await ConfigCache(settings.kafka_bootstrap_servers, topic, codec).start()
+            stack.push_async_callback(cache.stop)
         if "deliver" in roles:
-            worker = await DeliveryWorker(settings, DeliveryMetrics(registry), codec=codec).start()
+            worker = DeliveryWorker(
+                settings, DeliveryMetrics(registry), producer=producer, cache=cache, codec=codec, ssl=delivery_ssl
+            )
+            await worker.start()
             stack.push_async_callback(worker.stop)
             running.services["deliver"] = worker
         if "router" in roles:
-            cache = await ConfigCache(
-                settings.kafka_bootstrap_servers, settings.topic_namespace + CONFIG, codec
-            ).start()
-            stack.push_async_callback(cache.stop)
             router = await Router(settings, codec, producer, cache, RouterMetrics(registry)).start()
             stack.push_async_callback(router.stop)
             running.services["router"] = router
