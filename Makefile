@@ -7,6 +7,10 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint format bench clean bootstrap
 
+# The dev configuration delivers to receivers on this machine's loopback too (the SSRF guard refuses
+# loopback and private addresses unless allowed); set HOOKSTREAM_DELIVERY_ALLOWED_NETWORKS= to refuse them.
+run: export HOOKSTREAM_DELIVERY_ALLOWED_NETWORKS ?= 127.0.0.0/8,::1/128
+
 run: $(STAMP)
 	$(BIN)/hookstream kafka fetch
 	$(BIN)/hookstream dev
@@ -16,6 +20,10 @@ test: $(STAMP)
 	$(BIN)/ruff check services tests bench
 	$(BIN)/ruff format --check services tests bench
 	$(BIN)/pytest
+
+bench: $(STAMP)
+	$(BIN)/hookstream kafka fetch
+	$(BIN)/python bench/quick_pipeline.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check services tests bench
