@@ -130,12 +130,16 @@ async def main(args: argparse.Namespace) -> None:
                 poller = asyncio.create_task(poll())
                 interval = 1 / args.rate
                 next_at = time.monotonic()
+                pending = []
                 while time.monotonic() < end:
                     record = message()
-                    await (await producer.send(names(MESSAGES), "MessageAccepted", record, uuid.uuid4().bytes))
-                    sent[record["msg_id"]] = time.monotonic()
+                    ack = await producer.send(names(MESSAGES), "MessageAccepted", record, uuid.uuid4().bytes)
+                    # Accepted = acknowledged by the broker; the clock starts when the ack arrives.
+                    ack.add_done_callback(lambda _, m=record["msg_id"]: sent.__setitem__(m, time.monotonic()))
+                    pending.append(ack)
                     next_at += interval
                     await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+                await asyncio.gather(*pending)
                 await poller
                 latencies = [(visible[m] - sent[m]) * 1000 for m in sent if m in visible]
                 print(f"steady {args.rate}/s for {args.seconds} s: {len(latencies)}/{len(sent)} projected; "
