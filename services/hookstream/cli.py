@@ -61,11 +61,15 @@ def _topics(settings: Settings, action: str) -> None:
 
 def _migrate(settings: Settings) -> None:
     from hookstream.projector.migrations import apply_migrations
+    from hookstream.projector.retention import apply_retention
     from hookstream.runtime.clickhouse import connect
 
     client = connect(settings.resolved_clickhouse_url, settings.clickhouse_database)
     applied = apply_migrations(client)
     print(f"applied {len(applied)} migrations" + "".join(f"\n  {name}" for name in applied))
+    changed = apply_retention(client, settings.payload_retention_days)
+    if changed:
+        print(f"payload retention set to {settings.payload_retention_days} days on {', '.join(changed)}")
 
 
 def _run(settings: Settings, roles_text: str) -> None:

@@ -22,6 +22,7 @@ from hookstream.api.app import build_app
 from hookstream.log.admin import create_topics, wait_for_broker
 from hookstream.log.topics import catalogue
 from hookstream.projector.migrations import apply_migrations
+from hookstream.projector.retention import apply_retention
 from hookstream.runtime.clickhouse import connect, ping, redact_url
 from hookstream.runtime.kafka_dist import ensure_kafka
 from hookstream.runtime.local_kafka import LocalKafka
@@ -81,6 +82,7 @@ async def serve(settings: Settings, roles: Sequence[str], stop: asyncio.Event, s
     async with contextlib.AsyncExitStack() as stack:
         stack.callback(clickhouse.close)
         applied = await asyncio.to_thread(apply_migrations, clickhouse)
+        await asyncio.to_thread(apply_retention, clickhouse, settings.payload_retention_days)
         log.info("clickhouse ready", extra={"url": redact_url(settings.resolved_clickhouse_url),
                                             "migrations_applied": applied})  # fmt: skip
         admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, request_timeout_ms=3000)

@@ -56,6 +56,9 @@ class Settings:
         "CLICKHOUSE_URL",
     )
     clickhouse_database: str = _knob("hookstream", "ClickHouse database of the projection.")
+    payload_retention_days: int = _knob(
+        90, "Days message payloads and attempt bodies/headers stay in ClickHouse; ids, statuses, timings stay."
+    )
     http_host: str = _knob("127.0.0.1", "Address the HTTP API listens on.")
     http_port: int = _knob(8040, "Port the HTTP API listens on; 0 picks a free one.")
     operator_token: str = _knob(
