@@ -22,7 +22,9 @@ def _parser() -> argparse.ArgumentParser:
     topics = sub.add_parser("topics", help="create or list the topics of this deployment")
     topics.add_argument("action", choices=["create", "list"])
     run = sub.add_parser("run", help="run some roles against a running Kafka cluster (one process per role scales out)")
-    run.add_argument("--roles", default="", help="comma-separated: router,deliver,project (default: all)")
+    run.add_argument(
+        "--roles", default="", help="comma-separated: api,router,deliver,schedule,status,project (default: all)"
+    )
     project = sub.add_parser("project", help="the ClickHouse projection")
     rebuild_help = "empty the tables and replay every topic into them (stop the projector first)"
     project.add_argument("--rebuild", action="store_true", required=True, help=rebuild_help)
@@ -77,16 +79,18 @@ def _run(settings: Settings, roles_text: str) -> None:
     import time
 
     from hookstream.runtime.dev import run_event_loop, serve
-    from hookstream.runtime.roles import parse_roles
+    from hookstream.runtime.roles import API_ROLE, parse_roles
 
     bootstrap = _bootstrap(settings)
     try:
         roles = parse_roles(roles_text)
     except ValueError as exc:
         raise SystemExit(f"hookstream: {exc}") from exc
-    if not settings.secret_keys and "deliver" in roles:
+    if API_ROLE in roles and not settings.operator_token:
+        raise SystemExit("hookstream: HOOKSTREAM_OPERATOR_TOKEN must be set for the api role")
+    if not settings.secret_keys and ("deliver" in roles or API_ROLE in roles):
         raise SystemExit(
-            "hookstream: HOOKSTREAM_SECRET_KEYS must be set for the deliver role (the key sealing secrets)"
+            "hookstream: HOOKSTREAM_SECRET_KEYS must be set for the deliver and api roles (the keys sealing secrets)"
         )
 
     async def main() -> None:
@@ -94,7 +98,10 @@ def _run(settings: Settings, roles_text: str) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await serve(settings.replace(kafka_bootstrap_servers=bootstrap), roles, stop, time.monotonic())
+        services = [role for role in roles if role != API_ROLE]
+        api_token = settings.operator_token if API_ROLE in roles else None
+        await serve(settings.replace(kafka_bootstrap_servers=bootstrap), services, stop, time.monotonic(),
+                    api_token=api_token)  # fmt: skip
 
     run_event_loop(main())
 

@@ -13,6 +13,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from svix.api import ApplicationIn, Svix, SvixOptions
 
 from hookstream.runtime.local_kafka import free_port
 
@@ -87,6 +88,13 @@ def test_dev_serves_health_and_metrics_then_stops_on_sigterm(tmp_path: Path) -> 
         token = token_file.read_text().strip()
         assert token.startswith("hs_op_") and oct(token_file.stat().st_mode & 0o777) == "0o600"
         assert token in (tmp_path / "stdout.log").read_text()
+        svix = Svix(token, SvixOptions(server_url=f"http://127.0.0.1:{port}", retry_schedule=[]))
+        try:  # `hookstream dev` serves the Svix dialect with the operator token it printed
+            svix.health.get()
+            app = svix.application.create(ApplicationIn(name="dev", uid="dev"))
+            assert svix.application.get("dev").id == app.id
+        finally:
+            svix._httpx_client.close()
         brokers = _java_children(process.pid)
         assert len(brokers) == 1, "hookstream dev should run exactly one broker JVM"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import faust
 import pytest
@@ -79,7 +80,9 @@ async def test_ten_thousand_records_round_trip_through_aiokafka(
         assert seq == sorted(seq)
 
 
-async def test_ten_thousand_records_through_a_faust_agent(kafka: str, topics: TopicNames, codec: AvroCodec) -> None:
+async def test_ten_thousand_records_through_a_faust_agent(
+    kafka: str, topics: TopicNames, codec: AvroCodec, tmp_path: Path
+) -> None:
     sent = [_message(i, "app-faust") for i in range(COUNT)]
     await _produce(kafka, codec, topics(MESSAGES), sent)
 
@@ -92,6 +95,7 @@ async def test_ten_thousand_records_through_a_faust_agent(kafka: str, topics: To
         topic_allow_declare=False,
         consumer_auto_offset_reset="earliest",
         stream_buffer_maxsize=4096,
+        datadir=str(tmp_path / "faust"),  # not `<app id>-data` in the working directory
     )
     topic = app.topic(topics(MESSAGES), key_type=bytes, value_type=bytes, value_serializer="raw")
     seen: list[dict] = []

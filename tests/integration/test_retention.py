@@ -5,7 +5,7 @@ from clickhouse_connect.driver import Client
 
 from hookstream.projector.retention import CONTENT_COLUMNS, apply_retention, current_ttl_days
 from hookstream.projector.rows import attempt_row
-from hookstream.projector.service import write_rows
+from hookstream.projector.store import write_rows
 from tests.support import builders
 
 pytestmark = pytest.mark.integration

@@ -51,6 +51,7 @@ TOPIC_TABLE_TYPES = {
     "ContentExpunged",
     "RecoverRequested",
     "DeadLetter",
+    "OperationalEvent",
 }
 
 T0 = datetime(2025, 3, 14, 15, 9, 26, 535897, tzinfo=UTC)
@@ -204,6 +205,17 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "error_class": "unknown_schema",
         "consumer": "router",
         "failed_at": T0,
+    },
+    "OperationalEvent": {
+        "event_id": "01959a3d-0002-7abc-8def-0123456789ab",
+        "type": "message.attempt.exhausted",
+        "app_id": APP,
+        "endpoint_id": ENDPOINT,
+        "msg_id": MSG,
+        "attempt_id": ATTEMPT,
+        "response_status": 503,
+        "occurred_at": T0,
+        "payload": b'{"type":"message.attempt.exhausted","data":{}}',
     },
 }
 

@@ -11,6 +11,7 @@ import pytest
 from hookstream.domain.attempt import AttemptTimes, Exchange, attempt_record
 from hookstream.domain.classify import TransportError, classify
 from hookstream.domain.ids import attempt_id, new_id
+from hookstream.domain.retry import RetryPolicy
 from hookstream.log.codec import AvroCodec
 
 T0 = datetime(2025, 12, 6, 12, 0, 0, tzinfo=UTC)
@@ -96,6 +97,8 @@ def test_success_record_field_by_field_and_round_trips_through_avro() -> None:
         "retry_type": None,
         "retry_after_seconds": None,
         "next_attempt_at": None,
+        "payload": None,
+        "accepted_at": None,
         "due_at": T0,
         "started_at": TIMES.started,
         "finished_at": TIMES.finished,
@@ -170,3 +173,42 @@ def test_exchange_outcome_feeds_classify() -> None:
     outcome = Exchange(error=TransportError.TIMEOUT, error_detail="15 s", connected=True).outcome()
     assert classify(outcome).error_text == "response timeout: 15 s"
     assert uuid.UUID(_record(Exchange(status=204))["attempt_id"]).version == 7
+
+
+POLICY = RetryPolicy.parse("0s,5s,5m", 0.2, "5s", "10h")
+
+
+def _decided(exchange: Exchange, task: dict[str, Any] | None = None) -> dict[str, Any]:
+    return attempt_record(
+        task or _task(), url="u", exchange=exchange, verdict=classify(exchange.outcome()), request_headers={},
+        times=TIMES, retry_policy=POLICY,
+    )  # fmt: skip
+
+
+def test_the_record_carries_the_retry_decision_and_what_the_next_task_needs() -> None:
+    failed = _decided(Exchange(status=500))
+    delay = (failed["next_attempt_at"] - TIMES.finished).total_seconds()
+    assert failed["retry_type"] == "fast" and 4 <= delay <= 6 and failed["retry_after_seconds"] == round(delay)
+    assert (failed["payload"], failed["accepted_at"]) == (b'{"ok":true}', T0)
+    assert _decided(Exchange(status=500)) == failed, "a replayed task records the same decision"
+    busy = _decided(Exchange(status=503, headers={"retry-after": "120"}))
+    assert (busy["retry_type"], busy["retry_after_seconds"]) == ("retry_after", 120)
+    assert busy["next_attempt_at"] == TIMES.finished + timedelta(seconds=120)
+    codec = AvroCodec()
+    assert codec.decode(codec.encode("AttemptFinished", busy))[1] == busy
+
+
+@pytest.mark.parametrize(
+    ("exchange", "task", "retry_type"),
+    [
+        (Exchange(status=200), {}, None),
+        (Exchange(status=500), {"trigger": "manual", "trigger_seq": 1}, "none"),
+        (Exchange(status=500), {"attempt_number": 3}, "none"),
+    ],
+)
+def test_no_retry_means_no_next_attempt_and_no_payload(
+    exchange: Exchange, task: dict[str, Any], retry_type: str | None
+) -> None:
+    record = _decided(exchange, _task(**task))
+    assert record["retry_type"] == retry_type
+    assert record["next_attempt_at"] is record["retry_after_seconds"] is record["payload"] is None

@@ -34,7 +34,7 @@ def test_empty_schedule_is_an_error() -> None:
 def test_catalogue_has_every_topic_of_the_design_under_the_namespace() -> None:
     settings = load_settings(env={"HOOKSTREAM_TOPIC_NAMESPACE": "acme."})
     specs = {spec.name: spec for spec in catalogue(settings)}
-    expected = {"config", "messages", "tasks", "attempts", "status", "commands", "deadletter"}
+    expected = {"config", "messages", "tasks", "attempts", "status", "commands", "operational", "deadletter"}
     expected |= {f"retry.{tier}" for tier in ["5s", "5m", "30m", "2h", "5h", "10h"]}
     assert set(specs) == {f"acme.{name}" for name in expected}
     assert specs["acme.config"].compacted and specs["acme.status"].compacted

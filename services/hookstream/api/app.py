@@ -1,14 +1,21 @@
-"""The HTTP application: operational routes now, the API dialects as they land."""
+"""The HTTP application: operational routes, and the API dialects when an API context is given."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
+from hookstream.api import svix
+from hookstream.api.context import ApiContext
 from hookstream.runtime.ops import Check, Metrics, add_ops_routes, count_requests
 
 
-def build_app(checks: dict[str, Check], metrics: Metrics | None = None) -> web.Application:
+def build_app(
+    checks: dict[str, Check], metrics: Metrics | None = None, api: ApiContext | None = None
+) -> web.Application:
+    """``api`` mounts the Svix dialect under ``/api/v1``; without it only ``/health`` and ``/metrics`` exist."""
     metrics = metrics or Metrics()
     app = web.Application(middlewares=[count_requests])
     add_ops_routes(app, checks, metrics)
+    if api is not None:
+        svix.mount(app, api, checks, metrics)
     return app

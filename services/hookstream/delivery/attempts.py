@@ -28,6 +28,7 @@ from hookstream.domain.attempt import AttemptTimes, attempt_record
 from hookstream.domain.classify import classify
 from hookstream.domain.config import Endpoint
 from hookstream.domain.ids import IdKind, to_svix
+from hookstream.domain.retry import RetryPolicy
 from hookstream.log.producer import EventProducer
 
 log = logging.getLogger("hookstream.delivery")
@@ -72,6 +73,7 @@ class Deliverer:
         attempts_topic: str,
         metrics: DeliveryMetrics,
         worker_id: str,
+        retry_policy: RetryPolicy,
         svix_headers: bool = False,
     ) -> None:
         self._client = client
@@ -82,6 +84,7 @@ class Deliverer:
         self._metrics = metrics
         self._worker_id = worker_id
         self._svix_headers = svix_headers
+        self._retry_policy = retry_policy
         self._user_agent = user_agent()
 
     async def deliver(self, task: Mapping[str, Any], picked_up: datetime) -> None:
@@ -133,5 +136,5 @@ class Deliverer:
         return attempt_record(
             task, url=endpoint.url, exchange=exchange, verdict=verdict,
             request_headers=exchange.request_headers or headers,  # what would have gone out, if nothing did
-            times=AttemptTimes(picked_up, started, now()), worker_id=self._worker_id,
+            times=AttemptTimes(picked_up, started, now()), worker_id=self._worker_id, retry_policy=self._retry_policy,
         )  # fmt: skip

@@ -38,6 +38,7 @@ from hookstream.delivery.intake import Fetched, TaskIntake
 from hookstream.delivery.metrics import DeliveryMetrics
 from hookstream.delivery.slots import Slots
 from hookstream.domain.offsets import OffsetTracker
+from hookstream.domain.retry import RetryPolicy
 from hookstream.log.codec import AvroCodec, UndecodableRecord
 from hookstream.log.consumer import TOMBSTONE, dead_letter_record
 from hookstream.log.producer import EventProducer
@@ -105,7 +106,7 @@ class DeliveryWorker:
         self._deliverer = Deliverer(
             client=self._client, endpoints=self._endpoints, slots=self._slots, producer=self._producer,
             attempts_topic=names(ATTEMPTS), metrics=self.metrics, worker_id=self.worker_id,
-            svix_headers=settings.delivery_svix_headers,
+            svix_headers=settings.delivery_svix_headers, retry_policy=retry_policy(settings),
         )  # fmt: skip
         self._loops: list[asyncio.Task[None]] = []
         self._closing = False
@@ -266,6 +267,13 @@ class DeliveryWorker:
                                 self.metrics)  # fmt: skip
         if self._jobs.pop(key, None) is not None:
             self._tracker.finished(*key)
+
+
+def retry_policy(settings: Settings) -> RetryPolicy:
+    """The deployment's retry rules; a bad schedule or bound fails the worker's start, naming the setting."""
+    return RetryPolicy.parse(
+        settings.retry_schedule, settings.retry_jitter, settings.retry_after_min, settings.retry_after_max
+    )
 
 
 async def _cancel(tasks: Sequence[asyncio.Task[None]]) -> None:

@@ -2,9 +2,11 @@
 
 The HTTP client measures (an :class:`Exchange`), :func:`classify` judges, and
 this module writes both down in the shape of the Avro contract, so the
-projector, the scheduler and the status fold all read one record. Pure: the
-timestamps are arguments, and the attempt id is derived from the task, so a
-replayed task yields the same record id.
+projector, the scheduler and the status fold all read one record. The retry
+decision is written into the same record (:mod:`hookstream.domain.retry`),
+so the scheduler follows the record instead of deciding again. Pure: the
+timestamps are arguments, and the attempt id (which also seeds the retry
+jitter) is derived from the task, so a replayed task yields the same record.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 from hookstream.domain.classify import AttemptOutcome, Classification, TransportError
 from hookstream.domain.ids import attempt_id
+from hookstream.domain.retry import AttemptResult, RetryDecision, RetryPolicy, header, next_retry, retry_rng
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,18 +89,30 @@ def attempt_record(
     request_headers: Mapping[str, str],
     times: AttemptTimes,
     worker_id: str | None = None,
+    retry_policy: RetryPolicy | None = None,
 ) -> dict[str, Any]:
     """The ``AttemptFinished`` record of one attempt at ``task`` (a decoded ``DeliveryTask``).
 
-    Retry fields stay None: whether and when to retry is the scheduler's call,
-    made from this record, not the worker's.
+    With ``retry_policy`` the record carries the retry decision, and, when a
+    retry is scheduled, the message's payload and acceptance time, so the
+    scheduler can write the next task from this record alone. Without it the
+    retry fields stay None.
     """
     msg_id = uuid.UUID(task["msg_id"])
     endpoint_id = uuid.UUID(task["endpoint_id"])
     trigger_seq = task.get("trigger_seq", 0)
     answered = exchange.status is not None
+    this_attempt = attempt_id(msg_id, endpoint_id, task["attempt_number"], trigger_seq)
+    decision = RetryDecision(None)
+    if retry_policy is not None:
+        result = AttemptResult(
+            task["attempt_number"], task["trigger"] == "manual", verdict.success, exchange.status,
+            header(exchange.headers, "Retry-After"),
+        )  # fmt: skip
+        decision = next_retry(retry_policy, result, times.finished, retry_rng(this_attempt))
+    next_at = decision.next_attempt_at(times.finished)
     return {
-        "attempt_id": str(attempt_id(msg_id, endpoint_id, task["attempt_number"], trigger_seq)),
+        "attempt_id": str(this_attempt),
         "app_id": task["app_id"],
         "msg_id": task["msg_id"],
         "endpoint_id": task["endpoint_id"],
@@ -128,9 +143,11 @@ def attempt_record(
         "transfer_us": exchange.transfer_us,
         "total_us": exchange.total_us,
         "processing_us": max(0, _micros(times.finished - times.picked_up)),
-        "retry_type": None,
-        "retry_after_seconds": None,
-        "next_attempt_at": None,
+        "retry_type": decision.retry_type.value if decision.retry_type is not None else None,
+        "retry_after_seconds": decision.retry_after_seconds,
+        "next_attempt_at": next_at,
+        "payload": task["payload"] if next_at is not None else None,
+        "accepted_at": task.get("accepted_at") if next_at is not None else None,
         "due_at": task.get("due_at"),
         "started_at": times.started,
         "finished_at": times.finished,

@@ -58,6 +58,8 @@ class Endpoint:
     rate_limit: int | None = None
     uid: str | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
 
     @property
     def rule(self) -> EndpointRule:
@@ -97,7 +99,38 @@ def endpoint_from_record(record: Mapping[str, Any]) -> Endpoint:
         rate_limit=record.get("rate_limit"),
         uid=record.get("uid"),
         metadata=dict(record.get("metadata") or {}),
+        created_at=record.get("created_at"),
+        updated_at=record.get("updated_at"),
     )
+
+
+def endpoint_record(endpoint: Endpoint, *, updated_at: datetime, **changes: Any) -> dict[str, Any]:
+    """The ``EndpointUpserted`` record of ``endpoint`` with ``changes`` applied: the inverse of
+    :func:`endpoint_from_record`, for services that change an endpoint they only know from the view
+    (the status processor disabling a failing one). Bump ``version`` in ``changes``.
+    """
+    endpoint = replace(endpoint, **changes, updated_at=updated_at)
+    return {
+        "endpoint_id": str(endpoint.endpoint_id),
+        "app_id": str(endpoint.app_id),
+        "url": endpoint.url,
+        "description": endpoint.description,
+        "disabled": endpoint.disabled,
+        "filter_types": sorted(endpoint.event_types or ()),
+        "channels": sorted(endpoint.channels or ()),
+        "payload_filter": json.dumps(endpoint.payload_filter) if endpoint.payload_filter is not None else None,
+        "headers": dict(endpoint.headers),
+        "rate_limit": endpoint.rate_limit,
+        "uid": endpoint.uid,
+        "metadata": dict(endpoint.metadata),
+        "secrets": [
+            {"ciphertext": s.ciphertext, "key_id": s.key_id, "created_at": s.created_at, "expires_at": s.expires_at}
+            for s in endpoint.secrets
+        ],
+        "version": endpoint.version,
+        "created_at": endpoint.created_at,
+        "updated_at": updated_at,
+    }
 
 
 class ConfigView:

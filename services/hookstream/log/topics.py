@@ -14,6 +14,8 @@ ATTEMPTS = "attempts"
 STATUS = "status"
 COMMANDS = "commands"
 DEAD_LETTER = "deadletter"
+OPERATIONAL = "operational"
+"""OperationalEvent records (``message.attempt.*``, ``endpoint.disabled``) for operational webhooks."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +58,7 @@ def catalogue(settings: Settings) -> list[TopicSpec]:
         TopicSpec(names(ATTEMPTS), p),
         TopicSpec(names(STATUS), p, compacted=True),
         TopicSpec(names(COMMANDS), p),
+        TopicSpec(names(OPERATIONAL), p),
         TopicSpec(names(DEAD_LETTER), 1),
     ]
     return specs

@@ -20,9 +20,10 @@ from aiokafka.structs import OffsetAndMetadata
 from clickhouse_connect.driver import Client
 
 from hookstream.log.codec import AvroCodec, UndecodableRecord
-from hookstream.log.topics import ATTEMPTS, CONFIG, MESSAGES, TopicNames
+from hookstream.log.topics import ATTEMPTS, COMMANDS, CONFIG, MESSAGES, STATUS, TopicNames
+from hookstream.projector.expunge import apply_expunge
 from hookstream.projector.rows import COLUMNS, KEY_COLUMN, to_row
-from hookstream.projector.service import write_rows
+from hookstream.projector.store import write_rows
 from hookstream.runtime.settings import Settings
 
 # Tables derived from other tables (materialized views) are emptied with their source.
@@ -68,7 +69,7 @@ async def rebuild(
 ) -> RebuildReport:
     started = time.monotonic()
     names = TopicNames(settings.topic_namespace, settings.retry_schedule)
-    topics = [names(MESSAGES), names(CONFIG), names(ATTEMPTS)]
+    topics = [names(MESSAGES), names(CONFIG), names(ATTEMPTS), names(STATUS), names(COMMANDS)]
     for table in (*COLUMNS, *DERIVED_TABLES):
         clickhouse.command(f"TRUNCATE TABLE IF EXISTS {table}")
     reader = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False)
@@ -85,6 +86,7 @@ async def rebuild(
         total = sum(ends.values())
         done = 0
         pending: dict[str, list[tuple]] = {}
+        expunges: list[dict] = []
         remaining = {tp for tp in partitions if ends[tp] > 0}
         while remaining:
             fetched = await reader.getmany(*remaining, timeout_ms=1000, max_records=10_000)
@@ -96,9 +98,13 @@ async def rebuild(
                     row = None
                     if message.value is not None:
                         try:
-                            row = to_row(*codec.decode(message.value))
+                            name, record = codec.decode(message.value)
                         except UndecodableRecord:
-                            row = None
+                            name, record = "", {}
+                        if name == "ContentExpunged":
+                            expunges.append(record)  # applied once every row is back
+                            continue
+                        row = to_row(name, record) if name else None
                     if row is None:
                         skipped += 1
                         continue
@@ -114,9 +120,14 @@ async def rebuild(
             progress(done, total, started)
     finally:
         await reader.stop()
+    for record in expunges:
+        apply_expunge(clickhouse, record)
     await _hand_over_offsets(settings, ends)
-    rows = {table: int(clickhouse.command(f"SELECT uniqExact({KEY_COLUMN[table]}) FROM {table}")) for table in COLUMNS}
+    counted = {
+        table: int(clickhouse.command(f"SELECT uniqExact({KEY_COLUMN[table]}) FROM {table}")) for table in COLUMNS
+    }
     distinct = {table: len(keys) for table, keys in entities.items()}
+    rows = {table: count for table, count in counted.items() if count or table in distinct}  # empty & unfed: omitted
     return RebuildReport(dict(records), distinct, rows, skipped, time.monotonic() - started)
 
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from hookstream.domain.ids import InvalidId, timestamp_ms
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 ATTEMPT_COLUMNS = (
@@ -38,6 +40,15 @@ EVENT_TYPE_COLUMNS = (
     "name", "description", "schemas", "feature_flag", "group_name", "archived", "deprecated", "created_at",
     "updated_at", "deleted", "version",
 )  # fmt: skip
+ENDPOINT_STATUS_COLUMNS = (
+    "app_id", "endpoint_id", "msg_id", "msg_created_at", "event_type", "event_id", "channels", "status",
+    "attempt_count", "last_attempt_id", "last_attempt_at", "last_response_status", "next_attempt_at", "version",
+    "updated_at",
+)  # fmt: skip
+MESSAGE_STATUS_COLUMNS = (
+    "app_id", "msg_id", "msg_created_at", "status", "attempt_count", "last_attempt_id", "last_attempt_at",
+    "next_attempt_at", "endpoint_count", "succeeded_endpoints", "failed_endpoints", "version", "updated_at",
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +58,8 @@ class Row:
 
     @property
     def key(self) -> Any:
-        return self.values[COLUMNS[self.table].index(KEY_COLUMN[self.table])]
+        columns = COLUMNS[self.table]
+        return tuple(self.values[columns.index(name)] for name in KEY_COLUMN[self.table].split(", "))
 
 
 def micros(value: datetime) -> int:
@@ -119,13 +131,48 @@ def event_type_row(r: Mapping[str, Any]) -> Row:
     )  # fmt: skip
 
 
-# The entity each table holds one row of (after merges): what a rebuild counts.
+def _uuid(value: str | None) -> uuid.UUID | None:
+    return None if value is None else uuid.UUID(value)
+
+
+def _msg_created_at(msg_id: uuid.UUID) -> datetime:
+    """The message's creation time from its UUIDv7; the epoch for an id that is not one (never changes either way)."""
+    try:
+        return datetime.fromtimestamp(timestamp_ms(msg_id) / 1000, UTC)
+    except InvalidId:
+        return _EPOCH
+
+
+def endpoint_status_row(r: Mapping[str, Any]) -> Row:
+    msg_id = uuid.UUID(r["msg_id"])
+    return Row(
+        "message_endpoint_status",
+        (uuid.UUID(r["app_id"]), uuid.UUID(r["endpoint_id"]), msg_id, _msg_created_at(msg_id), r["event_type"],
+         r.get("event_id"), r["channels"], r["status"], r["attempt_count"], _uuid(r.get("last_attempt_id")),
+         r.get("last_attempt_at"), r.get("last_response_status"), r.get("next_attempt_at"), r["version"],
+         r["updated_at"]),
+    )  # fmt: skip
+
+
+def message_status_row(r: Mapping[str, Any]) -> Row:
+    msg_id = uuid.UUID(r["msg_id"])
+    return Row(
+        "message_status",
+        (uuid.UUID(r["app_id"]), msg_id, _msg_created_at(msg_id), r["status"], r["attempt_count"],
+         _uuid(r.get("last_attempt_id")), r.get("last_attempt_at"), r.get("next_attempt_at"), r["endpoint_count"],
+         r["succeeded_endpoints"], r["failed_endpoints"], r["version"], r["updated_at"]),
+    )  # fmt: skip
+
+
+# The entity each table holds one row of (after merges): what a rebuild counts ("a, b" for a pair).
 KEY_COLUMN = {
     "attempts": "attempt_id",
     "messages": "msg_id",
     "applications": "app_id",
     "endpoints": "endpoint_id",
     "event_types": "name",
+    "message_endpoint_status": "msg_id, endpoint_id",
+    "message_status": "msg_id",
 }
 
 COLUMNS = {
@@ -134,6 +181,8 @@ COLUMNS = {
     "applications": APPLICATION_COLUMNS,
     "endpoints": ENDPOINT_COLUMNS,
     "event_types": EVENT_TYPE_COLUMNS,
+    "message_endpoint_status": ENDPOINT_STATUS_COLUMNS,
+    "message_status": MESSAGE_STATUS_COLUMNS,
 }
 
 # Events that become rows; any other event on a projected topic (SecretRotated: secrets are
@@ -146,6 +195,8 @@ ROW_OF: dict[str, Callable[[Mapping[str, Any]], Row]] = {
     "EndpointUpserted": endpoint_row,
     "EndpointDeleted": endpoint_deleted_row,
     "EventTypeUpserted": event_type_row,
+    "MessageEndpointStatus": endpoint_status_row,
+    "MessageStatus": message_status_row,
 }
 
 

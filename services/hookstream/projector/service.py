@@ -21,8 +21,10 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from hookstream.log.codec import AvroCodec
 from hookstream.log.consumer import Event, EventConsumer
 from hookstream.log.producer import EventProducer
-from hookstream.log.topics import ATTEMPTS, CONFIG, DEAD_LETTER, MESSAGES, TopicNames
-from hookstream.projector.rows import COLUMNS, to_row
+from hookstream.log.topics import ATTEMPTS, COMMANDS, CONFIG, DEAD_LETTER, MESSAGES, STATUS, TopicNames
+from hookstream.projector.expunge import apply_expunge
+from hookstream.projector.rows import to_row
+from hookstream.projector.store import write_rows
 from hookstream.runtime.settings import Settings
 
 log = logging.getLogger("hookstream.projector")
@@ -65,12 +67,6 @@ class RowBatch:
         return self.started is not None and time.monotonic() - self.started >= max_age_s
 
 
-def write_rows(client: Client, rows: dict[str, list[tuple]]) -> None:
-    for table, values in rows.items():
-        if values:
-            client.insert(table, values, column_names=list(COLUMNS[table]))
-
-
 class Projector:
     def __init__(
         self,
@@ -87,7 +83,7 @@ class Projector:
         self.metrics = metrics
         self.consumer = EventConsumer(
             settings.kafka_bootstrap_servers,
-            [names(MESSAGES), names(CONFIG), names(ATTEMPTS)],
+            [names(MESSAGES), names(CONFIG), names(ATTEMPTS), names(STATUS), names(COMMANDS)],
             group_id or f"{settings.topic_namespace}projector",
             codec,
             producer,
@@ -114,8 +110,14 @@ class Projector:
         while True:
             fetched = await self.consumer.kafka.getmany(timeout_ms=poll_ms, max_records=5000)
             messages = [message for partition in fetched.values() for message in partition]
-            if messages:
-                batch.add(await self.consumer.decode(messages))
+            for event in await self.consumer.decode(messages) if messages else ():
+                if event.name == "ContentExpunged":
+                    # The expunge rewrites rows that may still sit in this batch: write them first.
+                    await self._write(batch)
+                    batch = RowBatch()
+                    await asyncio.to_thread(apply_expunge, self.clickhouse, event.record)
+                else:
+                    batch.add([event])
             if batch.due(self.settings.projector_batch_rows, self.settings.projector_batch_s) or (
                 messages and batch.size == 0
             ):
@@ -125,9 +127,12 @@ class Projector:
     async def flush(self, batch: RowBatch) -> None:
         """Write the batch, then commit everything consumed so far (the batch covers it all)."""
         started = time.monotonic()
+        await self._write(batch)
+        await self.consumer.commit()
+        self.metrics.flush_seconds.observe(time.monotonic() - started)
+
+    async def _write(self, batch: RowBatch) -> None:
         if batch.size:
             await asyncio.to_thread(write_rows, self.clickhouse, batch.rows)
             for table, values in batch.rows.items():
                 self.metrics.rows.labels(table).inc(len(values))
-        await self.consumer.commit()
-        self.metrics.flush_seconds.observe(time.monotonic() - started)

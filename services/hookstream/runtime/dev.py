@@ -23,6 +23,7 @@ from hookstream.log.admin import create_topics, wait_for_broker
 from hookstream.log.topics import catalogue
 from hookstream.projector.migrations import apply_migrations
 from hookstream.projector.retention import apply_retention
+from hookstream.runtime.api import running_api
 from hookstream.runtime.clickhouse import connect, ping, redact_url
 from hookstream.runtime.kafka_dist import ensure_kafka
 from hookstream.runtime.local_kafka import LocalKafka
@@ -72,11 +73,16 @@ async def serve_dev(settings: Settings, stop: asyncio.Event) -> None:
         settings = settings.replace(
             kafka_bootstrap_servers=bootstrap, secret_keys=secret_keys(settings.secret_keys, settings.data_dir)
         )
-        await serve(settings, ALL_ROLES, stop, started)
+        await serve(settings, ALL_ROLES, stop, started, api_token=token)
 
 
-async def serve(settings: Settings, roles: Sequence[str], stop: asyncio.Event, started: float) -> None:
-    """Migrations, the roles, and the HTTP server (health, metrics), until ``stop`` is set."""
+async def serve(
+    settings: Settings, roles: Sequence[str], stop: asyncio.Event, started: float, *, api_token: str | None = None
+) -> None:
+    """Migrations, the roles, and the HTTP server (health, metrics), until ``stop`` is set.
+
+    With ``api_token`` (the operator token) the HTTP server also serves the API dialects.
+    """
     clickhouse = await asyncio.to_thread(connect, settings.resolved_clickhouse_url, settings.clickhouse_database)
     metrics = Metrics()
     async with contextlib.AsyncExitStack() as stack:
@@ -90,7 +96,10 @@ async def serve(settings: Settings, roles: Sequence[str], stop: asyncio.Event, s
         stack.push_async_callback(admin.close)
         await stack.enter_async_context(running_roles(settings, roles, metrics.registry))
         checks = {"kafka": admin.describe_cluster, "clickhouse": lambda: asyncio.to_thread(ping, clickhouse)}
-        runner = web.AppRunner(build_app(checks, metrics), handle_signals=False, access_log=None)
+        api = None
+        if api_token is not None:
+            api = await stack.enter_async_context(running_api(settings, api_token))
+        runner = web.AppRunner(build_app(checks, metrics, api), handle_signals=False, access_log=None)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
         site = web.TCPSite(runner, settings.http_host, settings.http_port)

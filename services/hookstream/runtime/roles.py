@@ -27,10 +27,14 @@ from hookstream.projector.service import Projector, ProjectorMetrics
 from hookstream.router.service import Router, RouterMetrics
 from hookstream.runtime.clickhouse import connect
 from hookstream.runtime.settings import Settings
+from hookstream.scheduler.retries import SchedulerMetrics
+from hookstream.scheduler.service import Scheduler
+from hookstream.status.processor import StatusMetrics
+from hookstream.status.service import StatusProcessor
 
 log = logging.getLogger("hookstream.roles")
 
-ALL_ROLES = ("router", "deliver", "project")
+ALL_ROLES = ("router", "deliver", "schedule", "status", "project")
 
 
 class Service(Protocol):
@@ -42,12 +46,16 @@ class Running:
     services: dict[str, Any] = field(default_factory=dict)
 
 
+API_ROLE = "api"  # the HTTP API dialects, served by `serve` beside health and metrics
+
+
 def parse_roles(text: str) -> tuple[str, ...]:
+    """Roles named on the command line; none named means all of them, the API included."""
     roles = tuple(part.strip() for part in text.split(",") if part.strip())
-    unknown = sorted(set(roles) - set(ALL_ROLES))
+    unknown = sorted(set(roles) - {*ALL_ROLES, API_ROLE})
     if unknown:
-        raise ValueError(f"unknown roles {', '.join(unknown)}: choose from {', '.join(ALL_ROLES)}")
-    return roles or ALL_ROLES
+        raise ValueError(f"unknown roles {', '.join(unknown)}: choose from {', '.join((*ALL_ROLES, API_ROLE))}")
+    return roles or (*ALL_ROLES, API_ROLE)
 
 
 @contextlib.asynccontextmanager
@@ -69,7 +77,7 @@ async def running_roles(
             projector = await Projector(settings, codec, producer, clickhouse, ProjectorMetrics(registry)).start()
             stack.push_async_callback(projector.stop)
             running.services["project"] = projector
-        if "deliver" in roles or "router" in roles:
+        if {"deliver", "router", "status"} & set(roles):
             topic = settings.topic_namespace + CONFIG
             cache = await ConfigCache(settings.kafka_bootstrap_servers, topic, codec).start()
             stack.push_async_callback(cache.stop)
@@ -84,6 +92,14 @@ async def running_roles(
             router = await Router(settings, codec, producer, cache, RouterMetrics(registry)).start()
             stack.push_async_callback(router.stop)
             running.services["router"] = router
+        if "schedule" in roles:
+            scheduler = await Scheduler(settings, codec, producer, SchedulerMetrics(registry)).start()
+            stack.push_async_callback(scheduler.stop)
+            running.services["schedule"] = scheduler
+        if "status" in roles:
+            status = await StatusProcessor(settings, codec, cache, StatusMetrics(registry)).start()
+            stack.push_async_callback(status.stop)
+            running.services["status"] = status
         log.info("roles started", extra={"roles": list(running.services)})
         yield running
         log.info("stopping roles", extra={"roles": list(running.services)})

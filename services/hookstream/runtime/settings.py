@@ -50,6 +50,27 @@ class Settings:
         "0s,5s,5m,30m,2h,5h,10h,10h",
         "Delay before each attempt (the first is the initial delivery); one delay-tier topic per distinct delay.",
     )
+    retry_jitter: float = _knob(
+        0.2, "Each scheduled retry's delay varies by this fraction up or down (0.2: ±20 %), drawn from the attempt id."
+    )
+    retry_after_min: str = _knob(
+        "5s", "`Retry-After` on a 429/503 is honoured, but never sooner than this after the attempt..."
+    )
+    retry_after_max: str = _knob("10h", "...and never later than this (a longer ask is cut to it).")
+    scheduler_window_records: int = _knob(
+        1000,
+        "Records a delay-tier consumer holds per partition to forward them in due order despite jitter; "
+        "the rest of the backlog waits in Kafka.",
+    )
+    scheduler_window_bytes: int = _knob(
+        4 * 1024 * 1024, "Bytes of tasks a delay-tier consumer holds per partition (caps the window above)."
+    )
+    status_failing_after: int = _knob(
+        4, "Failed attempts of a message at an endpoint after which `message.attempt.failing` is emitted."
+    )
+    endpoint_disable_after: str = _knob(
+        "5d", "An endpoint whose attempts have only failed for this long is disabled (`endpoint.disabled`)."
+    )
     clickhouse_url: str = _knob(
         "",
         "`chdb:///path` (embedded) or `http(s)://user:pass@host:8123`. Empty: chDB under `data_dir/clickhouse`.",
@@ -88,6 +109,14 @@ class Settings:
     projector_batch_s: float = _knob(0.5, "...or when its oldest row has waited this long.")
     log_level: str = _knob("INFO", "Log level of hookstream's structured (JSON lines) logs.")
     log_format: str = _knob("json", "`json` (one object per line) or `text`.")
+    api_max_payload_bytes: int = _knob(
+        1048576, "Largest message payload the API accepts (serialized JSON bytes); larger ones answer 422."
+    )
+    api_recent_writes_s: float = _knob(
+        60.0,
+        "How long the API remembers the messages it accepted, so reading one back works before the projector "
+        "has written it to ClickHouse. Must outlast the projector's lag.",
+    )
 
     @property
     def resolved_clickhouse_url(self) -> str:

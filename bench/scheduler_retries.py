@@ -1,0 +1,227 @@
+"""The retry scheduler under a backlog: due-time error of firing retries, and memory with retries pending.
+
+Starts its own broker, then runs `hookstream run --roles schedule` as a separate process (as deployed) and
+feeds it failed ``AttemptFinished`` records whose retry decisions come from the real policy (jittered steps of
+the schedule below, deterministic per attempt id).
+
+``--mode due``: N failed attempts written at once, their retries due across every tier; each forwarded task's
+Kafka timestamp (when the scheduler wrote it to ``tasks``) minus its due time is the due-time error. Reports
+p50/p99/max and how many fired early (must be 0).
+
+``--mode rss``: retries due in an hour, added in steps up to N; after each step the scheduler's resident
+memory (VmRSS) once it has read the new backlog. It must stay flat: the backlog waits in Kafka, the scheduler
+holds at most a window per tier partition.
+
+    .venv/bin/python bench/scheduler_retries.py --mode due --retries 10000
+    .venv/bin/python bench/scheduler_retries.py --mode due --retries 10000 --schedule 0s,5s,10s,20s,40s
+    .venv/bin/python bench/scheduler_retries.py --mode rss --retries 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from hookstream.domain.ids import attempt_id, generate_id
+from hookstream.domain.retry import AttemptResult, RetryPolicy, next_retry, retry_rng
+from hookstream.log.admin import create_topics, wait_for_broker
+from hookstream.log.codec import AvroCodec
+from hookstream.log.producer import EventProducer
+from hookstream.log.topics import ATTEMPTS, TASKS, TopicNames, catalogue
+from hookstream.runtime.kafka_dist import ensure_kafka
+from hookstream.runtime.local_kafka import LocalKafka, free_port
+from hookstream.runtime.settings import Settings, load_settings
+
+SCHEDULE = "0s,15s,20s,30s,45s"
+"""Tiers of 15-45 s: long enough that every retry is on its tier before the first is due (the scheduler takes
+10,000 attempts in well under 12 s), so the error measured is the tier consumer's. ``--schedule 0s,5s,...``
+shows what a burst faster than the scheduler's intake does to the earliest tier."""
+PAYLOAD = b'{"type":"invoice.paid","data":{"id":"in_1MtHbELkdIwHu7ixl4OzzPMv","amount":4200,"currency":"eur"}}'
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def failed_attempt(policy: RetryPolicy, number: int, finished: datetime) -> dict[str, Any]:
+    """A failed attempt record with the decision the delivery worker would have written."""
+    msg_id, endpoint_id, app_id = generate_id(), generate_id(), generate_id()
+    this = attempt_id(msg_id, endpoint_id, number, 0)
+    decision = next_retry(policy, AttemptResult(number, False, False, 500), finished, retry_rng(this))
+    return {
+        "attempt_id": str(this), "app_id": str(app_id), "msg_id": str(msg_id), "endpoint_id": str(endpoint_id),
+        "event_type": "invoice.paid", "attempt_number": number, "trigger": "scheduled", "url": "https://x.example/",
+        "status": "failed", "response_status": 500, "status_code_class": 500, "error_class": "http_status",
+        "retry_type": decision.retry_type.value if decision.retry_type else None,
+        "retry_after_seconds": decision.retry_after_seconds, "next_attempt_at": decision.next_attempt_at(finished),
+        "payload": PAYLOAD, "accepted_at": finished, "started_at": finished, "finished_at": finished,
+    }  # fmt: skip
+
+
+def start_scheduler(settings: Settings, work: Path) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+        "HOOKSTREAM_TOPIC_NAMESPACE": settings.topic_namespace,
+        "HOOKSTREAM_TOPIC_PARTITIONS": str(settings.topic_partitions),
+        "HOOKSTREAM_RETRY_SCHEDULE": settings.retry_schedule,
+        "HOOKSTREAM_DATA_DIR": str(work / "scheduler"),
+        "HOOKSTREAM_CLICKHOUSE_URL": f"chdb://{work / 'scheduler' / 'clickhouse'}",
+        "HOOKSTREAM_HTTP_PORT": str(port),
+        "HOOKSTREAM_LOG_LEVEL": "WARNING",
+    }
+    with (work / "scheduler.log").open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "hookstream.cli", "run", "--roles", "schedule"], env=env, stdout=log, stderr=log
+        )
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
+                return process, port
+        except OSError:
+            time.sleep(0.3)
+    raise SystemExit(f"the scheduler did not start; see {work / 'scheduler.log'}")
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+def metric(port: int, name: str) -> float:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        for line in response.read().decode().splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+    return 0.0
+
+
+async def produce(producer: EventProducer, topic: str, records: list[dict[str, Any]]) -> None:
+    for start in range(0, len(records), 5000):
+        chunk = records[start : start + 5000]
+        await asyncio.gather(*[await producer.send(topic, "AttemptFinished", r, r["msg_id"].encode()) for r in chunk])
+
+
+async def read_tasks(settings: Settings, topic: str, count: int, timeout_s: float) -> list[tuple[int, datetime]]:
+    codec = AvroCodec()
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=settings.kafka_bootstrap_servers,
+                                auto_offset_reset="earliest", max_poll_records=5000)  # fmt: skip
+    await consumer.start()
+    found: list[tuple[int, datetime]] = []
+    try:
+        deadline = time.monotonic() + timeout_s
+        while len(found) < count and time.monotonic() < deadline:
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                found += [(r.timestamp, codec.decode(r.value)[1]["due_at"]) for r in records]
+    finally:
+        await consumer.stop()
+    return found
+
+
+async def in_tiers(settings: Settings, names: TopicNames) -> int:
+    """Records the scheduler has written to the delay-tier topics so far."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await consumer.start()
+    try:
+        topics = [names.retry_tier(t) for t in names.tiers]
+        partitions = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
+        return sum((await consumer.end_offsets(partitions)).values())
+    finally:
+        await consumer.stop()
+
+
+async def due_mode(settings: Settings, names: TopicNames, port: int, args: argparse.Namespace) -> None:
+    policy = RetryPolicy.parse(settings.retry_schedule, settings.retry_jitter, "5s", "10h")
+    rng = random.Random(7)
+    now = datetime.now(UTC)
+    records = [failed_attempt(policy, rng.randint(1, policy.max_attempts - 1), now) for _ in range(args.retries)]
+    async with EventProducer(settings.kafka_bootstrap_servers, AvroCodec()) as producer:
+        started = time.monotonic()
+        await produce(producer, names(ATTEMPTS), records)
+        print(f"{len(records)} failed attempts written in {time.monotonic() - started:.1f} s")
+    while await in_tiers(settings, names) < len(records):
+        await asyncio.sleep(0.2)
+    earliest = min(r["next_attempt_at"] for r in records) - now
+    print(f"all retries on their tiers {time.monotonic() - started:.1f} s after the first write "
+          f"(the earliest is due after {earliest.total_seconds():.1f} s)")  # fmt: skip
+    longest = max(r["next_attempt_at"] for r in records) - now
+    fired = await read_tasks(settings, names(TASKS), len(records), longest.total_seconds() + 60)
+    errors_ms = [timestamp - due.timestamp() * 1000 for timestamp, due in fired]
+    early = sum(1 for e in errors_ms if e < -1)  # timestamps are whole ms; due times are us
+    print(f"fired {len(fired)} of {len(records)} retries (due over {longest.total_seconds():.0f} s, tiers "
+          f"{', '.join(names.retry_tier(t) for t in names.tiers)})")  # fmt: skip
+    print(f"due-time error: p50 {percentile(errors_ms, 0.5):.1f} ms, p99 {percentile(errors_ms, 0.99):.1f} ms, "
+          f"max {max(errors_ms):.1f} ms; early: {early}")  # fmt: skip
+    print(f"scheduler RSS at the end: {rss_mib(args.pid):.0f} MiB")
+
+
+async def rss_mode(settings: Settings, names: TopicNames, port: int, args: argparse.Namespace) -> None:
+    policy = RetryPolicy.parse(settings.retry_schedule, settings.retry_jitter, "5s", "10h")
+    steps = sorted({min(args.retries, s) for s in (args.retries // 10, args.retries // 4, args.retries // 2,
+                                                    args.retries)})  # fmt: skip
+    print(f"scheduler RSS idle: {rss_mib(args.pid):.0f} MiB")
+    written = 0
+    async with EventProducer(settings.kafka_bootstrap_servers, AvroCodec()) as producer:
+        for step in steps:
+            later = datetime.now(UTC) + timedelta(hours=1)  # due long after the run: everything stays pending
+            batch = [failed_attempt(policy, 1 + i % (policy.max_attempts - 1), later) for i in range(step - written)]
+            await produce(producer, names(ATTEMPTS), batch)
+            written = step
+            while await in_tiers(settings, names) < written:  # the scheduler has put them on the tiers
+                await asyncio.sleep(0.5)
+            await asyncio.sleep(args.settle)
+            held = metric(port, "hookstream_scheduler_held_tasks")
+            print(f"{written:>7} retries pending in the tiers: scheduler RSS {rss_mib(args.pid):.0f} MiB, "
+                  f"tasks held in memory {held:.0f}")  # fmt: skip
+
+
+async def main(args: argparse.Namespace) -> None:
+    work = Path(tempfile.mkdtemp(prefix="hookstream-scheduler-bench-"))
+    base = load_settings(env={})
+    broker = LocalKafka(ensure_kafka(base.kafka_jars_dir), work / "kafka", heap="1g").start()
+    process = None
+    try:
+        settings = base.replace(
+            data_dir=work, kafka_bootstrap_servers=broker.bootstrap_servers, retry_schedule=args.schedule,
+            topic_partitions=args.partitions, topic_namespace=f"bench.{uuid.uuid4().hex[:6]}.",
+        )  # fmt: skip
+        await wait_for_broker(settings.kafka_bootstrap_servers)
+        await create_topics(settings.kafka_bootstrap_servers, catalogue(settings))
+        names = TopicNames(settings.topic_namespace, settings.retry_schedule)
+        process, port = start_scheduler(settings, work)
+        args.pid = process.pid
+        await (due_mode if args.mode == "due" else rss_mode)(settings, names, port, args)
+    finally:
+        if process is not None:
+            process.send_signal(signal.SIGTERM)
+            process.wait(30)
+        broker.stop()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--mode", choices=["due", "rss"], required=True)
+    parser.add_argument("--retries", type=int, default=10_000)
+    parser.add_argument("--partitions", type=int, default=6)
+    parser.add_argument("--schedule", default=SCHEDULE, help="retry schedule (the delays make the tiers)")
+    parser.add_argument("--settle", type=float, default=5.0, help="rss mode: seconds to wait before each reading")
+    asyncio.run(main(parser.parse_args()))

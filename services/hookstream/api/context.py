@@ -1,0 +1,30 @@
+"""What an API dialect is given: the command producers, the config read model, ClickHouse, and settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiohttp import web
+from clickhouse_connect.driver import Client
+
+from hookstream.api.commands import Commands
+from hookstream.api.directory import ConfigDirectory
+from hookstream.api.recent import RecentWrites
+from hookstream.config.cache import ConfigCache
+from hookstream.config.secrets import SecretBox
+from hookstream.runtime.settings import Settings
+
+
+@dataclass
+class ApiContext:
+    settings: Settings
+    operator_token: str
+    commands: Commands
+    cache: ConfigCache
+    directory: ConfigDirectory
+    clickhouse: Client
+    recent: RecentWrites
+    box: SecretBox
+
+
+API_CONTEXT = web.AppKey("api_context", ApiContext)

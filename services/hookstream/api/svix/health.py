@@ -1,0 +1,25 @@
+"""``GET /api/v1/health/`` as Svix answers it: 204 when healthy, no token needed.
+
+It runs the same dependency checks as ``/health`` (Kafka, ClickHouse); when
+one fails it answers 503 with a Svix error body naming the failing parts,
+which the SDK raises as ``HttpError``.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from hookstream.api.svix.errors import SvixError
+from hookstream.runtime.ops import HEALTH_CHECKS, _run_check
+
+
+async def health(request: web.Request) -> web.Response:
+    checks = request.app[HEALTH_CHECKS]
+    results = [await _run_check(name, check, 3.0) for name, check in checks.items()]
+    failing = sorted(name for name, error in results if error is not None)
+    if failing:
+        raise SvixError(503, "unhealthy", f"unavailable: {', '.join(failing)}")
+    return web.Response(status=204)
+
+
+ROUTES = [("GET", "/health", health)]

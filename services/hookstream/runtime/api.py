@@ -1,0 +1,54 @@
+"""The API's own components: a producer, a config cache with its read model, and a ClickHouse client.
+
+Kept apart from the roles so the HTTP API runs wherever it is mounted
+(``hookstream dev`` today; an ``api`` role later) without sharing clients
+with other components: chDB clients serialize their own calls, so the API
+gets its own (runtime/clickhouse.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from hookstream.api.commands import Commands
+from hookstream.api.context import ApiContext
+from hookstream.api.directory import ConfigDirectory
+from hookstream.api.recent import RecentWrites
+from hookstream.config.cache import ConfigCache
+from hookstream.config.secrets import SecretBox, parse_keys
+from hookstream.log.codec import AvroCodec
+from hookstream.log.producer import EventProducer
+from hookstream.log.topics import CONFIG, TopicNames
+from hookstream.runtime.clickhouse import connect
+from hookstream.runtime.settings import Settings
+
+
+@contextlib.asynccontextmanager
+async def running_api(settings: Settings, operator_token: str) -> AsyncIterator[ApiContext]:
+    """Start what the API needs; stop it in reverse order whatever happens."""
+    codec = AvroCodec()
+    names = TopicNames(settings.topic_namespace, settings.retry_schedule)
+    async with contextlib.AsyncExitStack() as stack:
+        box = SecretBox(parse_keys(settings.secret_keys))
+        producer = EventProducer(settings.kafka_bootstrap_servers, codec, linger_ms=0, client_id="hookstream-api")
+        await producer.start()
+        stack.push_async_callback(producer.stop)
+        directory = ConfigDirectory()
+        cache = ConfigCache(settings.kafka_bootstrap_servers, names(CONFIG), codec)
+        cache.subscribe(directory)
+        await cache.start()
+        stack.push_async_callback(cache.stop)
+        clickhouse = await asyncio.to_thread(connect, settings.resolved_clickhouse_url, settings.clickhouse_database)
+        stack.callback(clickhouse.close)
+        yield ApiContext(
+            settings=settings,
+            operator_token=operator_token,
+            commands=Commands(producer, cache, names),
+            cache=cache,
+            directory=directory,
+            clickhouse=clickhouse,
+            recent=RecentWrites(settings.api_recent_writes_s),
+            box=box,
+        )

@@ -1,0 +1,92 @@
+"""The Svix dialect's pure pieces: iterators, query parameters, the recent-writes view, the config directory."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from multidict import MultiDict
+
+from hookstream.api.directory import ConfigDirectory
+from hookstream.api.recent import RecentWrites
+from hookstream.api.svix import pagination, params
+from hookstream.api.svix.errors import Invalid
+from hookstream.domain.ids import IdKind, generate_id, to_svix
+from tests.support import builders
+
+
+def test_iterator_round_trips_time_and_id_and_direction() -> None:
+    key, at = generate_id(), datetime(2025, 3, 4, 5, 6, 7, 891011, tzinfo=UTC)
+    token = pagination.token(IdKind.ATTEMPT, key, at)
+    assert token.startswith(to_svix(IdKind.ATTEMPT, key) + ".")
+    forward = pagination.position(MultiDict(iterator=token), IdKind.ATTEMPT)
+    assert forward is not None and (forward.at, forward.key, forward.backwards) == (at, key, False)
+    backward = pagination.position(MultiDict(iterator="-" + token), IdKind.ATTEMPT)
+    assert backward is not None and backward.backwards and backward.key == key
+    assert pagination.position(MultiDict(), IdKind.ATTEMPT) is None
+
+
+@pytest.mark.parametrize("bad", ["atmpt_x", to_svix(IdKind.ATTEMPT, generate_id()), "msg_02usyDNX9I74nhYGV3TNYW.1"])
+def test_iterator_that_we_did_not_issue_is_a_422_on_iterator(bad: str) -> None:
+    with pytest.raises(Invalid) as error:
+        pagination.position(MultiDict(iterator=bad), IdKind.ATTEMPT)
+    assert error.value.loc == ["query", "iterator"]
+
+
+def test_query_parameters() -> None:
+    assert params.names(MultiDict([("event_types", "a.b,c"), ("event_types", "d")]), "event_types") == ("a.b", "c", "d")
+    assert params.limit(MultiDict()) == 50 and params.limit(MultiDict(limit="250")) == 250
+    assert [params.status(MultiDict(status=str(n))) for n in range(5)] == [
+        "success", "pending", "fail", "sending", "canceled",
+    ]  # fmt: skip
+    assert params.timestamp(MultiDict(after="2025-01-02T03:04:05Z"), "after") == datetime(
+        2025, 1, 2, 3, 4, 5, tzinfo=UTC
+    )
+    assert params.timestamp(MultiDict(after="2025-01-02T03:04:05 01:00"), "after") == datetime(2025, 1, 2, 2, 4, 5,
+                                                                                              tzinfo=UTC)  # fmt: skip
+    for query, name in ((MultiDict(limit="0"), "limit"), (MultiDict(limit="x"), "limit")):
+        with pytest.raises(Invalid) as error:
+            params.limit(query)
+        assert error.value.loc == ["query", name]
+    with pytest.raises(Invalid):
+        params.status_code_class(MultiDict(status_code_class="600"))
+    with pytest.raises(Invalid):
+        params.names(MultiDict(event_types="bad type"), "event_types")
+
+
+def test_recent_writes_expire_and_stay_within_their_application() -> None:
+    now = [0.0]
+    recent = RecentWrites(10.0, clock=lambda: now[0])
+    app, other = generate_id(), generate_id()
+    message = builders.message(str(app), event_id="evt-1")
+    recent.add_message(message)
+    msg_id = uuid.UUID(message["msg_id"])
+    assert recent.message(app, msg_id) is message and recent.message_by_event_id(app, "evt-1") is message
+    assert recent.message(other, msg_id) is None and recent.message_by_event_id(other, "evt-1") is None
+    endpoint = generate_id()
+    assert [recent.next_trigger_seq(msg_id, endpoint, 0) for _ in range(2)] == [1, 2]
+    assert recent.next_trigger_seq(msg_id, endpoint, 7) == 8, "the recorded sequence wins when it is higher"
+    now[0] = 11.0
+    assert recent.message(app, msg_id) is None and recent.message_by_event_id(app, "evt-1") is None
+
+
+def test_directory_follows_uids_deletes_and_rotations() -> None:
+    directory = ConfigDirectory()
+    app = builders.application()
+    app_id = uuid.UUID(app["app_id"])
+    directory("ApplicationUpserted", {**app, "uid": "acme"})
+    endpoint = {**builders.endpoint(app["app_id"], "https://example.com/hook"), "uid": "main"}
+    directory("EndpointUpserted", endpoint)
+    endpoint_id = uuid.UUID(endpoint["endpoint_id"])
+    assert directory.application_by_uid("acme") is not None
+    assert directory.endpoint_by_uid(app_id, "main") is directory.endpoint(app_id, endpoint_id)
+    assert directory.endpoint(generate_id(), endpoint_id) is None, "another application's endpoint is not found"
+
+    directory("ApplicationUpserted", {**app, "uid": "acme2", "version": 2})
+    assert directory.application_by_uid("acme") is None and directory.application_by_uid("acme2") is not None
+    directory("SecretRotated", {"endpoint_id": endpoint["endpoint_id"], "secrets": ["new"], "version": 2,
+                                "rotated_at": builders.now()})  # fmt: skip
+    assert directory.endpoint(app_id, endpoint_id)["secrets"] == ["new"]
+    directory("ApplicationDeleted", {"app_id": app["app_id"], "version": 3})
+    assert directory.application(app_id) is None and directory.endpoint_by_uid(app_id, "main") is None
