@@ -35,3 +35,11 @@ def test_dockerfile_is_where_compose_builds_from() -> None:
     for spec in _compose()["services"].values():
         if "build" in spec:
             assert (ROOT / spec["build"]["context"] / spec["build"]["dockerfile"]).exists()
+
+
+def test_every_role_runs_in_its_own_container() -> None:
+    from hookstream.runtime.roles import ALL_ROLES, API_ROLE
+
+    commands = [spec.get("command") for spec in _compose()["services"].values() if "build" in spec]
+    roles = sorted(command[2] for command in commands if command and command[:2] == ["run", "--roles"])
+    assert roles == sorted((*ALL_ROLES, API_ROLE))
