@@ -18,7 +18,7 @@ from typing import Any
 
 from clickhouse_connect.driver import Client
 
-from hookstream.query.common import Page, Position, Where, in_list, keyset, page_of, select, utc
+from hookstream.query.common import Page, Position, Where, in_list, newest_first_page, select, utc
 
 LIGHT_COLUMNS = (
     "attempt_id", "app_id", "msg_id", "endpoint_id", "event_type", "event_id", "channels", "attempt_number",
@@ -101,15 +101,11 @@ def _clean(row: dict[str, Any]) -> dict[str, Any]:
 async def list_attempts(client: Client, f: AttemptFilter, limit: int, position: Position | None) -> Page[dict]:
     """One page of attempts, newest first (by ``started_at``, then id), from the table that fits the filter."""
     table = "attempts" if f.endpoint_id is not None or f.msg_id is None else "attempts_by_msg"
-    where = _where(f)
-    direction, _ = keyset(where, "started_at", "attempt_id", position)
-    sql = (
-        f"SELECT {_columns(f.with_content)} FROM {table} WHERE {where.sql} "
-        f"ORDER BY started_at {direction}, attempt_id {direction}, version DESC "
-        "LIMIT 1 BY attempt_id LIMIT {page_rows:UInt32}"
-    )
-    rows = await select(client, sql, {**where.params, "page_rows": limit + 1}, {"response_body": "bytes"})
-    return page_of([_clean(row) for row in rows], limit, position)
+    return await newest_first_page(
+        client, table=table, columns=_columns(f.with_content), where=_where(f), time_column="started_at",
+        key_column="attempt_id", position=position, limit=limit, column_formats={"response_body": "bytes"},
+        clean=_clean,
+    )  # fmt: skip
 
 
 async def get_attempt(

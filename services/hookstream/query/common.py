@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
@@ -115,3 +115,32 @@ async def select(
 def in_list(values: Sequence[str]) -> list[str]:
     """A parameter value for ``IN {name:Array(String)}``, deduplicated and in a stable order."""
     return sorted(set(values))
+
+
+async def newest_first_page(
+    client: Client,
+    *,
+    table: str,
+    columns: str,
+    where: Where,
+    time_column: str,
+    key_column: str,
+    position: Position | None,
+    limit: int,
+    column_formats: dict[str, str],
+    clean: Callable[[dict[str, Any]], dict[str, Any]],
+) -> Page[dict[str, Any]]:
+    """One keyset page of the newest version of each entity, newest first (or the page before ``position``).
+
+    Every list of the API reads this way: the split keyset condition, the
+    newest version of each id (``LIMIT 1 BY``, not ``FINAL``), one extra row
+    to learn ``done``.
+    """
+    direction, _ = keyset(where, time_column, key_column, position)
+    sql = (
+        f"SELECT {columns} FROM {table} WHERE {where.sql} "
+        f"ORDER BY {time_column} {direction}, {key_column} {direction}, version DESC "
+        f"LIMIT 1 BY {key_column} LIMIT {{page_rows:UInt32}}"
+    )
+    rows = await select(client, sql, {**where.params, "page_rows": limit + 1}, column_formats)
+    return page_of([clean(row) for row in rows], limit, position)

@@ -15,7 +15,7 @@ from typing import Any
 
 from clickhouse_connect.driver import Client
 
-from hookstream.query.common import Page, Position, Where, in_list, keyset, page_of, select, utc
+from hookstream.query.common import Page, Position, Where, in_list, newest_first_page, select, utc
 
 LIGHT_COLUMNS = "app_id, msg_id, event_type, event_id, channels, tags, accepted_at, expunged, version"
 
@@ -55,14 +55,10 @@ async def list_messages(client: Client, f: MessageFilter, limit: int, position: 
         where.add("accepted_at < {before:DateTime64(6, 'UTC')}", before=f.before)
     if f.after is not None:
         where.add("accepted_at > {after:DateTime64(6, 'UTC')}", after=f.after)
-    direction, _ = keyset(where, "accepted_at", "msg_id", position)
-    sql = (
-        f"SELECT {_columns(f.with_content)} FROM messages WHERE {where.sql} "
-        f"ORDER BY accepted_at {direction}, msg_id {direction}, version DESC "
-        "LIMIT 1 BY msg_id LIMIT {page_rows:UInt32}"
-    )
-    rows = await select(client, sql, {**where.params, "page_rows": limit + 1}, {"payload": "bytes"})
-    return page_of([_clean(row) for row in rows], limit, position)
+    return await newest_first_page(
+        client, table="messages", columns=_columns(f.with_content), where=where, time_column="accepted_at",
+        key_column="msg_id", position=position, limit=limit, column_formats={"payload": "bytes"}, clean=_clean,
+    )  # fmt: skip
 
 
 async def get_message(
