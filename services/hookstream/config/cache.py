@@ -9,7 +9,6 @@ group: every process needs every record, and nothing is committed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 
@@ -17,6 +16,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from hookstream.domain.config import ConfigView
 from hookstream.log.codec import AvroCodec, UndecodableRecord
+from hookstream.runtime.tasks import cancel_and_wait
 
 log = logging.getLogger("hookstream.config")
 
@@ -56,10 +56,7 @@ class ConfigCache:
         return self
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
         await self._consumer.stop()
 
     async def catch_up(self, timeout_s: float = 10.0) -> None:

@@ -10,7 +10,6 @@ endpoint costs one catch-up, not one per task.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from collections.abc import Sequence
@@ -24,6 +23,7 @@ from hookstream.config.cache import ConfigCache
 from hookstream.config.secrets import SecretBox
 from hookstream.domain.config import Endpoint
 from hookstream.domain.signing import webhook_headers
+from hookstream.runtime.tasks import cancel_and_wait
 
 log = logging.getLogger("hookstream.delivery")
 
@@ -92,10 +92,7 @@ class EndpointDirectory:
         return opened
 
     async def close(self) -> None:
-        if self._catching_up is not None:
-            self._catching_up.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._catching_up
+        await cancel_and_wait(self._catching_up)
 
     async def _catch_up(self) -> None:
         while True:

@@ -9,7 +9,6 @@ which writes identical rows (see ``rows``), so the projection converges.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import defaultdict
@@ -26,6 +25,7 @@ from hookstream.projector.expunge import apply_expunge
 from hookstream.projector.rows import to_row
 from hookstream.projector.store import write_rows
 from hookstream.runtime.settings import Settings
+from hookstream.runtime.tasks import cancel_and_wait
 
 log = logging.getLogger("hookstream.projector")
 
@@ -98,10 +98,7 @@ class Projector:
         return self
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
         await self.consumer.stop()
 
     async def _run(self) -> None:

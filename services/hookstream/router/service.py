@@ -9,7 +9,6 @@ attempt identity downstream.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from hookstream.log.consumer import Event, EventConsumer
 from hookstream.log.producer import EventProducer
 from hookstream.log.topics import DEAD_LETTER, MESSAGES, TASKS, TopicNames
 from hookstream.runtime.settings import Settings
+from hookstream.runtime.tasks import cancel_and_wait
 
 log = logging.getLogger("hookstream.router")
 
@@ -101,10 +101,7 @@ class Router:
     async def stop(self) -> None:
         for warming in self.warming.values():
             warming.cancel()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
         await self.consumer.stop()
 
     async def _run(self) -> None:

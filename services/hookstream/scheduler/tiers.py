@@ -19,7 +19,6 @@ just before the crash may be forwarded again with the same attempt number
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Collection, Sequence
 
@@ -36,6 +35,7 @@ from hookstream.log.producer import EventProducer
 from hookstream.log.streams import now
 from hookstream.log.topics import DEAD_LETTER, TASKS, TopicNames
 from hookstream.runtime.settings import Settings
+from hookstream.runtime.tasks import cancel_and_wait
 from hookstream.scheduler.retries import SchedulerMetrics
 
 log = logging.getLogger("hookstream.scheduler")
@@ -112,11 +112,8 @@ class TierForwarder:
         await self._consumer.stop()
 
     async def _cancel(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def _run(self) -> None:
         while True:
