@@ -1,18 +1,20 @@
 """Bearer-token authentication for the Svix routes.
 
-Only the operator token exists so far; it may do everything. (App-scoped
-tokens, which must see only their application, are not built yet.) The
-health route is open, as Svix's is, so load balancers need no secret.
+The operator token may do everything; an application-scoped token
+(``domain.access``) only its own application. The health route is open, as
+Svix's is, so load balancers need no secret.
 """
 
 from __future__ import annotations
 
-import hmac
+import time
 
 from aiohttp import web
 
+from hookstream.api.auth import bearer, set_scope
 from hookstream.api.context import API_CONTEXT
 from hookstream.api.svix.errors import Handler, unauthorized
+from hookstream.domain.access import authenticate
 
 OPEN_PATHS = frozenset({"/api/v1/health", "/api/v1/health/"})
 
@@ -21,11 +23,11 @@ OPEN_PATHS = frozenset({"/api/v1/health", "/api/v1/health/"})
 async def bearer_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.path in OPEN_PATHS:
         return await handler(request)
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = bearer(request)
+    if token is None:
         raise unauthorized("missing bearer token")
-    expected = request.app[API_CONTEXT].operator_token
-    if not hmac.compare_digest(token.strip().encode(), expected.encode()):
+    scope = authenticate(request.app[API_CONTEXT].operator_token, token, time.time())
+    if scope is None:
         raise unauthorized("invalid token")
+    set_scope(request, scope)
     return await handler(request)
