@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from hookstream.api import svix
+from hookstream.api import openapi, svix
 from hookstream.api.context import ApiContext
 from hookstream.runtime.ops import Check, Metrics, add_ops_routes, count_requests
 
@@ -17,5 +17,6 @@ def build_app(
     app = web.Application(middlewares=[count_requests])
     add_ops_routes(app, checks, metrics)
     if api is not None:
+        openapi.add_routes(app)
         svix.mount(app, api, checks, metrics)
     return app

@@ -1,0 +1,176 @@
+"""Routes as data: what each operation takes and answers, read by its handler and by the OpenAPI document.
+
+A dialect declares its operations once, as ``Operation`` values: the path
+and query parameters and the request body as JSON Schema, the responses by
+status. Handlers read their input through ``read_params`` / ``read_body``,
+which validate against exactly those schemas, and ``api/openapi.py`` turns
+the same values into ``/openapi.json``; the document cannot drift from what
+the handlers accept. Validation failures are ``InvalidInput`` naming where
+(path, query, header, body), which field and why; each dialect maps it to its
+own error shape (Svix 422, Outpost 400, v1's envelope).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from aiohttp import web
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+JsonSchema = dict[str, Any]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Location = Literal["path", "query", "header"]
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    where: Location
+    schema: JsonSchema
+    required: bool = False
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Response:
+    description: str
+    schema: JsonSchema | None = None  # None: no body (204, 202 without content)
+    headers: Mapping[str, str] = field(default_factory=dict)  # name -> description
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    path: str  # relative to the dialect's prefix, aiohttp syntax: /messages/{msg_id}
+    handler: Handler
+    operation_id: str
+    summary: str
+    params: tuple[Param, ...] = ()
+    body: JsonSchema | None = None
+    responses: Mapping[int, Response] = field(default_factory=dict)
+    authenticated: bool = True
+
+    @property
+    def path_params(self) -> tuple[Param, ...]:
+        return tuple(p for p in self.params if p.where == "path")
+
+
+class InvalidInput(Exception):
+    """``where`` is path/query/header/body; ``loc`` the field (a JSON path inside a body)."""
+
+    def __init__(self, where: str, loc: Sequence[str | int], reason: str) -> None:
+        super().__init__(f"{where} {'.'.join(map(str, loc)) or '(root)'}: {reason}")
+        self.where = where
+        self.loc = list(loc)
+        self.reason = reason
+
+
+_TRUE = {"true", "1"}
+_FALSE = {"false", "0"}
+
+
+def _coerce(raw: str, schema: JsonSchema) -> Any:
+    """A query/path string as the JSON value its schema expects; ValueError when it cannot be one."""
+    kind = schema.get("type")
+    if kind == "integer":
+        return int(raw)
+    if kind == "number":
+        return float(raw)
+    if kind == "boolean":
+        lowered = raw.lower()
+        if lowered in _TRUE:
+            return True
+        if lowered in _FALSE:
+            return False
+        raise ValueError("must be true or false")
+    return raw
+
+
+def _convert(value: Any, schema: JsonSchema) -> Any:
+    """String formats the handlers want as Python values: date-time -> aware datetime, uuid -> UUID."""
+    fmt = schema.get("format")
+    if not isinstance(value, str):
+        return value
+    if fmt == "date-time":
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace(" ", "+"))
+        return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    if fmt == "uuid":
+        return uuid.UUID(value)
+    return value
+
+
+def _message(error: ValidationError) -> str:
+    return error.message if len(error.message) <= 200 else error.message[:197] + "..."
+
+
+def _one(param: Param, raw: str) -> Any:
+    try:
+        value = _coerce(raw, param.schema)
+    except ValueError as error:
+        reason = str(error) if "true or false" in str(error) else f"must be a {param.schema.get('type')}"
+        raise InvalidInput(param.where, [param.name], reason) from None
+    for problem in Draft202012Validator(param.schema).iter_errors(value):
+        raise InvalidInput(param.where, [param.name], _message(problem))
+    try:
+        return _convert(value, param.schema)
+    except ValueError:
+        raise InvalidInput(param.where, [param.name], f"is not a valid {param.schema['format']}") from None
+
+
+def read_params(request: web.Request, operation: Operation) -> dict[str, Any]:
+    """Every declared parameter, validated and typed; absent optional ones are their default or None."""
+    out: dict[str, Any] = {}
+    for param in operation.params:
+        if param.where == "path":
+            raws = [request.match_info[param.name]]
+        elif param.where == "query":
+            raws = request.query.getall(param.name, []) + request.query.getall(param.name + "[]", [])
+        else:
+            raws = request.headers.getall(param.name, [])
+        if param.schema.get("type") == "array":
+            items = param.schema.get("items", {})
+            values = [_one(Param(param.name, param.where, items), raw) for raw in raws]
+            if not values and param.required:
+                raise InvalidInput(param.where, [param.name], "is required")
+            for problem in Draft202012Validator({**param.schema, "items": {}}).iter_errors(values):
+                raise InvalidInput(param.where, [param.name], _message(problem))
+            out[param.name] = values or param.schema.get("default")
+            continue
+        if len(raws) > 1:
+            raise InvalidInput(param.where, [param.name], "is given more than once")
+        if not raws:
+            if param.required:
+                raise InvalidInput(param.where, [param.name], "is required")
+            out[param.name] = param.schema.get("default")
+            continue
+        out[param.name] = _one(param, raws[0])
+    return out
+
+
+async def read_body(request: web.Request, operation: Operation) -> Any:
+    """The JSON body, validated against the operation's body schema (the first problem is reported)."""
+    if operation.body is None:
+        raise RuntimeError(f"{operation.operation_id} declares no body")
+    try:
+        value = json.loads(await request.read() or b"null")
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise InvalidInput("body", [], f"is not valid JSON: {error}") from None
+    validator = Draft202012Validator(operation.body)
+    problem = min(validator.iter_errors(value), key=lambda e: list(e.absolute_path), default=None)
+    if problem is not None:
+        raise InvalidInput("body", list(problem.absolute_path), _message(problem))
+    return value
+
+
+def register(app: web.Application, operations: Sequence[Operation], *, trailing_slash: bool = False) -> None:
+    """Add every operation's route (and its trailing-slash twin when the dialect's clients send one)."""
+    for op in operations:
+        app.router.add_route(op.method, op.path, op.handler)
+        if trailing_slash:
+            app.router.add_route(op.method, op.path + "/", op.handler)
