@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench clean bootstrap
+.PHONY: run test lint format bench chaos clean bootstrap
 
 # The dev configuration delivers to receivers on this machine's loopback too (the SSRF guard refuses
 # loopback and private addresses unless allowed); set HOOKSTREAM_DELIVERY_ALLOWED_NETWORKS= to refuse them.
@@ -21,9 +21,19 @@ test: $(STAMP)
 	$(BIN)/ruff format --check services tests bench
 	$(BIN)/pytest
 
+# The benchmarks of BENCHMARKS.md, in full (about 25 minutes on 2 cores); BENCH_ARGS=--quick for a smoke run.
 bench: $(STAMP)
 	$(BIN)/hookstream kafka fetch
-	$(BIN)/python bench/quick_pipeline.py
+	$(BIN)/python bench/pipeline.py $(BENCH_ARGS)
+	$(BIN)/python bench/ingest.py $(BENCH_ARGS)
+	$(BIN)/python bench/query_attempts.py $(BENCH_ARGS)
+	$(BIN)/python bench/scheduler_retries.py --mode due $(BENCH_ARGS)
+	$(BIN)/python bench/scheduler_retries.py --mode rss $(BENCH_ARGS)
+
+# The full fault run (issue 9: R1-R4, every role killed ten times); `make test` runs it once per role.
+chaos: $(STAMP)
+	$(BIN)/hookstream kafka fetch
+	HOOKSTREAM_CHAOS_KILLS=10 $(BIN)/pytest -s tests/chaos
 
 lint: $(STAMP)
 	$(BIN)/ruff check services tests bench

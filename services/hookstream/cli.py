@@ -32,6 +32,9 @@ def _parser() -> argparse.ArgumentParser:
     kafka = sub.add_parser("kafka", help="the local broker's distribution")
     kafka.add_argument("action", choices=["fetch"], help="fetch Apache Kafka's jars into the cache")
     sub.add_parser("settings", help="print the settings table (markdown) with every knob and its default")
+    sql = sub.add_parser("sql", help="run read-only SQL against the configured ClickHouse (docs/analytics.md)")
+    sql.add_argument("query", help="one SELECT-like statement; writes and DDL are refused")
+    sql.add_argument("--format", choices=["table", "json"], default="table", help="output format (default table)")
     return parser
 
 
@@ -61,9 +64,20 @@ def _topics(settings: Settings, action: str) -> None:
         print(f"{info.name:<{width}}  {info.partitions:>10}  {info.records:>7}  {offsets}")
 
 
+def _sql(settings: Settings, query: str, fmt: str) -> None:
+    from hookstream.runtime.sql import QueryRefused, format_json, format_table, query_readonly
+
+    try:
+        result = query_readonly(settings.resolved_clickhouse_url, settings.clickhouse_database, query)
+    except QueryRefused as exc:
+        raise SystemExit(f"hookstream sql: refused: {exc}") from exc
+    print(format_json(result) if fmt == "json" else format_table(result))
+
+
 def _migrate(settings: Settings) -> None:
+    from hookstream.domain.status import status_retention_s
     from hookstream.projector.migrations import apply_migrations
-    from hookstream.projector.retention import apply_retention
+    from hookstream.projector.retention import apply_retention, apply_status_retention
     from hookstream.runtime.clickhouse import connect
 
     client = connect(settings.resolved_clickhouse_url, settings.clickhouse_database)
@@ -72,6 +86,9 @@ def _migrate(settings: Settings) -> None:
     changed = apply_retention(client, settings.payload_retention_days)
     if changed:
         print(f"payload retention set to {settings.payload_retention_days} days on {', '.join(changed)}")
+    status_s = status_retention_s(settings.status_retention, settings.payload_retention_days)
+    if changed := apply_status_retention(client, status_s):
+        print(f"status retention set to {status_s:g} s on {', '.join(changed)}")
 
 
 def _run(settings: Settings, roles_text: str) -> None:
@@ -145,6 +162,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             _rebuild(settings)
         elif args.command == "migrate":
             _migrate(settings)
+        elif args.command == "sql":
+            _sql(settings, args.query, args.format)
         elif args.command == "kafka":
             from hookstream.runtime.kafka_dist import ensure_kafka
 

@@ -160,7 +160,7 @@ async def test_worker_delivers_signed_requests_and_records_every_field(
         [got_fail] = await failing.wait_for(1)
         [got_later] = await later.wait_for(1, timeout_s=15)
         await fresh.wait_for(1)
-        events = await _read(settings, producer, topics(ATTEMPTS), lambda found: len(found) >= 4, settle_s=1.5)
+        found = await _read(settings, producer, topics(ATTEMPTS), lambda found: len(found) >= 6, settle_s=1.5)
     finally:
         await worker.stop()
     await _assert_all_committed(settings, topics)
@@ -179,9 +179,12 @@ async def test_worker_delivers_signed_requests_and_records_every_field(
     assert got_later.at >= due_later.timestamp()
     assert disabled.received == []
 
-    # --- the attempt records
+    # --- the attempt records; the disabled and the unknown endpoint's tasks are recorded as skipped
+    events = [e for e in found if e.name == "AttemptFinished"]
+    skipped = {e.record["endpoint_id"] for e in found if e.name == "DeliverySkipped"}
+    assert len(found) == 6 and skipped == {ep_disabled["endpoint_id"], ep_gone["endpoint_id"]}
     by_msg = {event.record["msg_id"]: event.record for event in events}
-    assert len(events) == 4 and {e.name for e in events} == {"AttemptFinished"}
+    assert len(events) == 4
     assert {e.key for e in events} == {m.encode() for m in by_msg}
     assert {r["endpoint_id"] for r in by_msg.values()} == {
         ep["endpoint_id"] for ep in (ep_ok, ep_fail, ep_later, ep_fresh)

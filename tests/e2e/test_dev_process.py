@@ -78,7 +78,7 @@ def test_dev_serves_health_and_metrics_then_stops_on_sigterm(tmp_path: Path) -> 
     process, port = _start_dev(tmp_path)
     try:
         body = _wait_healthy(f"http://127.0.0.1:{port}/health", process)
-        assert body["checks"] == {"kafka": "ok", "clickhouse": "ok"}
+        assert body["checks"] == {"kafka": "ok", "clickhouse": "ok", "projector": "ok"}
         status, metrics = _get(f"http://127.0.0.1:{port}/metrics")
         assert status == 200
         text = metrics.decode()

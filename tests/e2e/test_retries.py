@@ -58,6 +58,7 @@ def retry_settings(settings: Settings) -> Settings:
         retry_after_max="10s",
         status_failing_after=2,
         endpoint_disable_after="2s",
+        endpoint_disable_min_span="0s",
     )
 
 

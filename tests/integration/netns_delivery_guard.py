@@ -107,3 +107,25 @@ async def test_unresolvable_invalid_name_is_a_dns_error() -> None:
     assert exchange.error is TransportError.DNS, exchange
     assert "hookstream-no-such-host.invalid" in exchange.error_detail
     assert exchange.dns_us is None or exchange.dns_us >= 0
+
+
+async def test_dns_rebinding_to_a_private_address_is_blocked_at_connect_time(receivers: ReceiverFactory) -> None:
+    """Public when the endpoint was made (and at a first delivery), loopback later: checked at every connect.
+
+    The same client may still hold the public answer in aiohttp's DNS cache (10 s): then it connects to
+    that public address, which has no route here; either way nothing reaches the loopback receiver.
+    """
+    receiver = await receivers.plain()
+    resolver = FakeResolver({"rebind.test": ["8.8.8.8"]})
+    url = f"http://rebind.test:{receiver.port}/hook"
+    async with _client(resolver=resolver) as first:
+        exchange = await first.send(url, {}, BODY)
+        assert exchange.error is TransportError.CONNECT and "unreachable" in exchange.error_detail.lower(), exchange
+        resolver.table["rebind.test"] = ["127.0.0.1"]
+        again = await first.send(url, {}, BODY)
+        assert again.error in (TransportError.CONNECT, TransportError.SSRF_BLOCKED), again
+    async with _client(resolver=resolver) as later:  # a worker without the cached answer: a fresh lookup
+        rebound = await later.send(url, {}, BODY)
+    assert rebound.error is TransportError.SSRF_BLOCKED and "127.0.0.1" in rebound.error_detail, rebound
+    assert rebound.request_headers is None
+    assert receiver.received == []

@@ -43,17 +43,20 @@ async def test_compacted_topics_are_compacted(kafka: str, settings: Settings) ->
     try:
         resources = [
             ConfigResource(ConfigResourceType.TOPIC, settings.topic_namespace + name)
-            for name in ("config", "status", "attempts")
+            for name in ("config", "status", "attempts", "idempotency")
         ]
         responses = await admin.describe_configs(resources)
     finally:
         await admin.close()
-    policies = {}
+    policies, retention = {}, {}
     for response in responses:
         for _code, _msg, _type, name, entries in response.resources:
             policies[name] = {entry[0]: entry[1] for entry in entries}["cleanup.policy"]
+            retention[name] = {entry[0]: entry[1] for entry in entries}["retention.ms"]
     ns = settings.topic_namespace
-    assert policies == {f"{ns}config": "compact", f"{ns}status": "compact", f"{ns}attempts": "delete"}
+    assert policies == {f"{ns}config": "compact", f"{ns}status": "compact", f"{ns}attempts": "delete",
+                        f"{ns}idempotency": "compact,delete"}  # fmt: skip
+    assert retention[f"{ns}idempotency"] == str(12 * 3600 * 1000), "Kafka forgets keys past the window"
 
 
 def test_taken_port_is_named(tmp_path: Path) -> None:
@@ -81,8 +84,9 @@ def test_kraft_configuration() -> None:
     assert props["controller.quorum.voters"] == "1@127.0.0.1:19093"
     assert props["offsets.topic.replication.factor"] == "1"
     assert props["group.initial.rebalance.delay.ms"] == "0"
-    cluster_id = new_cluster_id()
-    assert len(cluster_id) == 22 and "=" not in cluster_id
+    ids = [new_cluster_id() for _ in range(2000)]  # one in 64 random ids would start with "-"
+    assert all(len(cluster_id) == 22 and "=" not in cluster_id for cluster_id in ids)
+    assert not any(cluster_id.startswith("-") for cluster_id in ids)
 
 
 def test_broker_that_cannot_start_reports_its_log(tmp_path: Path) -> None:

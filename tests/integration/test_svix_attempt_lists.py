@@ -28,8 +28,9 @@ from svix.api import (
 
 from hookstream.config.secrets import new_key_text
 from hookstream.domain.ids import IdKind, parse_id, to_svix
+from hookstream.domain.status import AttemptFacts, MessageState, fold_attempt, pair_record
 from hookstream.log.topics import TopicNames
-from hookstream.projector.rows import attempt_row, message_row
+from hookstream.projector.rows import attempt_row, endpoint_status_row, message_row
 from hookstream.projector.store import write_rows
 from hookstream.runtime.settings import Settings
 from tests.support import builders
@@ -62,8 +63,21 @@ def synthetic(app_id: str, endpoint_id: str, n: int, *, offset_ms: int = 0) -> l
     return records
 
 
+def status_rows(attempts: list[dict[str, Any]]) -> list[tuple]:
+    """The pair status rows the status processor and projector derive from these attempts (the real fold)."""
+    states: dict[str, MessageState] = {}
+    rows = []
+    for record in attempts:
+        folded = fold_attempt(states.get(record["msg_id"]), AttemptFacts.of(record), failing_after=4)
+        states[record["msg_id"]] = folded.message
+        rows.append(endpoint_status_row(pair_record(folded.message, folded.pair)).values)
+    return rows
+
+
 def insert(clickhouse: Client, records: list[dict[str, Any]], *, messages: bool = True) -> None:
-    rows: dict[str, list[tuple]] = {"attempts": [attempt_row(r["attempt"]).values for r in records]}
+    attempts = [r["attempt"] for r in records]
+    rows: dict[str, list[tuple]] = {"attempts": [attempt_row(a).values for a in attempts]}
+    rows["message_endpoint_status"] = status_rows(attempts)
     if messages:
         rows["messages"] = [message_row(r["message"]).values for r in records]
     write_rows(clickhouse, rows)
@@ -181,3 +195,48 @@ async def test_pagination_forwards_and_backwards_under_concurrent_inserts(api: S
     back_ids = [a.id for a in backward]
     assert len(back_ids) == len(set(back_ids)) == 570, "the 20 newer attempts, then all but the last page"
     assert back_ids[20:] == ids[:550], "walking back retraces the forward pages exactly"
+
+
+async def test_attempted_views_read_the_status_tables(api: ServedApi, clickhouse: Client) -> None:
+    """Pending retries show as sending with their next attempt; the newest version of a pair decides its filter."""
+    app, ep, other_ep = await setup_app(api)
+    app_uuid = str(parse_id(app, IdKind.APPLICATION))
+    eps = {ep: str(parse_id(ep, IdKind.ENDPOINT)), other_ep: str(parse_id(other_ep, IdKind.ENDPOINT))}
+    msg = builders.message(app_uuid, "order.paid")
+    first = builders.attempt(msg, eps[ep], status=500)
+    due = first["finished_at"] + timedelta(seconds=30)
+    first.update(next_attempt_at=due, retry_type="fast", retry_after_seconds=30)
+    other = builders.attempt(msg, eps[other_ep], status=200)
+    write_rows(clickhouse, {"attempts": [attempt_row(first).values, attempt_row(other).values],
+                            "message_endpoint_status": status_rows([first, other]),
+                            "messages": [message_row({**msg, "tags": []}).values]})  # fmt: skip
+    msg_svix = to_svix(IdKind.MESSAGE, uuid.UUID(msg["msg_id"]))
+
+    destinations = await api.svix.message_attempt.list_attempted_destinations(app, msg_svix)
+    by_id = {d.id: d for d in destinations.data}
+    assert (by_id[ep].status, by_id[ep].status_text.value, by_id[ep].next_attempt) == (MessageStatus.SENDING,
+                                                                                       "sending", due)  # fmt: skip
+    assert (by_id[other_ep].status, by_id[other_ep].next_attempt) == (MessageStatus.SUCCESS, None)
+
+    async def attempted(status: MessageStatus) -> list[str]:
+        page = await api.svix.message_attempt.list_attempted_messages(
+            app, ep, MessageAttemptListAttemptedMessagesOptions(status=status)
+        )
+        return [m.id for m in page.data]
+
+    assert await attempted(MessageStatus.SENDING) == [msg_svix]
+    assert await attempted(MessageStatus.FAIL) == [] and await attempted(MessageStatus.PENDING) == []
+
+    last = builders.attempt(msg, eps[ep], attempt_number=2, status=502)  # the schedule ends: no next attempt
+    write_rows(clickhouse, {"attempts": [attempt_row(last).values],
+                            "message_endpoint_status": status_rows([first, last])[-1:]})  # fmt: skip
+    assert await attempted(MessageStatus.FAIL) == [msg_svix]
+    assert await attempted(MessageStatus.SENDING) == [], "the older sending version no longer matches"
+    destinations = await api.svix.message_attempt.list_attempted_destinations(app, msg_svix)
+    assert {(d.id, d.status, d.next_attempt) for d in destinations.data} == {
+        (ep, MessageStatus.FAIL, None), (other_ep, MessageStatus.SUCCESS, None),
+    }  # fmt: skip
+    listed = await api.svix.message_attempt.list_by_endpoint(
+        app, ep, MessageAttemptListByEndpointOptions(status=MessageStatus.SENDING)
+    )
+    assert listed.data == [], "an attempt is finished: never sending (Svix's attempt statuses)"

@@ -9,7 +9,7 @@ from aiohttp.test_utils import make_mocked_request
 from openapi_spec_validator import validate
 
 from hookstream.api.openapi import Dialect, document
-from hookstream.api.spec import InvalidInput, Operation, Param, Response, read_body, read_params
+from hookstream.api.spec import InvalidInput, Operation, Param, Response, read_body, read_params, register
 
 
 async def _noop(request: web.Request) -> web.Response:
@@ -82,6 +82,10 @@ def test_parameters_are_typed_and_defaulted() -> None:
         ("", THING, ["kind"], "is required"),
         ("kind=a&kind=b", THING, ["kind"], "more than once"),
         ("kind=a", "not-a-uuid", ["thing_id"], "not a valid uuid"),
+        ("kind=a", THING.replace("-", ""), ["thing_id"], "not a valid uuid"),
+        ("kind=a", "{" + THING + "}", ["thing_id"], "not a valid uuid"),
+        ("kind=a", "urn:uuid:" + THING, ["thing_id"], "not a valid uuid"),
+        ("kind=a", THING[:-1] + "_", ["thing_id"], "not a valid uuid"),
     ],
 )
 def test_each_bad_parameter_names_itself(query: str, thing: str, loc: list[str], reason: str) -> None:
@@ -123,3 +127,25 @@ def test_document_is_valid_openapi_and_mirrors_the_declarations() -> None:
     assert listed["parameters"][0]["required"] is True
     assert set(listed["responses"]) == {"200", "400"}
     assert doc["paths"]["/api/things"]["post"]["requestBody"]["content"]["application/json"]["schema"] == POST.body
+
+
+def test_routes_are_named_by_operation_id() -> None:
+    app = web.Application()
+    register(app, [OP, POST], trailing_slash=True)
+    assert str(app.router["listThings"].url_for(thing_id=THING)) == f"/things/{THING}"
+    assert app.router["createThing"].url_for().path == "/things"
+
+
+def test_route_patterns_stay_out_of_the_document() -> None:
+    op = Operation(
+        "GET",
+        "/m/{msg_id:[^/]+}/attempts",
+        _noop,
+        "listM",
+        "List",
+        (Param("msg_id", "path", {"type": "string"}),),
+        responses={200: Response("the attempts", {"type": "object"})},
+    )
+    doc = document([Dialect("m", "/x", [op])])
+    validate(doc)
+    assert list(doc["paths"]) == ["/x/m/{msg_id}/attempts"]

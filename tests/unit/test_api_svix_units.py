@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
+from aiohttp.test_utils import make_mocked_request
 from multidict import MultiDict
 
 from hookstream.api.directory import ConfigDirectory
 from hookstream.api.recent import RecentWrites
-from hookstream.api.svix import pagination, params
-from hookstream.api.svix.errors import Invalid
+from hookstream.api.spec import InvalidInput, read_params
+from hookstream.api.svix import attempts, pagination, params
+from hookstream.api.svix.errors import Invalid, from_invalid_input
 from hookstream.domain.ids import IdKind, generate_id, to_svix
 from tests.support import builders
 
@@ -34,25 +37,38 @@ def test_iterator_that_we_did_not_issue_is_a_422_on_iterator(bad: str) -> None:
     assert error.value.loc == ["query", "iterator"]
 
 
+def _listed(query: str) -> dict[str, Any]:
+    """The attempt list's query parameters as its handler reads them (``spec.read_params``)."""
+    match = {"app_id": "app_x", "endpoint_id": "ep_x"}
+    request = make_mocked_request("GET", f"/app/app_x/attempt/endpoint/ep_x?{query}", match_info=match)
+    return read_params(request, attempts.LIST_BY_ENDPOINT)
+
+
 def test_query_parameters() -> None:
-    assert params.names(MultiDict([("event_types", "a.b,c"), ("event_types", "d")]), "event_types") == ("a.b", "c", "d")
-    assert params.limit(MultiDict()) == 50 and params.limit(MultiDict(limit="250")) == 250
-    assert [params.status(MultiDict(status=str(n))) for n in range(5)] == [
+    assert params.split_names(_listed("event_types=a.b,c&event_types=d")["event_types"]) == ("a.b", "c", "d")
+    assert _listed("")["limit"] == 50 and _listed("limit=250")["limit"] == 250
+    assert [params.status_name(_listed(f"status={n}")["status"]) for n in range(5)] == [
         "success", "pending", "fail", "sending", "canceled",
     ]  # fmt: skip
-    assert params.timestamp(MultiDict(after="2025-01-02T03:04:05Z"), "after") == datetime(
-        2025, 1, 2, 3, 4, 5, tzinfo=UTC
-    )
-    assert params.timestamp(MultiDict(after="2025-01-02T03:04:05 01:00"), "after") == datetime(2025, 1, 2, 2, 4, 5,
-                                                                                              tzinfo=UTC)  # fmt: skip
-    for query, name in ((MultiDict(limit="0"), "limit"), (MultiDict(limit="x"), "limit")):
-        with pytest.raises(Invalid) as error:
-            params.limit(query)
-        assert error.value.loc == ["query", name]
-    with pytest.raises(Invalid):
-        params.status_code_class(MultiDict(status_code_class="600"))
-    with pytest.raises(Invalid):
-        params.names(MultiDict(event_types="bad type"), "event_types")
+    assert _listed("after=2025-01-02T03:04:05Z")["after"] == datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
+    assert _listed("after=2025-01-02T03:04:05+01:00")["after"] == datetime(2025, 1, 2, 2, 4, 5, tzinfo=UTC)
+    for query, name in (("limit=0", "limit"), ("limit=x", "limit"), ("status=5", "status"),
+                        ("status_code_class=600", "status_code_class"), ("event_types=bad type", "event_types"),
+                        ("channel=a,b", "channel"), ("with_content=maybe", "with_content")):  # fmt: skip
+        with pytest.raises(InvalidInput) as error:
+            _listed(query)
+        assert (error.value.where, error.value.loc) == ("query", [name]), query
+
+
+def test_invalid_input_is_svix_s_422_naming_the_field() -> None:
+    assert from_invalid_input(InvalidInput("query", ["limit"], "too big")).loc == ["query", "limit"]
+    nested = from_invalid_input(InvalidInput("body", ["application", "name"], "empty"))
+    assert nested.loc == ["body", "application", "name"]
+    item = from_invalid_input(InvalidInput("body", ["eventTypes", 1], "'a b' is not a valid name"))
+    assert item.loc == ["body", "eventTypes"] and item.msg == "eventTypes[1]: 'a b' is not a valid name"
+    missing = from_invalid_input(InvalidInput("body", [], "'url' is a required property", missing="url"))
+    assert (missing.loc, missing.msg) == (["body", "url"], "field required")
+    assert from_invalid_input(InvalidInput("body", [], "not an object")).loc == ["body"]
 
 
 def test_recent_writes_expire_and_stay_within_their_application() -> None:

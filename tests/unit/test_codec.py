@@ -42,14 +42,17 @@ TOPIC_TABLE_TYPES = {
     "EndpointUpserted",
     "EndpointDeleted",
     "EventTypeUpserted",
+    "EventTypeDeleted",
     "SecretRotated",
     "MessageAccepted",
     "DeliveryTask",
     "AttemptFinished",
+    "DeliverySkipped",
     "MessageEndpointStatus",
     "MessageStatus",
     "ContentExpunged",
     "RecoverRequested",
+    "IdempotentResponse",
     "DeadLetter",
     "OperationalEvent",
 }
@@ -103,10 +106,12 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "description": "An invoice was paid in full",
         "group_name": "billing",
         "schemas": '{"1": {"type": "object"}}',
+        "feature_flags": ["beta"],
         "version": 1,
         "created_at": T0,
         "updated_at": T0,
     },
+    "EventTypeDeleted": {"name": "invoice.paid", "version": 2, "deleted_at": T0},
     "SecretRotated": {
         "endpoint_id": ENDPOINT,
         "app_id": APP,
@@ -185,6 +190,21 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "failed_endpoints": 1,
         "updated_at": T0,
     },
+    "DeliverySkipped": {
+        "msg_id": MSG,
+        "app_id": APP,
+        "endpoint_id": ENDPOINT,
+        "event_type": "invoice.paid",
+        "event_id": "inv-1",
+        "channels": ["eu"],
+        "attempt_number": 3,
+        "trigger": "scheduled",
+        "trigger_seq": 0,
+        "skip_id": ATTEMPT,
+        "reason": "endpoint_disabled",
+        "due_at": T0,
+        "skipped_at": T0,
+    },
     "ContentExpunged": {"msg_id": MSG, "app_id": APP, "reason": "GDPR request 77", "expunged_at": T0},
     "RecoverRequested": {
         "request_id": "01959a3e-0000-7000-8000-000000000001",
@@ -192,6 +212,13 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "endpoint_id": ENDPOINT,
         "since": T0 - timedelta(days=1),
         "requested_at": T0,
+    },
+    "IdempotentResponse": {
+        "request_key": "9f2c" * 16,
+        "status": 202,
+        "headers": {"Content-Type": "application/json; charset=utf-8"},
+        "body": b'{"id":"msg_2x"}',
+        "answered_at": T0,
     },
     "DeadLetter": {
         "topic": "hookstream.messages",
@@ -292,6 +319,21 @@ def test_contract_parses_and_every_optional_field_has_a_default(path: Path) -> N
 
 def test_history_folder_is_explained() -> None:
     assert "ever published" in (REAL_DIR / "history" / "README.md").read_text(encoding="utf-8")
+
+
+def test_an_event_type_written_before_feature_flags_reads_with_its_single_flag(codec: AvroCodec) -> None:
+    old = json.loads((REAL_DIR / "history" / "EventTypeUpserted.739d5ed776213b63.avsc").read_text(encoding="utf-8"))
+    body = BytesIO()
+    fastavro.schemaless_writer(
+        body,
+        fastavro.parse_schema(old, named_schemas={}),
+        {"name": "invoice.paid", "feature_flag": "beta", "version": 2, "updated_at": T0},
+    )
+    fp = bytes.fromhex(fingerprint(to_parsing_canonical_form(old), "CRC-64-AVRO"))
+    assert fp != codec.fingerprint("EventTypeUpserted")
+    name, record = codec.decode(MARKER + fp + body.getvalue(), expected="EventTypeUpserted")
+    assert name == "EventTypeUpserted"
+    assert (record["feature_flag"], record["feature_flags"], record["version"]) == ("beta", [], 2)
 
 
 def test_default_schemas_dir_finds_the_repo_folder_and_obeys_the_env(

@@ -2,7 +2,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from hookstream.config.secrets import SecretBox
-from hookstream.domain.config import ConfigView, SealedSecret
+from hookstream.domain.config import ConfigView, SealedSecret, event_type_flags
 from tests.support import builders
 
 
@@ -73,3 +73,27 @@ def test_secret_rotation_keeps_unexpired_old_secrets_signing() -> None:
 
 def test_unknown_event_names_are_ignored() -> None:
     assert not ConfigView().apply("SomethingElse", {})
+
+
+def test_an_expunged_event_type_stays_gone_until_a_newer_version_recreates_it() -> None:
+    view = ConfigView()
+    at = builders.now()
+    v1 = {"name": "invoice.paid", "description": "", "archived": False, "version": 1, "updated_at": at}
+    assert view.apply("EventTypeUpserted", v1)
+    assert not view.apply("EventTypeDeleted", {"name": "invoice.paid", "version": 1, "deleted_at": at}), "stale"
+    assert view.apply("EventTypeDeleted", {"name": "invoice.paid", "version": 2, "deleted_at": at})
+    assert "invoice.paid" not in view.event_types
+    assert not view.apply("EventTypeUpserted", v1), "a replayed upsert must not resurrect it"
+    assert view.apply("EventTypeUpserted", {**v1, "version": 3})
+    assert view.event_types["invoice.paid"].version == 3
+    fresh = ConfigView()
+    assert fresh.apply("EventTypeDeleted", {"name": "gone", "version": 4, "deleted_at": at}), (
+        "a compacted topic may hold only the delete: its tombstone still counts"
+    )
+    assert not fresh.apply("EventTypeUpserted", {**v1, "name": "gone", "version": 4})
+
+
+def test_event_type_flags_read_the_old_single_flag_too() -> None:
+    assert event_type_flags({"feature_flags": ["a", "b"], "feature_flag": None}) == ["a", "b"]
+    assert event_type_flags({"feature_flags": [], "feature_flag": "old"}) == ["old"]
+    assert event_type_flags({"feature_flag": None}) == []

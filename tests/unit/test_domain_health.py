@@ -7,8 +7,14 @@ import uuid
 from datetime import UTC, datetime
 
 from hookstream.domain.config import Endpoint, SealedSecret, endpoint_from_record, endpoint_record
-from hookstream.domain.health import EndpointHealth, fold_health
-from hookstream.domain.operational import endpoint_disabled_event, message_event
+from hookstream.domain.health import DisableRule, EndpointHealth, fold_health
+from hookstream.domain.operational import (
+    OPERATIONAL_APP_ID,
+    endpoint_disabled_event,
+    message_event,
+    relay_message,
+    relayed,
+)
 from hookstream.domain.status import AttemptFacts, Signal, to_us
 from hookstream.log.codec import AvroCodec
 
@@ -16,6 +22,9 @@ T0 = to_us(datetime(2025, 12, 6, 12, 0, 0, tzinfo=UTC))
 S = 1_000_000
 DAY = 86_400 * S
 WINDOW = 5 * DAY
+HOUR = 3600 * S
+ANY_SPAN = DisableRule(WINDOW)  # the window alone, without Svix's 12 h / 24 h condition
+SVIX = DisableRule(WINDOW, 12 * HOUR, 24 * HOUR)
 APP = "01959a3c-8f1e-7b2a-9c4d-5e6f7a8b9c0d"
 EP = "01959a3c-9a00-7c11-8d22-33445566778a"
 MSG = "01959a3d-0000-7abc-8def-0123456789ab"
@@ -30,11 +39,11 @@ def attempt(ok: bool, at_us: int, n: int = 0) -> AttemptFacts:
     )  # fmt: skip
 
 
-def fold(*attempts: AttemptFacts) -> tuple[EndpointHealth, list[bool]]:
+def fold(*attempts: AttemptFacts, rule: DisableRule = ANY_SPAN) -> tuple[EndpointHealth, list[bool]]:
     health: EndpointHealth | None = None
     disables = []
     for facts in attempts:
-        step = fold_health(health, facts, WINDOW)
+        step = fold_health(health, facts, rule)
         health = step.health
         disables.append(step.disable)
     assert health is not None
@@ -47,6 +56,36 @@ def test_only_failures_for_the_window_disable_once() -> None:
     assert disables == [False] * 5 + [True, False], "disabled on the first failure 5 days into the run"
     assert (health.consecutive_failures, health.failing_since_us) == (7, T0)
     assert health.disabled_at_us == T0 + 120 * 3600 * S + 1000
+
+
+def test_svix_clock_starts_only_after_failures_12_to_24_hours_apart() -> None:
+    hours = [0, 24, 48, 96, 119, 120, 120]
+    health, disables = fold(*(attempt(False, T0 + h * HOUR - (n == 6), n + 1) for n, h in enumerate(hours)), rule=SVIX)
+    assert disables == [False] * 5 + [True, False], "0 h and 24 h are 24 h apart: the clock runs from hour 0"
+    assert health.clock_since_us == T0 and health.failure_times == ()
+
+
+def test_svix_clock_ignores_bursts_and_sparse_failures() -> None:
+    burst = [attempt(False, T0 + m * 60 * S, m + 1) for m in range(0, 600, 10)]  # 10 h of failures every 10 min
+    health, disables = fold(*burst, rule=SVIX)
+    assert not any(disables) and health.clock_since_us is None, "spread under 12 h: no clock"
+    assert len(health.failure_times) <= 25, "one time per hour bucket, however many failures"
+    sparse = [attempt(False, T0 + d * DAY, d + 1) for d in range(0, 8, 2)]  # one failure every 2 days
+    health, disables = fold(*sparse, rule=SVIX)
+    assert not any(disables) and health.clock_since_us is None, "never two failures within 24 h"
+    assert health.consecutive_failures == 4 and health.failing_since_us == T0
+
+
+def test_svix_clock_counts_from_the_earlier_failure_of_the_first_qualifying_pair() -> None:
+    facts = [attempt(False, T0, 1), attempt(False, T0 + 3 * DAY, 2), attempt(False, T0 + 3 * DAY + 13 * HOUR, 3),
+             attempt(False, T0 + 7 * DAY, 4), attempt(False, T0 + 8 * DAY, 5)]  # fmt: skip
+    health, disables = fold(*facts, rule=SVIX)
+    assert health.failing_since_us == T0, "the run began at the first failure (the event's failSince)"
+    assert disables == [False, False, False, False, True], "5 days from day 3, not from day 0"
+    assert health.clock_since_us == T0 + 3 * DAY
+    health, _ = fold(*facts[:3], attempt(True, T0 + 4 * DAY), rule=SVIX)
+    assert (health.clock_since_us, health.failure_times, health.failing_since_us) == (None, (), None)
+    assert EndpointHealth.from_json(json.loads(json.dumps(health.as_json()))) == health
 
 
 def test_a_success_ends_the_run() -> None:
@@ -112,3 +151,18 @@ def test_an_endpoint_written_back_from_the_view_round_trips() -> None:
     back = endpoint_from_record(record)
     assert back == Endpoint(**{**{f: getattr(endpoint, f) for f in endpoint.__slots__}, "disabled": True,
                                "version": 4, "updated_at": updated})  # fmt: skip
+
+
+def test_operational_events_relay_as_messages_of_the_reserved_application_with_derived_ids() -> None:
+    codec = AvroCodec()
+    event = message_event(Signal.EXHAUSTED, attempt(False, T0, n=4))
+    message = relay_message(event)
+    assert message == relay_message(dict(event)), "a replayed event is the same message"
+    assert message["msg_id"] != event["event_id"] and message["event_id"] == event["event_id"]
+    assert (message["app_id"], message["event_type"], message["payload"]) == (
+        str(OPERATIONAL_APP_ID), "message.attempt.exhausted", event["payload"],
+    )  # fmt: skip
+    assert relay_message(message_event(Signal.FAILING, attempt(False, T0, n=4)))["msg_id"] != message["msg_id"]
+    codec.encode("MessageAccepted", message)
+    assert relayed(event)
+    assert not relayed({**event, "app_id": str(OPERATIONAL_APP_ID)}), "no events about the operators' endpoints"

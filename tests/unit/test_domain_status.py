@@ -13,10 +13,13 @@ from hookstream.domain.status import (
     DeliveryStatus,
     MessageState,
     Signal,
+    SkipFacts,
     fold_attempt,
+    fold_skip,
     from_us,
     message_record,
     pair_record,
+    skip_record,
     to_us,
 )
 from hookstream.log.codec import AvroCodec
@@ -159,3 +162,46 @@ def test_facts_read_from_an_attempt_record() -> None:
     assert (facts.attempt_number, facts.success, facts.response_status, facts.manual) == (2, False, 503, False)
     assert (facts.next_attempt_us, facts.event_id, facts.channels) == (T0, "e-9", ("eu",))
     assert replace(facts, next_attempt_us=None) == AttemptFacts.of(record | {"next_attempt_at": None})
+
+
+def skip(number: int, at_s: float, *, manual: bool = False, endpoint: str = EP_A) -> SkipFacts:
+    record = skip_record(
+        {"msg_id": MSG, "app_id": APP, "endpoint_id": endpoint, "event_type": "invoice.paid", "event_id": "inv-1",
+         "channels": ["eu"], "attempt_number": number, "trigger": "manual" if manual else "scheduled",
+         "trigger_seq": 1 if manual else 0, "due_at": from_us(T0)},
+        f"skip-{endpoint[-4:]}-{number}-{manual}", "endpoint_disabled", from_us(T0 + int(at_s * S)),
+    )  # fmt: skip
+    AvroCodec().encode("DeliverySkipped", record)
+    return SkipFacts.of(record)
+
+
+def test_a_skipped_retry_makes_a_sending_pair_fail_once() -> None:
+    state, _ = fold_all(attempt(1, False, 0, next_s=5))
+    assert state.pairs[EP_A].status is DeliveryStatus.SENDING
+    folded = fold_skip(state, skip(2, 5))
+    pair = folded.pair
+    assert (pair.status, pair.next_attempt_us, len(pair.attempts), pair.version) == (DeliveryStatus.FAIL, None, 1, 2)
+    assert folded.signals == () and folded.changed
+    assert pair_record(folded.message, pair)["next_attempt_at"] is None
+    assert message_record(folded.message)["status"] == "fail"
+    again = fold_skip(folded.message, skip(2, 5))
+    assert not again.changed and again.message == folded.message, "a repeated skip changes nothing"
+
+
+def test_a_skipped_first_delivery_is_a_failed_pair_without_attempts() -> None:
+    folded = fold_skip(None, skip(1, 0))
+    record = pair_record(folded.message, folded.pair)
+    assert (record["status"], record["attempt_count"], record["version"], record["last_attempt_id"]) == (
+        "fail", 0, 1, None,
+    )  # fmt: skip
+    assert message_record(folded.message)["attempt_count"] == 0
+
+
+def test_a_skipped_manual_attempt_leaves_a_pending_retry_alone() -> None:
+    state, _ = fold_all(attempt(1, False, 0, next_s=5))
+    folded = fold_skip(state, skip(1, 1, manual=True))
+    assert folded.pair.status is DeliveryStatus.SENDING and folded.pair.next_attempt_us == T0 + 5 * S
+    state, _ = fold_all(attempt(1, True, 0))
+    assert fold_skip(state, skip(1, 1, manual=True)).pair.status is DeliveryStatus.SUCCESS
+    state = MessageState.from_json(json.loads(json.dumps(folded.message.as_json())))
+    assert state == folded.message, "skips survive the table's JSON"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from hookstream.api import openapi, svix
+from hookstream.api import openapi, outpost, svix, v1
 from hookstream.api.context import ApiContext
 from hookstream.runtime.ops import Check, Metrics, add_ops_routes, count_requests
 
@@ -12,11 +12,13 @@ from hookstream.runtime.ops import Check, Metrics, add_ops_routes, count_request
 def build_app(
     checks: dict[str, Check], metrics: Metrics | None = None, api: ApiContext | None = None
 ) -> web.Application:
-    """``api`` mounts the Svix dialect under ``/api/v1``; without it only ``/health`` and ``/metrics`` exist."""
+    """``api`` mounts the dialects (Svix and Outpost under ``/api/v1``, v1 at ``/v1``); else only /health, /metrics."""
     metrics = metrics or Metrics()
     app = web.Application(middlewares=[count_requests])
     add_ops_routes(app, checks, metrics)
     if api is not None:
         openapi.add_routes(app)
         svix.mount(app, api, checks, metrics)
+        v1.mount(app, api, metrics)
+        outpost.mount(app, api, metrics)
     return app

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from hookstream.domain.access import Scope
 
-_SCOPE = "hookstream.scope"
+_SCOPE = web.RequestKey("hookstream_scope", Scope)
 
 
 def bearer(request: web.Request) -> str | None:

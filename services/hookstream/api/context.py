@@ -9,6 +9,7 @@ from clickhouse_connect.driver import Client
 
 from hookstream.api.commands import Commands
 from hookstream.api.directory import ConfigDirectory
+from hookstream.api.idempotency import IdempotencyStore
 from hookstream.api.recent import RecentWrites
 from hookstream.config.cache import ConfigCache
 from hookstream.config.secrets import SecretBox
@@ -25,6 +26,7 @@ class ApiContext:
     clickhouse: Client
     recent: RecentWrites
     box: SecretBox
+    idempotency: IdempotencyStore
 
 
 API_CONTEXT = web.AppKey("api_context", ApiContext)

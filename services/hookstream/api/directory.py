@@ -14,13 +14,15 @@ from typing import Any
 
 
 class ConfigDirectory:
-    """Applications and endpoints by id and by uid, as their latest Avro records."""
+    """Applications and endpoints by id and by uid, event types by name, as their latest Avro records."""
 
     def __init__(self) -> None:
         self.applications: dict[uuid.UUID, dict[str, Any]] = {}
         self.endpoints: dict[uuid.UUID, dict[str, Any]] = {}
         self._app_uids: dict[str, uuid.UUID] = {}
         self._endpoint_uids: dict[tuple[uuid.UUID, str], uuid.UUID] = {}
+        self.event_types: dict[str, dict[str, Any]] = {}  # archived ones too: only an expunge removes one
+        self._event_type_tombstones: dict[str, int] = {}
 
     def __call__(self, name: str, record: dict[str, Any]) -> None:
         """Fold one config event the view accepted (``ConfigCache.subscribe`` signature)."""
@@ -46,6 +48,11 @@ class ConfigDirectory:
     def endpoints_of(self, app_id: uuid.UUID) -> list[dict[str, Any]]:
         key = str(app_id)
         return [record for record in self.endpoints.values() if record["app_id"] == key]
+
+    def next_event_type_version(self, name: str) -> int:
+        """Above the current version, or above the expunge that freed the name (the view ignores anything lower)."""
+        current = self.event_types.get(name)
+        return (current["version"] if current is not None else self._event_type_tombstones.get(name, 0)) + 1
 
     def _ApplicationUpserted(self, record: dict[str, Any]) -> None:
         app_id = uuid.UUID(record["app_id"])
@@ -80,6 +87,13 @@ class ConfigDirectory:
         if current is not None:
             self.endpoints[endpoint_id] = {**current, "secrets": record["secrets"], "version": record["version"],
                                            "updated_at": record["rotated_at"]}  # fmt: skip
+
+    def _EventTypeUpserted(self, record: dict[str, Any]) -> None:
+        self.event_types[record["name"]] = record
+
+    def _EventTypeDeleted(self, record: dict[str, Any]) -> None:
+        self.event_types.pop(record["name"], None)
+        self._event_type_tombstones[record["name"]] = record["version"]
 
     def _drop_endpoint(self, endpoint_id: uuid.UUID) -> None:
         previous = self.endpoints.pop(endpoint_id, None)

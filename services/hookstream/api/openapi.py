@@ -9,6 +9,7 @@ no script from a CDN, so it works on an air-gapped deployment.
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -75,13 +76,18 @@ def _operation(dialect: Dialect, op: Operation) -> dict[str, Any]:
     return out
 
 
+def template(path: str) -> str:
+    """An aiohttp path as an OpenAPI path: ``/m/{id:[^/]+}`` -> ``/m/{id}`` (the pattern is routing, not contract)."""
+    return re.sub(r"\{(\w+):[^{}]*\}", r"{\1}", path)
+
+
 def document(dialects: Sequence[Dialect]) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     schemas: dict[str, JsonSchema] = {}
     for dialect in dialects:
         schemas.update(dialect.schemas)
         for op in dialect.operations:
-            paths.setdefault(dialect.prefix + op.path, {})[op.method.lower()] = _operation(dialect, op)
+            paths.setdefault(dialect.prefix + template(op.path), {})[op.method.lower()] = _operation(dialect, op)
     return {
         "openapi": "3.1.0",
         "info": {"title": TITLE, "version": VERSION,

@@ -6,7 +6,9 @@ ClickHouse, which the projector fills in batches (up to
 ``projector_batch_s`` behind). A client that creates a message and reads it
 back at once must still see it, so the API remembers what it wrote for
 ``api_recent_writes_s`` and answers from here when ClickHouse has not got it
-yet. The window only has to outlast the projector's lag.
+yet. The window only has to outlast the projector's lag. The same holds for
+expunges: content this process expunged is blanked in its answers until the
+projector has blanked it in ClickHouse.
 """
 
 from __future__ import annotations
@@ -50,12 +52,20 @@ class RecentWrites:
         msg_id = self._event_ids.get((str(app_id), event_id))
         return self.message(app_id, msg_id) if msg_id is not None else None
 
-    def add_expunged(self, attempt_id: uuid.UUID) -> None:
+    def add_expunged(self, content_id: uuid.UUID) -> None:
+        """An attempt's response, or a message's payload, expunged by this process."""
         self._prune()
-        self._expunged[attempt_id] = self._clock()
+        self._expunged[content_id] = self._clock()
 
-    def is_expunged(self, attempt_id: uuid.UUID) -> bool:
-        return attempt_id in self._expunged
+    def is_expunged(self, *content_ids: uuid.UUID | str) -> bool:
+        """Whether any of these (an attempt's id and its message's id) had its content expunged here."""
+        return any(uuid.UUID(str(content_id)) in self._expunged for content_id in content_ids)
+
+    def without_expunged_payload(self, message: dict[str, Any]) -> dict[str, Any]:
+        """A message record or row as reads must show it: no payload once this process expunged it."""
+        if not self.is_expunged(message["msg_id"]):
+            return message
+        return {**message, "payload": None, "expunged": 1}
 
     def next_trigger_seq(self, msg_id: uuid.UUID, endpoint_id: uuid.UUID, recorded: int) -> int:
         """One past both the highest recorded sequence and the last one this process handed out."""

@@ -13,6 +13,7 @@ own error shape (Svix 422, Outpost 400, v1's envelope).
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from aiohttp import web
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError
 
 JsonSchema = dict[str, Any]
@@ -64,13 +65,15 @@ class Operation:
 class InvalidInput(Exception):
     """``where`` is path/query/header/body; ``loc`` the field (a JSON path inside a body)."""
 
-    def __init__(self, where: str, loc: Sequence[str | int], reason: str) -> None:
+    def __init__(self, where: str, loc: Sequence[str | int], reason: str, missing: str | None = None) -> None:
         super().__init__(f"{where} {'.'.join(map(str, loc)) or '(root)'}: {reason}")
         self.where = where
         self.loc = list(loc)
         self.reason = reason
+        self.missing = missing  # a required property absent from the object at ``loc`` (dialects may name it)
 
 
+_CANONICAL_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
 _TRUE = {"true", "1"}
 _FALSE = {"false", "0"}
 
@@ -101,11 +104,26 @@ def _convert(value: Any, schema: JsonSchema) -> Any:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace(" ", "+"))
         return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
     if fmt == "uuid":
+        if not _CANONICAL_UUID.match(value):  # uuid.UUID alone also takes braces, "urn:uuid:", no hyphens
+            raise ValueError(value)
         return uuid.UUID(value)
     return value
 
 
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def _message(error: ValidationError) -> str:
+    """jsonschema's wording, except where a bound deserves its number (and a pattern its description)."""
+    instance, bound = error.instance, error.validator_value
+    if error.validator == "maxLength":
+        return f"holds at most {bound} characters, got {len(instance)}"
+    if error.validator in ("maxProperties", "maxItems"):
+        return f"holds at most {bound} entries, got {len(instance)}"
+    if error.validator == "pattern" and isinstance(error.schema, dict) and error.schema.get("description"):
+        return f"{_short(instance)} is not {error.schema['description']}"
     return error.message if len(error.message) <= 200 else error.message[:197] + "..."
 
 
@@ -153,6 +171,12 @@ def read_params(request: web.Request, operation: Operation) -> dict[str, Any]:
     return out
 
 
+# A body's "integer" is a JSON number without a fraction part *as written*: 530.0 would pass plain JSON Schema,
+# reach the handler as a float and fail Avro encoding (a 500); Svix's own serde refuses it too.
+_BodyValidator = validators.extend(Draft202012Validator, type_checker=Draft202012Validator.TYPE_CHECKER.redefine(
+    "integer", lambda _checker, value: isinstance(value, int) and not isinstance(value, bool)))  # fmt: skip
+
+
 async def read_body(request: web.Request, operation: Operation) -> Any:
     """The JSON body, validated against the operation's body schema (the first problem is reported)."""
     if operation.body is None:
@@ -161,16 +185,23 @@ async def read_body(request: web.Request, operation: Operation) -> Any:
         value = json.loads(await request.read() or b"null")
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise InvalidInput("body", [], f"is not valid JSON: {error}") from None
-    validator = Draft202012Validator(operation.body)
+    validator = _BodyValidator(operation.body)
     problem = min(validator.iter_errors(value), key=lambda e: list(e.absolute_path), default=None)
     if problem is not None:
-        raise InvalidInput("body", list(problem.absolute_path), _message(problem))
+        missing = None
+        if problem.validator == "required" and isinstance(problem.instance, dict):
+            missing = next((name for name in problem.validator_value if name not in problem.instance), None)
+        raise InvalidInput("body", list(problem.absolute_path), _message(problem), missing)
     return value
 
 
 def register(app: web.Application, operations: Sequence[Operation], *, trailing_slash: bool = False) -> None:
-    """Add every operation's route (and its trailing-slash twin when the dialect's clients send one)."""
+    """Add every operation's route (and its trailing-slash twin when the dialect's clients send one).
+
+    Each route is named by its ``operation_id``, so a handler can build a link
+    to another operation with ``request.app.router[operation_id].url_for(...)``.
+    """
     for op in operations:
-        app.router.add_route(op.method, op.path, op.handler)
+        app.router.add_route(op.method, op.path, op.handler, name=op.operation_id)
         if trailing_slash:
             app.router.add_route(op.method, op.path + "/", op.handler)

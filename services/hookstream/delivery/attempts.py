@@ -3,7 +3,8 @@
 Tasks whose endpoint was deleted or disabled are skipped, as Svix and Outpost
 do: nothing was attempted, so there is no attempt to record (a made-up
 failure would send the scheduler retrying a disabled endpoint); a log line
-and ``hookstream_delivery_skipped_total`` say so. An endpoint whose secrets
+and ``hookstream_delivery_skipped_total`` say so, and a ``DeliverySkipped``
+record on ``attempts`` lets the status processor make the pair final. An endpoint whose secrets
 cannot be opened is skipped the same way, loudly: sending unsigned would
 teach receivers to accept unsigned requests.
 """
@@ -27,8 +28,9 @@ from hookstream.delivery.slots import Slots
 from hookstream.domain.attempt import AttemptTimes, attempt_record
 from hookstream.domain.classify import classify
 from hookstream.domain.config import Endpoint
-from hookstream.domain.ids import IdKind, to_svix
+from hookstream.domain.ids import IdKind, attempt_id, to_svix
 from hookstream.domain.retry import RetryPolicy
+from hookstream.domain.status import skip_record
 from hookstream.log.producer import EventProducer
 
 log = logging.getLogger("hookstream.delivery")
@@ -56,6 +58,7 @@ async def publish_acked(
         except KafkaError as exc:
             log.warning("delivery: producing %s failed, retrying in %.1f s: %s", name, backoff, exc)
             metrics.publish_retries.inc()
+            await producer.recover(exc)  # a producer whose sequence broke with the broker is replaced
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 5.0)
 
@@ -97,6 +100,12 @@ class Deliverer:
             reason = "endpoint_deleted" if endpoint is None else "endpoint_disabled"
             log.info("delivery skipped (%s): message %s endpoint %s", reason, task["msg_id"], task["endpoint_id"])
             self._metrics.skipped.labels(reason).inc()
+            skip_id = attempt_id(uuid.UUID(task["msg_id"]), uuid.UUID(task["endpoint_id"]), task["attempt_number"],
+                                 task.get("trigger_seq", 0))  # fmt: skip
+            record = skip_record(task, str(skip_id), reason, now())
+            await publish_acked(
+                self._producer, self._attempts_topic, "DeliverySkipped", record, task["msg_id"].encode(), self._metrics
+            )
             return
         try:
             secrets = self._endpoints.secrets(endpoint, now())

@@ -22,16 +22,11 @@ from aiokafka.errors import KafkaError
 from hookstream.config.cache import ConfigCache
 from hookstream.config.secrets import SecretBox
 from hookstream.domain.config import Endpoint
+from hookstream.domain.custom_headers import deliverable
 from hookstream.domain.signing import webhook_headers
 from hookstream.runtime.tasks import cancel_and_wait
 
 log = logging.getLogger("hookstream.delivery")
-
-# Headers an endpoint's custom headers may not set: the signature, framing, and who we are.
-_RESERVED = frozenset(
-    {"content-type", "user-agent", "host", "content-length", "transfer-encoding"}
-    | {f"{prefix}-{part}" for prefix in ("webhook", "svix") for part in ("id", "timestamp", "signature")}
-)
 
 
 def user_agent() -> str:
@@ -52,7 +47,7 @@ def request_headers(
     user_agent: str,
 ) -> dict[str, str]:
     """The endpoint's custom headers, then ours, which a custom header cannot replace."""
-    headers = {name: value for name, value in endpoint.headers.items() if name.lower() not in _RESERVED}
+    headers = deliverable(endpoint.headers)
     headers |= {"Content-Type": "application/json", "User-Agent": user_agent}
     return headers | webhook_headers(webhook_id, timestamp, body, secrets, svix_names=svix_names)
 

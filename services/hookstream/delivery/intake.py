@@ -93,7 +93,13 @@ class TaskIntake:
         if not messages:
             return []
         generation = self.generation
-        decoded = {(event.partition, event.offset): event for event in await self._events.decode(messages)}
+        try:
+            decoded = {(event.partition, event.offset): event for event in await self._events.decode(messages)}
+        except Exception:  # a dead letter not acknowledged: read the batch again, or the next commit skips it
+            if generation == self.generation:
+                for tp, records in batches.items():
+                    self._events.kafka.seek(tp, records[0].offset)
+            raise
         if generation != self.generation:
             return []
         return [

@@ -78,6 +78,12 @@ class EventType:
     archived: bool = False
 
 
+def event_type_flags(record: Mapping[str, Any]) -> list[str]:
+    """Its feature flags: records written before ``feature_flags`` existed carry one in ``feature_flag``."""
+    flags = list(record.get("feature_flags") or ())
+    return flags or ([record["feature_flag"]] if record.get("feature_flag") else [])
+
+
 def _sealed(records: Iterable[Mapping[str, Any]]) -> tuple[SealedSecret, ...]:
     return tuple(SealedSecret(r["ciphertext"], r["key_id"], r["created_at"], r.get("expires_at")) for r in records)
 
@@ -142,6 +148,7 @@ class ConfigView:
         self.event_types: dict[str, EventType] = {}
         self._endpoints_by_app: dict[uuid.UUID, dict[uuid.UUID, Endpoint]] = {}
         self._deleted: dict[uuid.UUID, int] = {}  # tombstone versions, so a late upsert cannot resurrect
+        self._deleted_event_types: dict[str, int] = {}  # the same for event types, which are keyed by name
 
     def apply(self, name: str, record: Mapping[str, Any]) -> bool:
         """Fold one config event in; returns whether the view changed."""
@@ -200,11 +207,23 @@ class ConfigView:
 
     def _event_type_upserted(self, record: Mapping[str, Any]) -> bool:
         current = self.event_types.get(record["name"])
+        if record["version"] <= self._deleted_event_types.get(record["name"], -1):
+            return False
         if current is not None and record["version"] <= current.version:
             return False
         self.event_types[record["name"]] = EventType(
             record["name"], record["version"], record.get("description", ""), record.get("archived", False)
         )
+        return True
+
+    def _event_type_deleted(self, record: Mapping[str, Any]) -> bool:
+        """A change even when the type is not held: the tombstone alone decides which re-creation counts."""
+        name, version = record["name"], record.get("version", 0)
+        current = self.event_types.get(name)
+        if version <= self._deleted_event_types.get(name, -1) or (current is not None and current.version >= version):
+            return False
+        self._deleted_event_types[name] = version
+        self.event_types.pop(name, None)
         return True
 
     def _store_endpoint(self, endpoint: Endpoint) -> None:
@@ -222,4 +241,5 @@ _HANDLERS = {
     "EndpointDeleted": ConfigView._endpoint_deleted,
     "SecretRotated": ConfigView._secret_rotated,
     "EventTypeUpserted": ConfigView._event_type_upserted,
+    "EventTypeDeleted": ConfigView._event_type_deleted,
 }

@@ -6,6 +6,17 @@ delivering it to an operator's endpoint needs no mapping. Event ids are
 derived from the cause (the attempt, or the endpoint and the start of its
 failing run) and the type, so the same cause always yields the same event:
 a replayed status fold writes duplicates a consumer can drop by id.
+
+Operational webhooks: the operator's subscriptions are endpoints of one
+reserved application (:data:`OPERATIONAL_APP_ID`, the same in every
+deployment, never listed among the tenants' applications). The relay turns
+each event into a ``MessageAccepted`` of that application
+(:func:`relay_message`), so routing, signing, retries and history are the
+ordinary ones. The message id and ``eventId`` derive from the event id: a
+replayed event is the same message, and the router's ``eventId`` dedupe
+routes it once. Events about the reserved application's own endpoints are
+never relayed (:func:`relayed`), or a failing operator endpoint would feed
+itself.
 """
 
 from __future__ import annotations
@@ -16,10 +27,20 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from hookstream.domain.ids import IdKind, InvalidId, new_id, to_svix
+from hookstream.domain.ids import IdKind, InvalidId, new_id, timestamp_ms, to_svix
 from hookstream.domain.status import AttemptFacts, Signal, from_us
 
 ENDPOINT_DISABLED = "endpoint.disabled"
+EVENT_TYPES = (Signal.FAILING.value, Signal.EXHAUSTED.value, Signal.RECOVERED.value, ENDPOINT_DISABLED)
+
+
+def _reserved_app_id() -> uuid.UUID:
+    return new_id(0, hashlib.sha256(b"hookstream/operational-webhooks/application").digest()[:10])
+
+
+OPERATIONAL_APP_ID = _reserved_app_id()
+"""The application holding the operators' operational webhook endpoints (a UUIDv7 at the epoch)."""
+OPERATIONAL_APP_NAME = "hookstream operational webhooks"
 
 
 def _event_id(kind: str, cause: str, at_us: int) -> str:
@@ -93,4 +114,27 @@ def endpoint_disabled_event(
         "failing_since": from_us(failing_since_us),
         "occurred_at": from_us(facts.finished_us),
         "payload": _payload(ENDPOINT_DISABLED, data),
+    }
+
+
+def relayed(event: dict[str, Any]) -> bool:
+    """Whether an operational event goes to the operators' endpoints (never one about those endpoints)."""
+    return uuid.UUID(event["app_id"]) != OPERATIONAL_APP_ID
+
+
+def relay_message(event: dict[str, Any]) -> dict[str, Any]:
+    """The ``MessageAccepted`` delivering ``event`` (an ``OperationalEvent``) to the operators' endpoints."""
+    event_id = uuid.UUID(event["event_id"])
+    digest = hashlib.sha256(b"hookstream/operational-webhooks/message\x00" + event_id.bytes).digest()
+    return {
+        "msg_id": str(new_id(timestamp_ms(event_id), digest[:10])),
+        "app_id": str(OPERATIONAL_APP_ID),
+        "event_type": event["type"],
+        "event_id": str(event_id),
+        "channels": [],
+        "payload": event["payload"],
+        "tags": [],
+        "accepted_at": event["occurred_at"],
+        "source": "kafka",
+        "metadata": {},
     }

@@ -13,6 +13,13 @@ Status of a pair: ``success`` when its latest attempt succeeded; ``sending``
 when it failed and a scheduled retry is pending; ``fail`` when it failed and
 no retry is left (the schedule is exhausted, or a manual attempt failed);
 ``pending`` is never produced here (no attempt yet means no record).
+
+A task the delivery worker dropped because its endpoint was disabled or
+deleted (``DeliverySkipped`` on the same topic, :class:`SkipFacts`) is no
+attempt, but it is the end of the pair's scheduled deliveries: folded with
+:func:`fold_skip`, a pair that was ``sending`` becomes ``fail`` (Svix has
+no separate status for it), and no operational event is raised (the
+endpoint's own ``endpoint.disabled`` said why).
 """
 
 from __future__ import annotations
@@ -22,6 +29,8 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
+
+from hookstream.domain.schedule import parse_duration
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -94,6 +103,41 @@ _FACT_FIELDS = tuple(f.name for f in fields(AttemptFacts))
 
 
 @dataclass(frozen=True, slots=True)
+class SkipFacts:
+    """What the status fold reads of one ``DeliverySkipped`` record."""
+
+    skip_id: str
+    app_id: str
+    msg_id: str
+    endpoint_id: str
+    attempt_number: int
+    manual: bool
+    skipped_us: int
+    event_type: str = ""
+    event_id: str | None = None
+    channels: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, record: Mapping[str, Any]) -> SkipFacts:
+        return cls(
+            skip_id=record["skip_id"], app_id=record["app_id"], msg_id=record["msg_id"],
+            endpoint_id=record["endpoint_id"], attempt_number=record["attempt_number"],
+            manual=record["trigger"] == "manual", skipped_us=to_us(record["skipped_at"]),
+            event_type=record.get("event_type", ""), event_id=record.get("event_id"),
+            channels=tuple(record.get("channels") or ()),
+        )  # fmt: skip
+
+
+def skip_record(task: Mapping[str, Any], skip_id: str, reason: str, at: datetime) -> dict[str, Any]:
+    """The ``DeliverySkipped`` record of a dropped ``DeliveryTask``."""
+    copied = ("msg_id", "app_id", "endpoint_id", "event_type", "event_id", "attempt_number", "trigger", "due_at")
+    return {name: task.get(name) for name in copied} | {
+        "channels": list(task.get("channels") or ()), "trigger_seq": task.get("trigger_seq", 0),
+        "skip_id": skip_id, "reason": reason, "skipped_at": at,
+    }  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
 class PairState:
     """One message at one endpoint. ``attempts`` are the ids folded in so far (dedupe, count, version)."""
 
@@ -112,10 +156,11 @@ class PairState:
     updated_us: int = 0
     signals_of: str | None = None  # the latest attempt that raised signals...
     signals: tuple[Signal, ...] = ()  # ...and which, so a replay of it raises them again
+    skipped: tuple[str, ...] = ()  # tasks dropped unattempted (DeliverySkipped), by the attempt id they would have had
 
     @property
     def version(self) -> int:
-        return len(self.attempts)
+        return len(self.attempts) + len(self.skipped)
 
     @property
     def next_attempt_us(self) -> int | None:
@@ -160,7 +205,8 @@ class MessageState:
 
 def _pair_from_json(value: Mapping[str, Any]) -> PairState:
     signals = tuple(Signal(signal) for signal in value.get("signals", ()))
-    typed = {"status": DeliveryStatus(value["status"]), "attempts": tuple(value["attempts"]), "signals": signals}
+    typed = {"status": DeliveryStatus(value["status"]), "attempts": tuple(value["attempts"]), "signals": signals,
+             "skipped": tuple(value.get("skipped", ()))}  # fmt: skip
     return PairState(**(dict(value) | typed))
 
 
@@ -213,14 +259,32 @@ def _fold_pair(pair: PairState, facts: AttemptFacts, failing_after: int) -> tupl
         if newest_scheduled and facts.next_attempt_us is None and not pair.exhausted_sent:
             signals.append(Signal.EXHAUSTED)
             changes["exhausted_sent"] = True
-    pair = replace(pair, **changes)
+    return _with_status(replace(pair, **changes)), tuple(signals)
+
+
+def _with_status(pair: PairState) -> PairState:
     if pair.last_success:
         status = DeliveryStatus.SUCCESS
     elif pair.scheduled_next_us is not None:
         status = DeliveryStatus.SENDING
     else:
         status = DeliveryStatus.FAIL
-    return replace(pair, status=status), tuple(signals)
+    return replace(pair, status=status)
+
+
+def fold_skip(message: MessageState | None, facts: SkipFacts) -> Folded:
+    """Fold a dropped task: the scheduled delivery it stood for ends there (a repeat changes nothing)."""
+    if message is None:
+        message = MessageState(facts.msg_id, facts.app_id, facts.event_type, facts.event_id, facts.channels)
+    pair = message.pairs.get(facts.endpoint_id) or PairState(facts.endpoint_id)
+    if facts.skip_id in pair.skipped or facts.skip_id in pair.attempts:
+        return Folded(message, pair, changed=False)
+    changes: dict[str, Any] = {"skipped": (*pair.skipped, facts.skip_id),
+                               "updated_us": max(pair.updated_us, facts.skipped_us)}  # fmt: skip
+    if not facts.manual and facts.attempt_number >= pair.scheduled_number:
+        changes |= {"scheduled_number": facts.attempt_number, "scheduled_next_us": None}
+    pair = _with_status(replace(pair, **changes))
+    return Folded(replace(message, pairs={**message.pairs, facts.endpoint_id: pair}), pair)
 
 
 def pair_record(message: MessageState, pair: PairState) -> dict[str, Any]:
@@ -262,3 +326,39 @@ def message_record(message: MessageState) -> dict[str, Any]:
         "version": message.version,
         "updated_at": from_us(max(p.updated_us for p in pairs)),
     }
+
+
+# Pruning: a message whose every pair is final (``success`` or ``fail``) and has not changed for the
+# retention is forgotten (table entry deleted, tombstones on ``status``). Only this decision reads a clock,
+# and it is passed in; the folds above stay clock-free.
+FINAL = frozenset({DeliveryStatus.SUCCESS, DeliveryStatus.FAIL})
+
+
+def settled_us(message: MessageState) -> int | None:
+    """When the message last changed or was due to (a scheduled retry counts); None while a pair is not final."""
+    if not message.pairs or any(pair.status not in FINAL for pair in message.pairs.values()):
+        return None
+    return max(max(pair.updated_us, pair.scheduled_next_us or 0) for pair in message.pairs.values())
+
+
+def prunable(message: MessageState, now_us: int, retention_us: int) -> bool:
+    """Whether the message's status may be forgotten at ``now_us``: final everywhere and unchanged for the retention.
+
+    A message pruned and then attempted again (a manual resend, a recover) starts a fresh state from that
+    attempt alone, which is not prunable until it is final and old in turn.
+    """
+    settled = settled_us(message)
+    return settled is not None and settled + retention_us <= now_us
+
+
+def status_retention_s(status_retention: str, payload_retention_days: int) -> float:
+    """The status retention in seconds: ``status_retention`` (a duration), or empty for the payload retention."""
+    if not status_retention.strip():
+        return payload_retention_days * 86400.0
+    try:
+        seconds = parse_duration(status_retention.strip())
+    except ValueError as exc:
+        raise ValueError(f"HOOKSTREAM_STATUS_RETENTION: {exc}") from exc
+    if seconds < 1:
+        raise ValueError(f"HOOKSTREAM_STATUS_RETENTION must be at least 1s, got {status_retention!r}")
+    return seconds

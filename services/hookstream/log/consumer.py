@@ -9,17 +9,45 @@ handed over, so committing the batch's offsets never loses it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping, Sequence
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 
-from hookstream.log.codec import AvroCodec, UndecodableRecord
+from hookstream.log.codec import AvroCodec, UndecodableRecord, UnexpectedType
 from hookstream.log.producer import EventProducer
+from hookstream.log.topics import ATTEMPTS, COMMANDS, CONFIG, MESSAGES, OPERATIONAL, STATUS, TopicNames
+
+log = logging.getLogger("hookstream.log.consumer")
 
 TOMBSTONE = "Tombstone"
+
+RETRY_FIRST_S = 0.2
+RETRY_MAX_S = 5.0
+
+EVENTS_ON: dict[str, frozenset[str]] = {
+    CONFIG: frozenset({"ApplicationUpserted", "ApplicationDeleted", "EndpointUpserted", "EndpointDeleted",
+                       "EventTypeUpserted", "EventTypeDeleted", "SecretRotated"}),
+    MESSAGES: frozenset({"MessageAccepted"}),
+    ATTEMPTS: frozenset({"AttemptFinished", "DeliverySkipped"}),
+    STATUS: frozenset({"MessageEndpointStatus", "MessageStatus"}),
+    COMMANDS: frozenset({"ContentExpunged", "RecoverRequested"}),
+    OPERATIONAL: frozenset({"OperationalEvent"}),
+}  # fmt: skip
+"""The event types each topic carries (by short topic name), as the schemas' docs say; anything else on it was
+written to the wrong topic."""
+
+
+def accepted_events(names: TopicNames, *topics: str) -> dict[str, frozenset[str]]:
+    """``accepts`` for an :class:`EventConsumer` of these topics (short names): full topic name -> its types."""
+    return {names(topic): EVENTS_ON[topic] for topic in topics}
+
+
+class ConsumerStalled(RuntimeError):
+    """A consumer's loop keeps failing (broker away, a send unacknowledged); it retries by itself."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,16 +93,25 @@ class EventConsumer:
         rebalance: ConsumerRebalanceListener | None = None,
         fetch_min_bytes: int = 1,
         fetch_max_wait_ms: int = 500,
+        accepts: Mapping[str, Collection[str]] | None = None,
     ) -> None:
         """``fetch_min_bytes``/``fetch_max_wait_ms``: a consumer that can wait trades latency for fewer, fuller
-        fetches (aiokafka parses each fetch response in Python; many tiny ones cost more than the records)."""
+        fetches (aiokafka parses each fetch response in Python; many tiny ones cost more than the records).
+
+        ``accepts`` (full topic name -> event types, see :func:`accepted_events`): a decodable record of
+        another type is dead-lettered as ``unexpected_type`` rather than handed over, where a consumer
+        that filters by type would pass it over without a trace."""
         self.codec = codec
+        self._accepts = accepts
         self.group_id = group_id
         self._producer = producer
         self._dead_letter_topic = dead_letter_topic
         self._max_records = max_records
         self._topics = list(topics)
         self._rebalance = rebalance
+        self._batch_start: dict[TopicPartition, int] = {}
+        self.failure: str | None = None
+        """Why the last batch failed, until one succeeds (see :meth:`run` and :meth:`check`)."""
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap,
             group_id=group_id,
@@ -108,6 +145,7 @@ class EventConsumer:
                 continue
             try:
                 name, record = self.codec.decode(message.value)
+                self._check_type(message.topic, name)
             except UndecodableRecord as error:
                 letter = dead_letter_record(message, error, self.group_id)
                 dead.append(await self._producer.send(self._dead_letter_topic, "DeadLetter", letter, message.key))
@@ -117,17 +155,70 @@ class EventConsumer:
             await asyncio.gather(*dead)
         return events
 
+    def _check_type(self, topic: str, name: str) -> None:
+        if self._accepts is None or topic not in self._accepts:
+            return
+        if name not in self._accepts[topic]:
+            expected = ", ".join(sorted(self._accepts[topic]))
+            raise UnexpectedType(f"{name} does not belong on {topic} (expected {expected})", schema_name=name)
+
     async def batches(self, timeout_ms: int = 500) -> AsyncIterator[list[Event]]:
         """Decoded batches, forever; commit with ``commit()`` once a batch is handled."""
         while True:
             fetched = await self._consumer.getmany(timeout_ms=timeout_ms, max_records=self._max_records)
             messages = [message for partition in fetched.values() for message in partition]
             if messages:
+                self._batch_start = {tp: records[0].offset for tp, records in fetched.items() if records}
                 yield await self.decode(messages)
+
+    def rewind(self) -> None:
+        """Seek back to the start of the last batch, uncommitted: its records are read again.
+
+        aiokafka's position has already moved past a batch that failed; going on
+        from there, the next commit would skip it. Partitions no longer assigned
+        are left alone (their new owner reads from the committed offset).
+        """
+        assigned = self._consumer.assignment()
+        for tp, offset in self._batch_start.items():
+            if tp in assigned:
+                self._consumer.seek(tp, offset)
+        self._batch_start = {}
+
+    async def run(self, handle: Callable[[list[Event]], Awaitable[None]], name: str) -> None:
+        """Handle every batch, then commit it, forever; a failed batch is rewound and retried with backoff.
+
+        Any failure (a send the broker did not acknowledge, a commit, the
+        handler's own) leaves the batch uncommitted and is read again, so a
+        broker restart delays records but never skips one. Meanwhile
+        :attr:`failure` says why, and :meth:`check` fails the health check.
+        """
+        delay = RETRY_FIRST_S
+        while True:
+            try:
+                async for batch in self.batches():
+                    await handle(batch)
+                    await self.commit()
+                    if self.failure is not None:
+                        log.info("%s: consuming again after a failure", name)
+                    self.failure, delay = None, RETRY_FIRST_S
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the loop must outlive the broker; nothing uncommitted is lost by waiting
+                self.failure = f"{type(exc).__name__}: {exc}"[:500]
+                log.warning("%s: batch failed, re-reading it in %.1f s: %s", name, delay, self.failure)
+                self.rewind()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX_S)
+
+    def check(self) -> None:
+        """Raise while batches fail (the health check's answer for a consumer driven by :meth:`run`)."""
+        if self.failure is not None:
+            raise ConsumerStalled(f"{self.group_id}: batches failing, retrying: {self.failure}")
 
     async def commit(self, offsets: Mapping[TopicPartition, int] | None = None) -> None:
         """Commit what was consumed, or exactly ``offsets`` (the next offset to read, per partition)."""
         if offsets is None:
             await self._consumer.commit()
+            self._batch_start = {}
         elif offsets:
             await self._consumer.commit(dict(offsets))

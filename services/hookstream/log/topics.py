@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hookstream.domain.schedule import delay_tiers, parse_schedule, tier_name
+from hookstream.domain.schedule import delay_tiers, parse_duration, parse_schedule, tier_name
 from hookstream.runtime.settings import Settings
 
 CONFIG = "config"
@@ -16,6 +16,8 @@ COMMANDS = "commands"
 DEAD_LETTER = "deadletter"
 OPERATIONAL = "operational"
 """OperationalEvent records (``message.attempt.*``, ``endpoint.disabled``) for operational webhooks."""
+IDEMPOTENCY = "idempotency"
+"""IdempotentResponse records: the first answer to each keyed POST, forgotten by Kafka after the window."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,13 +25,21 @@ class TopicSpec:
     name: str
     partitions: int
     compacted: bool = False
+    retention_ms: int | None = None
+    """For a compacted topic: also delete records older than this (``compact,delete``)."""
 
     @property
     def config(self) -> dict[str, str]:
         if self.compacted:
             # Compacted topics are views of the latest state per key: keep one
             # record per key, clean often enough that a rebuild stays short.
-            return {"cleanup.policy": "compact", "min.cleanable.dirty.ratio": "0.1", "segment.ms": "3600000"}
+            config = {"cleanup.policy": "compact", "min.cleanable.dirty.ratio": "0.1", "segment.ms": "3600000"}
+            if self.retention_ms is not None:
+                # Retention deletes whole segments: roll them at least once per retention period.
+                segment_ms = min(3600000, self.retention_ms)
+                config.update({"cleanup.policy": "compact,delete", "retention.ms": str(self.retention_ms),
+                               "segment.ms": str(segment_ms)})  # fmt: skip
+            return config
         return {"cleanup.policy": "delete", "retention.ms": str(7 * 24 * 3600 * 1000)}
 
 
@@ -47,6 +57,10 @@ class TopicNames:
         return self(f"retry.{tier_name(delay_s)}")
 
 
+def idempotency_retention_ms(settings: Settings) -> int:
+    return max(1, round(parse_duration(settings.api_idempotency_window) * 1000))
+
+
 def catalogue(settings: Settings) -> list[TopicSpec]:
     names = TopicNames(settings.topic_namespace, settings.retry_schedule)
     p = settings.topic_partitions
@@ -60,5 +74,6 @@ def catalogue(settings: Settings) -> list[TopicSpec]:
         TopicSpec(names(COMMANDS), p),
         TopicSpec(names(OPERATIONAL), p),
         TopicSpec(names(DEAD_LETTER), 1),
+        TopicSpec(names(IDEMPOTENCY), p, compacted=True, retention_ms=idempotency_retention_ms(settings)),
     ]
     return specs

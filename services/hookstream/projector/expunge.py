@@ -9,6 +9,12 @@ carries a higher version, so ``LIMIT 1 BY id`` readers (and merges) keep it
 and the old content disappears from every read at once and from disk at the
 next merge. Rows already blanked are skipped, so replaying the command
 writes nothing.
+
+A whole-message expunge can overtake its message: MessageAccepted is on
+``messages``, the command on ``commands``, and nothing orders two topics.
+Until the message row exists (``awaits_message``) the projector puts the
+command back on ``commands`` rather than apply it to nothing; for at most
+``MESSAGE_WAIT_S``, so a message that never arrives does not loop forever.
 """
 
 from __future__ import annotations
@@ -21,6 +27,19 @@ from clickhouse_connect.driver import Client
 
 from hookstream.projector.rows import ATTEMPT_COLUMNS, MESSAGE_COLUMNS, micros
 from hookstream.projector.store import write_rows
+
+MESSAGE_WAIT_S = 600.0
+
+
+def awaits_message(client: Client, record: Mapping[str, Any], now: float) -> bool:
+    """A whole-message expunge whose message row is not projected yet, and young enough to wait for it."""
+    if record.get("attempt_id") or now - record["expunged_at"].timestamp() > MESSAGE_WAIT_S:
+        return False
+    found = client.query(
+        "SELECT count() FROM messages WHERE app_id = {app_id:UUID} AND msg_id = {msg_id:UUID}",
+        parameters={"app_id": uuid.UUID(record["app_id"]), "msg_id": uuid.UUID(record["msg_id"])},
+    ).result_rows[0][0]
+    return found == 0
 
 
 def _superseding(row: Mapping[str, Any], version: int) -> int:

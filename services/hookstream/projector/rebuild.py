@@ -26,8 +26,9 @@ from hookstream.projector.rows import COLUMNS, KEY_COLUMN, to_row
 from hookstream.projector.store import write_rows
 from hookstream.runtime.settings import Settings
 
-# Tables derived from other tables (materialized views) are emptied with their source.
-DERIVED_TABLES = ("attempts_by_msg",)
+# Tables derived from other tables (materialized views) are emptied with their source; the views
+# refill them as the replay inserts (rollup states are sets of attempts, so a replay counts once).
+DERIVED_TABLES = ("attempts_by_msg", "attempt_rollup_hourly", "attempt_rollup_daily")
 
 
 @dataclass(frozen=True)

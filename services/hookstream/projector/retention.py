@@ -4,7 +4,12 @@ ClickHouse column TTLs are constants in the DDL, so the migration sets a
 default (90 days) and this module moves every content column to the
 configured number of days at start, only when it differs. Existing rows get
 the new TTL as parts merge (``materialize_ttl_after_modify=0``: no rewrite of
-the whole table at start). Metadata (status, timings, ids) is kept forever.
+the whole table at start). Attempt metadata (timings, ids) is kept forever.
+
+The status tables' row TTL (migration 004: 90 days after ``updated_at``) is
+moved the same way to the status retention (``status_retention``, by default
+the payload retention), the age at which the status processor forgets a final
+status and tombstones it on the ``status`` topic.
 """
 
 from __future__ import annotations
@@ -24,12 +29,18 @@ CONTENT_COLUMNS = (
 )  # fmt: skip
 
 
-def current_ttl_days(client: Client, table: str, column: str) -> int | None:
-    query = client.command(
-        "SELECT create_table_query FROM system.tables WHERE database = currentDatabase() AND name = {t:String}",
-        parameters={"t": table},
+def _create_query(client: Client, table: str) -> str:
+    return str(
+        client.command(
+            "SELECT create_table_query FROM system.tables WHERE database = currentDatabase() AND name = {t:String}",
+            parameters={"t": table},
+        )
     )
-    match = re.search(rf"`{column}` [^`]*? TTL toDateTime\(\w+\) \+ toIntervalDay\((\d+)\)", str(query))
+
+
+def current_ttl_days(client: Client, table: str, column: str) -> int | None:
+    query = _create_query(client, table)
+    match = re.search(rf"`{column}` [^`]*? TTL toDateTime\(\w+\) \+ toIntervalDay\((\d+)\)", query)
     return int(match.group(1)) if match else None
 
 
@@ -53,4 +64,35 @@ def apply_retention(client: Client, days: int) -> list[str]:
         changed.append(f"{table}.{column}")
     if changed:
         log.info("payload retention changed", extra={"days": days, "columns": changed})
+    return changed
+
+
+STATUS_TABLES = ("message_endpoint_status", "message_status")
+_UNIT_S = {"Second": 1, "Minute": 60, "Hour": 3600, "Day": 86400}
+
+
+def current_status_ttl_s(client: Client, table: str) -> int | None:
+    """The table's row TTL on ``updated_at`` in seconds, or None if it has none."""
+    query = _create_query(client, table)
+    match = re.search(r"\bTTL toDateTime\(updated_at\) \+ toInterval(Second|Minute|Hour|Day)\((\d+)\)", query)
+    return int(match.group(2)) * _UNIT_S[match.group(1)] if match else None
+
+
+def apply_status_retention(client: Client, seconds: float) -> list[str]:
+    """Set the status tables' row TTL to ``seconds`` (whole seconds); returns the tables changed."""
+    whole = round(seconds)
+    if whole < 1:
+        raise ValueError(f"HOOKSTREAM_STATUS_RETENTION must be at least 1s, got {seconds}s")
+    interval = f"INTERVAL {whole // 86400} DAY" if whole % 86400 == 0 else f"INTERVAL {whole} SECOND"
+    changed = []
+    for table in STATUS_TABLES:
+        if current_status_ttl_s(client, table) == whole:
+            continue
+        client.command(
+            f"ALTER TABLE {table} MODIFY TTL toDateTime(updated_at) + {interval} "
+            "SETTINGS materialize_ttl_after_modify = 0"
+        )
+        changed.append(table)
+    if changed:
+        log.info("status retention changed", extra={"seconds": whole, "tables": changed})
     return changed

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from hookstream.domain.config import event_type_flags
 from hookstream.domain.ids import InvalidId, timestamp_ms
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -123,12 +124,19 @@ def endpoint_deleted_row(r: Mapping[str, Any]) -> Row:
 
 
 def event_type_row(r: Mapping[str, Any]) -> Row:
+    """``feature_flag`` holds every flag, comma-separated (flag names cannot contain a comma)."""
     created = r.get("created_at") or r["updated_at"]
+    flags = ",".join(event_type_flags(r)) or None
     return Row(
         "event_types",
-        (r["name"], r["description"], r.get("schemas") or "", r.get("feature_flag"), r.get("group_name"),
+        (r["name"], r["description"], r.get("schemas") or "", flags, r.get("group_name"),
          int(r["archived"]), int(r["deprecated"]), created, r["updated_at"], 0, r["version"]),
     )  # fmt: skip
+
+
+def event_type_deleted_row(r: Mapping[str, Any]) -> Row:
+    at = r["deleted_at"]
+    return Row("event_types", (r["name"], "", "", None, None, 1, 0, at, at, 1, r["version"]))
 
 
 def _uuid(value: str | None) -> uuid.UUID | None:
@@ -195,6 +203,7 @@ ROW_OF: dict[str, Callable[[Mapping[str, Any]], Row]] = {
     "EndpointUpserted": endpoint_row,
     "EndpointDeleted": endpoint_deleted_row,
     "EventTypeUpserted": event_type_row,
+    "EventTypeDeleted": event_type_deleted_row,
     "MessageEndpointStatus": endpoint_status_row,
     "MessageStatus": message_status_row,
 }

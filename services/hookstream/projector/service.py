@@ -4,6 +4,11 @@ Rows accumulate until the batch is big enough or old enough (both settings),
 then each table gets one insert and only then are the consumed offsets
 committed. A crash between the insert and the commit replays the batch,
 which writes identical rows (see ``rows``), so the projection converges.
+
+A write that fails (ClickHouse down, disk full, a read-only data directory)
+keeps its batch and stops consuming: the same rows are written again, with
+backoff, until they go in, so no offset is ever committed past a row not
+written. Meanwhile ``check`` fails, and ``/health`` names the projector.
 """
 
 from __future__ import annotations
@@ -12,22 +17,30 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from clickhouse_connect.driver import Client
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from hookstream.log.codec import AvroCodec
-from hookstream.log.consumer import Event, EventConsumer
+from hookstream.log.consumer import TOMBSTONE, Event, EventConsumer, accepted_events
 from hookstream.log.producer import EventProducer
 from hookstream.log.topics import ATTEMPTS, COMMANDS, CONFIG, DEAD_LETTER, MESSAGES, STATUS, TopicNames
-from hookstream.projector.expunge import apply_expunge
+from hookstream.projector.expunge import apply_expunge, awaits_message
 from hookstream.projector.rows import to_row
 from hookstream.projector.store import write_rows
 from hookstream.runtime.settings import Settings
 from hookstream.runtime.tasks import cancel_and_wait
 
 log = logging.getLogger("hookstream.projector")
+
+RETRY_FIRST_S = 0.5
+RETRY_MAX_S = 10.0
+
+
+class ProjectorStalled(RuntimeError):
+    """The projector cannot write to ClickHouse (or its loop died); the message says why."""
 
 
 @dataclass
@@ -53,6 +66,10 @@ class RowBatch:
 
     def add(self, events: list[Event]) -> None:
         for event in events:
+            if event.name == TOMBSTONE:
+                # A deleted key of a compacted topic; on `status`, a status the status processor pruned: its
+                # rows expire by the tables' TTL, on the same retention (a DELETE here would rewrite parts).
+                continue
             row = to_row(event.name, event.record)
             if row is None:
                 continue
@@ -81,6 +98,8 @@ class Projector:
         names = TopicNames(settings.topic_namespace, settings.retry_schedule)
         self.clickhouse = clickhouse
         self.metrics = metrics
+        self.producer = producer
+        self.commands_topic = names(COMMANDS)
         self.consumer = EventConsumer(
             settings.kafka_bootstrap_servers,
             [names(MESSAGES), names(CONFIG), names(ATTEMPTS), names(STATUS), names(COMMANDS)],
@@ -89,8 +108,17 @@ class Projector:
             producer,
             names(DEAD_LETTER),
             max_records=5000,
+            accepts=accepted_events(names, MESSAGES, CONFIG, ATTEMPTS, STATUS, COMMANDS),
         )
         self._task: asyncio.Task[None] | None = None
+        self.failure: str | None = None  # why the last write failed, until one succeeds
+
+    async def check(self) -> None:
+        """The health check: raises while writes fail or if the loop has died."""
+        if self._task is not None and self._task.done() and not self._task.cancelled():
+            raise ProjectorStalled(f"the projector loop stopped: {self._task.exception()!r}")
+        if self.failure is not None:
+            raise ProjectorStalled(f"writes to ClickHouse failing, consumption paused: {self.failure}")
 
     async def start(self) -> Projector:
         await self.consumer.start()
@@ -110,16 +138,42 @@ class Projector:
             for event in await self.consumer.decode(messages) if messages else ():
                 if event.name == "ContentExpunged":
                     # The expunge rewrites rows that may still sit in this batch: write them first.
-                    await self._write(batch)
+                    await self._until_done(self._write, batch)
                     batch = RowBatch()
-                    await asyncio.to_thread(apply_expunge, self.clickhouse, event.record)
+                    await self._until_done(self._expunge, event)
                 else:
                     batch.add([event])
             if batch.due(self.settings.projector_batch_rows, self.settings.projector_batch_s) or (
                 messages and batch.size == 0
             ):
-                await self.flush(batch)
+                await self._until_done(self.flush, batch)
                 batch = RowBatch()
+
+    async def _until_done(self, step: Callable[..., Awaitable[object]], *args: object) -> None:
+        """Run ``step`` until it succeeds; while it fails nothing else is read, so nothing is skipped."""
+        delay = RETRY_FIRST_S
+        while True:
+            try:
+                await step(*args)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # any failure of the write or the commit: retry the same step
+                self.failure = f"{type(exc).__name__}: {exc}"[:500]
+                log.error("projector: write or commit failed; retrying in %.1f s", delay, extra={"error": self.failure})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX_S)
+                continue
+            if self.failure is not None:
+                log.info("projector: writing again after a failure")
+            self.failure = None
+            return
+
+    async def _expunge(self, event: Event) -> None:
+        if await asyncio.to_thread(awaits_message, self.clickhouse, event.record, time.time()):
+            # The command overtook its MessageAccepted (another topic): back on the log, behind it.
+            await (await self.producer.send(self.commands_topic, event.name, event.record, event.key))
+        else:
+            await asyncio.to_thread(apply_expunge, self.clickhouse, event.record)
 
     async def flush(self, batch: RowBatch) -> None:
         """Write the batch, then commit everything consumed so far (the batch covers it all)."""

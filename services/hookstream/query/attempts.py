@@ -18,7 +18,7 @@ from typing import Any
 
 from clickhouse_connect.driver import Client
 
-from hookstream.query.common import Page, Position, Where, in_list, newest_first_page, select, utc
+from hookstream.query.common import Page, Position, Where, in_list, newest_first_page, page_of, select, utc
 
 LIGHT_COLUMNS = (
     "attempt_id", "app_id", "msg_id", "endpoint_id", "event_type", "event_id", "channels", "attempt_number",
@@ -53,6 +53,8 @@ class AttemptFilter:
     before: datetime | None = None
     after: datetime | None = None
     with_content: bool = False
+    msg_ids: tuple[uuid.UUID, ...] = ()  # any of these messages (the Outpost dialect filters by several)
+    endpoint_ids: tuple[uuid.UUID, ...] = ()  # any of these endpoints
 
 
 def _where(f: AttemptFilter) -> Where:
@@ -62,6 +64,10 @@ def _where(f: AttemptFilter) -> Where:
         where.add("endpoint_id = {endpoint_id:UUID}", endpoint_id=f.endpoint_id)
     if f.msg_id is not None:
         where.add("msg_id = {msg_id:UUID}", msg_id=f.msg_id)
+    if f.msg_ids:
+        where.add("msg_id IN {msg_ids:Array(UUID)}", msg_ids=list(f.msg_ids))
+    if f.endpoint_ids:
+        where.add("endpoint_id IN {endpoint_ids:Array(UUID)}", endpoint_ids=list(f.endpoint_ids))
     if f.statuses is not None:
         if f.statuses:
             where.add("status IN {statuses:Array(String)}", statuses=in_list(f.statuses))
@@ -100,7 +106,8 @@ def _clean(row: dict[str, Any]) -> dict[str, Any]:
 
 async def list_attempts(client: Client, f: AttemptFilter, limit: int, position: Position | None) -> Page[dict]:
     """One page of attempts, newest first (by ``started_at``, then id), from the table that fits the filter."""
-    table = "attempts" if f.endpoint_id is not None or f.msg_id is None else "attempts_by_msg"
+    by_endpoint = f.endpoint_id is not None or f.endpoint_ids
+    table = "attempts" if by_endpoint or (f.msg_id is None and not f.msg_ids) else "attempts_by_msg"
     return await newest_first_page(
         client, table=table, columns=_columns(f.with_content), where=_where(f), time_column="started_at",
         key_column="attempt_id", position=position, limit=limit, column_formats={"response_body": "bytes"},
@@ -120,6 +127,56 @@ async def get_attempt(
     params = {"app_id": app_id, "msg_id": msg_id, "attempt_id": attempt_id}
     rows = await select(client, sql, params, {"response_body": "bytes"})
     return _clean(rows[0]) if rows else None
+
+
+async def first_attempts_of_message(
+    client: Client, app_id: uuid.UUID, msg_id: uuid.UUID, limit: int
+) -> Page[dict[str, Any]]:
+    """A message's first ``limit`` attempts, oldest first, content included; ``done`` says none are left out."""
+    sql = (
+        f"SELECT {_columns(True)} FROM attempts_by_msg WHERE app_id = {{app_id:UUID}} AND msg_id = {{msg_id:UUID}} "
+        "ORDER BY started_at ASC, attempt_id ASC, version DESC LIMIT 1 BY attempt_id LIMIT {page_rows:UInt32}"
+    )
+    params = {"app_id": app_id, "msg_id": msg_id, "page_rows": limit + 1}
+    rows = await select(client, sql, params, {"response_body": "bytes"})
+    return page_of([_clean(row) for row in rows], limit, None)
+
+
+async def find_attempt(
+    client: Client,
+    app_id: uuid.UUID,
+    attempt_id: uuid.UUID,
+    *,
+    endpoint_id: uuid.UUID | None = None,
+    with_content: bool = True,
+) -> dict[str, Any] | None:
+    """The newest version of one attempt known only by id (Outpost's ``GET /attempts/{id}``).
+
+    With the endpoint the ``attempts`` key prunes to it; without, the tenant's
+    ``attempt_id`` column is scanned, which ``LIMIT 1`` stops at the first hit.
+    """
+    where = Where()
+    where.add("app_id = {app_id:UUID} AND attempt_id = {attempt_id:UUID}", app_id=app_id, attempt_id=attempt_id)
+    if endpoint_id is not None:
+        where.add("endpoint_id = {endpoint_id:UUID}", endpoint_id=endpoint_id)
+    table = "attempts" if endpoint_id is not None else "attempts_by_msg"
+    sql = f"SELECT {_columns(with_content)} FROM {table} WHERE {where.sql} ORDER BY version DESC LIMIT 1"
+    rows = await select(client, sql, where.params, {"response_body": "bytes"})
+    return _clean(rows[0]) if rows else None
+
+
+async def endpoints_of_messages(
+    client: Client, app_id: uuid.UUID, msg_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[uuid.UUID]]:
+    """The endpoints each message was attempted at (an Outpost event's matched destinations)."""
+    if not msg_ids:
+        return {}
+    sql = (
+        "SELECT msg_id, groupUniqArray(endpoint_id) AS endpoint_ids FROM attempts_by_msg "
+        "WHERE app_id = {app_id:UUID} AND msg_id IN {msg_ids:Array(UUID)} GROUP BY msg_id"
+    )
+    rows = await select(client, sql, {"app_id": app_id, "msg_ids": msg_ids})
+    return {row["msg_id"]: sorted(row["endpoint_ids"], key=lambda e: e.int) for row in rows}
 
 
 async def attempts_of_message(client: Client, app_id: uuid.UUID, msg_id: uuid.UUID) -> list[dict[str, Any]]:

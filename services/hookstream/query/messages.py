@@ -29,6 +29,9 @@ class MessageFilter:
     before: datetime | None = None
     after: datetime | None = None
     with_content: bool = False
+    msg_ids: tuple[uuid.UUID, ...] = ()  # with event_ids: messages having either id (Outpost's ``id`` filter)
+    event_ids: tuple[str, ...] = ()
+    endpoint_ids: tuple[uuid.UUID, ...] = ()  # messages attempted at any of these endpoints
 
 
 def _columns(with_content: bool) -> str:
@@ -51,6 +54,18 @@ async def list_messages(client: Client, f: MessageFilter, limit: int, position: 
         where.add("has(channels, {channel:String})", channel=f.channel)
     if f.tag is not None:
         where.add("has(tags, {tag:String})", tag=f.tag)
+    if f.msg_ids or f.event_ids:
+        where.add(
+            "(msg_id IN {msg_ids:Array(UUID)} OR event_id IN {event_ids:Array(String)})",
+            msg_ids=list(f.msg_ids),
+            event_ids=in_list(f.event_ids),
+        )
+    if f.endpoint_ids:
+        where.add(
+            "msg_id IN (SELECT msg_id FROM attempts WHERE app_id = {app_id:UUID} "
+            "AND endpoint_id IN {endpoint_ids:Array(UUID)})",
+            endpoint_ids=list(f.endpoint_ids),
+        )
     if f.before is not None:
         where.add("accepted_at < {before:DateTime64(6, 'UTC')}", before=f.before)
     if f.after is not None:
@@ -69,6 +84,13 @@ async def get_message(
         "ORDER BY version DESC LIMIT 1"
     )
     rows = await select(client, sql, {"app_id": app_id, "msg_id": msg_id}, {"payload": "bytes"})
+    return _clean(rows[0]) if rows else None
+
+
+async def find_message(client: Client, msg_id: uuid.UUID, *, with_content: bool = True) -> dict[str, Any] | None:
+    """A message by id in whichever application holds it (the operator's view), through the msg_id bloom filter."""
+    sql = f"SELECT {_columns(with_content)} FROM messages WHERE msg_id = {{msg_id:UUID}} ORDER BY version DESC LIMIT 1"
+    rows = await select(client, sql, {"msg_id": msg_id}, {"payload": "bytes"})
     return _clean(rows[0]) if rows else None
 
 

@@ -1,11 +1,13 @@
-"""Delivery status per message x endpoint: THE SEAM for the retries/status work (issue 5).
+"""Delivery status per message x endpoint, read from the status tables (schemas/clickhouse/002_status.sql).
 
-Until the status topic is projected, the status of a message at an endpoint
-is read off its latest attempt: ``success`` or ``fail`` as recorded, and the
-next attempt time the attempt record carries (if any). Statuses "pending"
-and "sending" and an authoritative ``next_attempt_at`` come from the status
-tables once they exist; replace the bodies of these two functions then, and
-keep their signatures: the API dialects only map what they return.
+The status processor derives each pair's status (success, pending, fail,
+sending) and next attempt time from the attempts topic; the projector writes
+every change as a new row version. A reader takes the newest version of each
+pair (``LIMIT 1 BY``) and only then filters by status, since an older version
+of a pair may carry a status the pair no longer has.
+
+Also the pairs a recover resends: those whose deliveries ended failed for
+messages created in a time range (``failed_messages_of_endpoint``).
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ from clickhouse_connect.driver import Client
 
 from hookstream.query.common import Page, Position, Where, keyset, page_of, select, utc
 
-# Outcome recorded on an attempt -> delivery status name (Svix: 0 success, 1 pending, 2 fail, 3 sending).
-_STATUS_OF_OUTCOME = {"success": "success", "failed": "fail"}
+_COLUMNS = (
+    "msg_id, endpoint_id, toString(status) AS status, last_attempt_at, next_attempt_at, event_type, event_id, "
+    "channels, msg_created_at"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,36 +45,28 @@ def _state(row: dict[str, Any]) -> DeliveryState:
     return DeliveryState(
         msg_id=row["msg_id"],
         endpoint_id=row["endpoint_id"],
-        status=_STATUS_OF_OUTCOME.get(row["last_status"], "pending"),
-        last_attempt_at=utc(row["last_at"]),
-        next_attempt_at=utc(row["next_at"]),
+        status=row["status"],
+        last_attempt_at=utc(row["last_attempt_at"]),
+        next_attempt_at=utc(row["next_attempt_at"]),
         event_type=row.get("event_type", ""),
         event_id=row.get("event_id"),
         channels=tuple(row.get("channels") or ()),
     )
 
 
-_AGGREGATES = (
-    "argMax(status, started_at) AS last_status, max(started_at) AS last_at, "
-    "argMax(next_attempt_at, started_at) AS next_at"
-)
-
-
 async def destinations_of_message(
     client: Client, app_id: uuid.UUID, msg_id: uuid.UUID, limit: int, after_endpoint: uuid.UUID | None
 ) -> Page[DeliveryState]:
-    """The endpoints a message was attempted at, in endpoint id order, with each one's latest state."""
-    params: dict[str, Any] = {"app_id": app_id, "msg_id": msg_id, "page_rows": limit + 1}
-    having = ""
+    """The endpoints a message was attempted at, in endpoint id order, with each one's current state."""
+    where = Where()
+    where.add("app_id = {app_id:UUID} AND msg_id = {msg_id:UUID}", app_id=app_id, msg_id=msg_id)
     if after_endpoint is not None:
-        having = "HAVING endpoint_id > {after_endpoint:UUID}"
-        params["after_endpoint"] = after_endpoint
+        where.add("endpoint_id > {after_endpoint:UUID}", after_endpoint=after_endpoint)
     sql = (
-        f"SELECT msg_id, endpoint_id, {_AGGREGATES} FROM attempts_by_msg "
-        "WHERE app_id = {app_id:UUID} AND msg_id = {msg_id:UUID} "
-        f"GROUP BY msg_id, endpoint_id {having} ORDER BY endpoint_id LIMIT {{page_rows:UInt32}}"
+        f"SELECT {_COLUMNS} FROM message_endpoint_status WHERE {where.sql} "
+        "ORDER BY endpoint_id, version DESC LIMIT 1 BY endpoint_id LIMIT {page_rows:UInt32}"
     )
-    rows = await select(client, sql, params)
+    rows = await select(client, sql, {**where.params, "page_rows": limit + 1})
     return page_of([_state(row) for row in rows], limit, None)
 
 
@@ -89,10 +85,12 @@ class AttemptedMessagesFilter:
 async def messages_of_endpoint(
     client: Client, f: AttemptedMessagesFilter, limit: int, position: Position | None
 ) -> Page[DeliveryState]:
-    """Messages attempted at an endpoint, newest message first, each with its latest state there.
+    """Messages attempted at an endpoint, newest message first, each with its current state there.
 
-    Messages are ordered by their own time (the UUIDv7's milliseconds), which
-    does not change as attempts accrue, so the keyset stays stable.
+    Messages are ordered by their own time (``msg_created_at``, the UUIDv7's
+    milliseconds), which never changes for a pair, so the keyset is stable
+    while statuses change. Filters on the pair's fixed columns narrow the
+    inner scan; the status filter applies to the newest version only.
     """
     where = Where()
     where.add("app_id = {app_id:UUID} AND endpoint_id = {endpoint_id:UUID}", app_id=f.app_id,
@@ -106,22 +104,36 @@ async def messages_of_endpoint(
             "msg_id IN (SELECT msg_id FROM messages WHERE app_id = {app_id:UUID} AND has(tags, {tag:String}))",
             tag=f.tag,
         )
-    msg_time = "toDateTime64(UUIDv7ToDateTime(msg_id), 6, 'UTC')"
     if f.before is not None:
-        where.add(f"{msg_time} < {{before:DateTime64(6, 'UTC')}}", before=f.before)
+        where.add("msg_created_at < {before:DateTime64(6, 'UTC')}", before=f.before)
     if f.after is not None:
-        where.add(f"{msg_time} > {{after:DateTime64(6, 'UTC')}}", after=f.after)
-    direction, _ = keyset(where, msg_time, "msg_id", position)
-    having = ""
+        where.add("msg_created_at > {after:DateTime64(6, 'UTC')}", after=f.after)
+    direction, _ = keyset(where, "msg_created_at", "msg_id", position)
+    outer = "1"
     if f.status is not None:
-        outcomes = [outcome for outcome, status in _STATUS_OF_OUTCOME.items() if status == f.status]
-        having = "HAVING last_status IN {outcomes:Array(String)}" if outcomes else "HAVING 0"
-        where.params["outcomes"] = outcomes
+        outer = "status = {status:String}"
+        where.params["status"] = f.status
     sql = (
-        f"SELECT msg_id, endpoint_id, {_AGGREGATES}, any(event_type) AS event_type, any(event_id) AS event_id, "
-        f"any(channels) AS channels, {msg_time} AS msg_at FROM attempts WHERE {where.sql} "
-        f"GROUP BY msg_id, endpoint_id {having} ORDER BY msg_at {direction}, msg_id {direction} "
-        "LIMIT {page_rows:UInt32}"
+        f"SELECT * FROM (SELECT {_COLUMNS} FROM message_endpoint_status WHERE {where.sql} "
+        f"ORDER BY msg_created_at {direction}, msg_id {direction}, version DESC LIMIT 1 BY msg_id) "
+        f"WHERE {outer} ORDER BY msg_created_at {direction}, msg_id {direction} LIMIT {{page_rows:UInt32}}"
     )
     rows = await select(client, sql, {**where.params, "page_rows": limit + 1})
     return page_of([_state(row) for row in rows], limit, position)
+
+
+async def failed_messages_of_endpoint(
+    client: Client, app_id: uuid.UUID, endpoint_id: uuid.UUID, since: datetime, until: datetime | None
+) -> list[uuid.UUID]:
+    """Messages created in ``[since, until)`` whose delivery to the endpoint ended failed, oldest first."""
+    where = Where()
+    where.add("app_id = {app_id:UUID} AND endpoint_id = {endpoint_id:UUID}", app_id=app_id, endpoint_id=endpoint_id)
+    where.add("msg_created_at >= {since:DateTime64(6, 'UTC')}", since=since)
+    if until is not None:
+        where.add("msg_created_at < {until:DateTime64(6, 'UTC')}", until=until)
+    sql = (
+        "SELECT msg_id FROM (SELECT msg_id, msg_created_at, status FROM message_endpoint_status "
+        f"WHERE {where.sql} ORDER BY msg_created_at, msg_id, version DESC LIMIT 1 BY msg_id) "
+        "WHERE status = 'fail' ORDER BY msg_created_at, msg_id"
+    )
+    return [row["msg_id"] for row in await select(client, sql, where.params)]

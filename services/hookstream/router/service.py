@@ -3,7 +3,8 @@
 A batch of messages is routed, its tasks (and dead letters) acknowledged by
 the broker, and only then are the message offsets committed: a crash routes
 a message again, never loses it, and the replayed tasks carry the same
-attempt identity downstream.
+attempt identity downstream. A batch that fails (the broker away) is read
+again and retried by the loop itself (:meth:`EventConsumer.run`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from hookstream.domain.dedupe import DedupeIndex
 from hookstream.domain.routing import Routed, UnknownApplication, message_facts, route
 from hookstream.domain.schedule import parse_duration
 from hookstream.log.codec import AvroCodec, UndecodableRecord
-from hookstream.log.consumer import Event, EventConsumer
+from hookstream.log.consumer import ConsumerStalled, Event, EventConsumer
 from hookstream.log.producer import EventProducer
 from hookstream.log.topics import DEAD_LETTER, MESSAGES, TASKS, TopicNames
 from hookstream.runtime.settings import Settings
@@ -105,9 +106,26 @@ class Router:
         await self.consumer.stop()
 
     async def _run(self) -> None:
-        async for batch in self.consumer.batches():
-            await self.handle(batch)
-            await self.consumer.commit()
+        await self.consumer.run(self.handle, "router")
+
+    async def check(self) -> None:
+        """The health check: fails while batches fail (they are retried), and if the loop has died."""
+        if self._task is not None and self._task.done() and not self._task.cancelled():
+            raise ConsumerStalled(f"the router loop stopped: {self._task.exception()!r}")
+        self.consumer.check()
+
+    async def _warmed(self, event: Event) -> None:
+        """Wait for the partition's dedupe index; a warm-up that failed (broker away) is started again."""
+        warming = self.warming.get(event.partition)
+        if warming is None:
+            return
+        await asyncio.wait([warming])
+        if warming.cancelled() or warming.exception() is None:
+            return  # cancelled: revoked meanwhile, and the batch is not committed for a partition not ours
+        tp = TopicPartition(event.topic, event.partition)
+        if self.warming.get(event.partition) is warming and tp in self.consumer.kafka.assignment():
+            self.warming[event.partition] = asyncio.create_task(self.warm(tp))
+        raise RuntimeError(f"dedupe index of partition {event.partition} not warmed: {warming.exception()!r}")
 
     async def handle(self, batch: list[Event]) -> None:
         acks: list[asyncio.Future[Any]] = []
@@ -118,9 +136,7 @@ class Router:
                 acks.append(await self._dead_letter(event, reason, "unexpected_type"))
                 continue
             message = event.record
-            warming = self.warming.get(event.partition)
-            if warming is not None:
-                await warming
+            await self._warmed(event)
             index = self.indexes.setdefault(event.partition, DedupeIndex(self.window_us))
             facts = message_facts(message)
             first = index.check(message["app_id"], facts.event_id, message["msg_id"], facts.accepted_at_us)

@@ -15,12 +15,14 @@ from collections.abc import AsyncIterator
 from hookstream.api.commands import Commands
 from hookstream.api.context import ApiContext
 from hookstream.api.directory import ConfigDirectory
+from hookstream.api.idempotency import IdempotencyStore
 from hookstream.api.recent import RecentWrites
 from hookstream.config.cache import ConfigCache
 from hookstream.config.secrets import SecretBox, parse_keys
+from hookstream.domain.schedule import parse_duration
 from hookstream.log.codec import AvroCodec
 from hookstream.log.producer import EventProducer
-from hookstream.log.topics import CONFIG, TopicNames
+from hookstream.log.topics import CONFIG, IDEMPOTENCY, TopicNames
 from hookstream.runtime.clickhouse import connect
 from hookstream.runtime.settings import Settings
 
@@ -40,6 +42,12 @@ async def running_api(settings: Settings, operator_token: str) -> AsyncIterator[
         cache.subscribe(directory)
         await cache.start()
         stack.push_async_callback(cache.stop)
+        idempotency = IdempotencyStore(
+            settings.kafka_bootstrap_servers, names(IDEMPOTENCY), codec, producer,
+            parse_duration(settings.api_idempotency_window),
+        )  # fmt: skip
+        await idempotency.start()
+        stack.push_async_callback(idempotency.stop)
         clickhouse = await asyncio.to_thread(connect, settings.resolved_clickhouse_url, settings.clickhouse_database)
         stack.callback(clickhouse.close)
         yield ApiContext(
@@ -51,4 +59,5 @@ async def running_api(settings: Settings, operator_token: str) -> AsyncIterator[
             clickhouse=clickhouse,
             recent=RecentWrites(settings.api_recent_writes_s),
             box=box,
+            idempotency=idempotency,
         )

@@ -19,12 +19,14 @@ from aiohttp import web
 from aiokafka.admin import AIOKafkaAdminClient
 
 from hookstream.api.app import build_app
+from hookstream.domain.status import status_retention_s
 from hookstream.log.admin import create_topics, wait_for_broker
 from hookstream.log.topics import catalogue
 from hookstream.projector.migrations import apply_migrations
-from hookstream.projector.retention import apply_retention
+from hookstream.projector.retention import apply_retention, apply_status_retention
 from hookstream.runtime.api import running_api
 from hookstream.runtime.clickhouse import connect, ping, redact_url
+from hookstream.runtime.http_server import ApiRunner
 from hookstream.runtime.kafka_dist import ensure_kafka
 from hookstream.runtime.local_kafka import LocalKafka
 from hookstream.runtime.ops import Metrics
@@ -89,17 +91,24 @@ async def serve(
         stack.callback(clickhouse.close)
         applied = await asyncio.to_thread(apply_migrations, clickhouse)
         await asyncio.to_thread(apply_retention, clickhouse, settings.payload_retention_days)
+        status_s = status_retention_s(settings.status_retention, settings.payload_retention_days)
+        await asyncio.to_thread(apply_status_retention, clickhouse, status_s)
         log.info("clickhouse ready", extra={"url": redact_url(settings.resolved_clickhouse_url),
                                             "migrations_applied": applied})  # fmt: skip
         admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, request_timeout_ms=3000)
         await admin.start()
         stack.push_async_callback(admin.close)
-        await stack.enter_async_context(running_roles(settings, roles, metrics.registry))
+        running = await stack.enter_async_context(running_roles(settings, roles, metrics.registry))
         checks = {"kafka": admin.describe_cluster, "clickhouse": lambda: asyncio.to_thread(ping, clickhouse)}
+        if "project" in running.services:  # a projector that cannot write is unhealthy though ClickHouse answers
+            checks["projector"] = running.services["project"].check
+        for role in ("router", "recover", "operational"):  # loops that retry failed batches report it meanwhile
+            if role in running.services:
+                checks[role] = running.services[role].check
         api = None
         if api_token is not None:
             api = await stack.enter_async_context(running_api(settings, api_token))
-        runner = web.AppRunner(build_app(checks, metrics, api), handle_signals=False, access_log=None)
+        runner = ApiRunner(build_app(checks, metrics, api), handle_signals=False, access_log=None)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
         site = web.TCPSite(runner, settings.http_host, settings.http_port)

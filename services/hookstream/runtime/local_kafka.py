@@ -79,8 +79,16 @@ def choose_ports(data_dir: Path, requested_client: int) -> BrokerPorts:
 
 
 def new_cluster_id() -> str:
-    """Kafka's cluster id form: a random UUID as 22 characters of URL-safe base64."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+    """Kafka's cluster id form: a random UUID as 22 characters of URL-safe base64.
+
+    Never starting with ``-`` (as Kafka's own ``Uuid.randomUuid`` ensures): the
+    storage tool's argument parser would read such an id as an option and fail
+    the start, once in 64 starts.
+    """
+    while True:
+        text = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not text.startswith("-"):
+            return text
 
 
 def server_properties(log_dirs: Path, ports: BrokerPorts) -> str:

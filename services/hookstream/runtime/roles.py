@@ -27,9 +27,11 @@ from hookstream.projector.service import Projector, ProjectorMetrics
 from hookstream.router.service import Router, RouterMetrics
 from hookstream.runtime.clickhouse import connect
 from hookstream.runtime.settings import Settings
+from hookstream.scheduler.recover import Recoverer
 from hookstream.scheduler.retries import SchedulerMetrics
 from hookstream.scheduler.service import Scheduler
 from hookstream.status.processor import StatusMetrics
+from hookstream.status.relay import OperationalRelay
 from hookstream.status.service import StatusProcessor
 
 log = logging.getLogger("hookstream.roles")
@@ -96,10 +98,19 @@ async def running_roles(
             scheduler = await Scheduler(settings, codec, producer, SchedulerMetrics(registry)).start()
             stack.push_async_callback(scheduler.stop)
             running.services["schedule"] = scheduler
+            # Endpoint recover fans out from the status table, so this half of the role reads ClickHouse.
+            recover_clickhouse = connect(settings.resolved_clickhouse_url, settings.clickhouse_database)
+            stack.callback(recover_clickhouse.close)
+            recoverer = await Recoverer(settings, codec, producer, recover_clickhouse).start()
+            stack.push_async_callback(recoverer.stop)
+            running.services["recover"] = recoverer
         if "status" in roles:
             status = await StatusProcessor(settings, codec, cache, StatusMetrics(registry)).start()
             stack.push_async_callback(status.stop)
             running.services["status"] = status
+            relay = await OperationalRelay(settings, codec, producer, cache).start()
+            stack.push_async_callback(relay.stop)
+            running.services["operational"] = relay
         log.info("roles started", extra={"roles": list(running.services)})
         yield running
         log.info("stopping roles", extra={"roles": list(running.services)})

@@ -68,8 +68,20 @@ class Settings:
     status_failing_after: int = _knob(
         4, "Failed attempts of a message at an endpoint after which `message.attempt.failing` is emitted."
     )
+    status_retention: str = _knob(
+        "",
+        "How long a message's status is kept once final (success, or fail with no retry left): then the status "
+        "processor forgets it (tombstones on `status`) and ClickHouse's status rows expire. "
+        "Empty: `payload_retention_days`.",
+    )
     endpoint_disable_after: str = _knob(
         "5d", "An endpoint whose attempts have only failed for this long is disabled (`endpoint.disabled`)."
+    )
+    endpoint_disable_min_span: str = _knob(
+        "12h", "Svix's rule: the disable clock starts only once two failures of the run are at least this far apart..."
+    )
+    endpoint_disable_within: str = _knob(
+        "24h", "...and at most this far apart; it then counts from the earlier of the two."
     )
     clickhouse_url: str = _knob(
         "",
@@ -112,10 +124,35 @@ class Settings:
     api_max_payload_bytes: int = _knob(
         1048576, "Largest message payload the API accepts (serialized JSON bytes); larger ones answer 422."
     )
+    api_max_endpoints_per_app: int = _knob(
+        100,
+        "Endpoints one application may have (create or PUT beyond it answers 422); bounds the fan-out of one "
+        "message and the work one tenant can make.",
+    )
     api_recent_writes_s: float = _knob(
         60.0,
         "How long the API remembers the messages it accepted, so reading one back works before the projector "
         "has written it to ClickHouse. Must outlast the projector's lag.",
+    )
+    api_idempotency_window: str = _knob(
+        "12h",
+        "How long a POST's `idempotency-key` (same token, method and path) answers with the first response; "
+        "also the retention of the `idempotency` topic.",
+    )
+    api_rate_limit_per_s: float = _knob(
+        100.0, "Requests per second each bearer token may make, sustained (429 beyond); 0 turns the limit off."
+    )
+    api_rate_limit_burst: int = _knob(
+        200,
+        "Requests a token may make in one burst (its bucket's size) before the sustained rate applies; 0 turns it off.",
+    )
+    api_body_url_ttl: str = _knob(
+        "15m", "How long a v1 `response_body_url` (a signed link to one attempt's stored response body) stays valid."
+    )
+    api_public_url: str = _knob(
+        "",
+        "Base URL clients reach the API at (e.g. `https://hooks.example.com`), used in links the API hands out. "
+        "Empty: the scheme and Host of the request being answered.",
     )
 
     @property

@@ -71,6 +71,8 @@ def build_retry_app(settings: Settings, codec: AvroCodec, metrics: SchedulerMetr
     async def schedule_one(event: faust.EventT) -> None:
         try:
             name, record = decode_event(codec, event)
+            if name == "DeliverySkipped":  # nothing was attempted: nothing to retry
+                return
             if name != "AttemptFinished":
                 raise UnexpectedType(f"expected AttemptFinished on the attempts topic, got {name}")
         except UndecodableRecord as error:

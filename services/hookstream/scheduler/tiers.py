@@ -119,8 +119,7 @@ class TierForwarder:
         while True:
             try:
                 fetched = await self._consumer.kafka.getmany(timeout_ms=self._wait_ms(), max_records=1000)
-                for tp, messages in fetched.items():
-                    await self._hold(tp, messages)
+                await self._hold_all(fetched)
                 await self._forward_due()
                 self.metrics.held.set(self.held)
             except asyncio.CancelledError:
@@ -134,6 +133,19 @@ class TierForwarder:
         if not due:
             return POLL_MS
         return max(0, min(POLL_MS, (min(due) - to_us(now())) // 1000 + 1))
+
+    async def _hold_all(self, fetched: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+        """Hold every partition's records; if one fails, the partitions not reached yet are read again."""
+        items = list(fetched.items())
+        for index, (tp, messages) in enumerate(items):
+            generation = self._generation
+            try:
+                await self._hold(tp, messages)
+            except Exception:
+                if generation == self._generation:  # else revoked meanwhile: positions are the new owner's
+                    for later, records in items[index + 1 :]:
+                        self._consumer.kafka.seek(later, records[0].offset)
+                raise
 
     async def _hold(self, tp: TopicPartition, messages: Sequence[ConsumerRecord]) -> None:
         """Take records into the partition's window; past its bound, rewind and pause instead."""
@@ -150,7 +162,12 @@ class TierForwarder:
                 _, task = self._codec.decode(message.value or b"", expected="DeliveryTask")
             except UndecodableRecord as error:
                 letter = dead_letter_record(message, error, self._consumer.group_id)
-                await (await self._producer.send(self._dead_letter_topic, "DeadLetter", letter, message.key))
+                try:
+                    await (await self._producer.send(self._dead_letter_topic, "DeadLetter", letter, message.key))
+                except Exception:  # not acknowledged: read it (and what follows) again, or it would be skipped
+                    if generation == self._generation:
+                        self._consumer.kafka.seek(tp, message.offset)
+                    raise
                 if generation != self._generation:
                     return  # revoked meanwhile: the new owner reads these records again
                 self._tracker.started(tp, message.offset)

@@ -15,25 +15,25 @@ from typing import Any
 from aiohttp import web
 
 from hookstream.api.context import API_CONTEXT, ApiContext
+from hookstream.api.spec import Operation, Response, read_body, read_params
 from hookstream.api.svix import lookup, params
 from hookstream.api.svix.errors import Invalid, conflict, not_found
 from hookstream.api.svix.pagination import id_list_response, id_page
+from hookstream.api.svix.params import APP_ID, IDEMPOTENCY_KEY, ORDER, PAGE, flag
+from hookstream.api.svix.schemas import application_in, list_of, ref
 from hookstream.api.svix.shapes import application_out
 from hookstream.domain.ids import IdKind, generate_id
+from hookstream.domain.operational import OPERATIONAL_APP_ID
+
+OPERATIONAL_APP_KEY = str(OPERATIONAL_APP_ID)  # the operators' reserved application is no tenant
 
 
-def _name(body: Mapping[str, Any], *, required: bool) -> str | None:
-    name = params.field(body, "name", str, required=required)
-    if name is not None and not name.strip():
+def _name(body: Mapping[str, Any]) -> str:
+    """The schema wants a non-empty string; blank is empty too."""
+    name = body["name"]
+    if not name.strip():
         raise Invalid(["body", "name"], "name must not be empty")
     return name
-
-
-def _throttle(body: Mapping[str, Any]) -> int | None:
-    rate = params.field(body, "throttleRate", int)
-    if rate is not None and rate < 0:
-        raise Invalid(["body", "throttleRate"], "throttleRate must be at least 0")
-    return rate
 
 
 def _check_uid_free(ctx: ApiContext, uid: str | None, app_id: uuid.UUID | None) -> None:
@@ -53,9 +53,9 @@ def _new(body: Mapping[str, Any], uid: str | None) -> dict[str, Any]:
     now = datetime.now(UTC)
     return {
         "app_id": str(generate_id()),
-        "name": _name(body, required=True),
+        "name": _name(body),
         "uid": uid,
-        "rate_limit": _throttle(body),
+        "rate_limit": body.get("throttleRate"),
         "metadata": params.string_map(body, "metadata") or {},
         "version": 1,
         "created_at": now,
@@ -65,9 +65,9 @@ def _new(body: Mapping[str, Any], uid: str | None) -> dict[str, Any]:
 
 async def create(request: web.Request) -> web.Response:
     ctx = request.app[API_CONTEXT]
-    body = await params.json_body(request)
-    get_if_exists = params.boolean(request.query, "get_if_exists", False)
-    uid = params.uid(body)
+    get_if_exists = read_params(request, CREATE)["get_if_exists"]
+    body = await read_body(request, CREATE)
+    uid = body.get("uid")
     record = _new(body, uid)
     async with ctx.commands.config_lock:
         await ctx.cache.catch_up()
@@ -82,36 +82,36 @@ async def create(request: web.Request) -> web.Response:
 
 async def list_applications(request: web.Request) -> web.Response:
     ctx = request.app[API_CONTEXT]
-    limit = params.limit(request.query)
-    items, page = id_page(list(ctx.directory.applications.values()), "app_id", request.query, IdKind.APPLICATION,
-                          limit)  # fmt: skip
+    query = read_params(request, LIST)
+    tenants = [r for r in ctx.directory.applications.values() if r["app_id"] != OPERATIONAL_APP_KEY]
+    items, page = id_page(tenants, "app_id", query, IdKind.APPLICATION, query["limit"])
     return web.json_response(id_list_response([application_out(r) for r in items], page))
 
 
 async def get(request: web.Request) -> web.Response:
     ctx = request.app[API_CONTEXT]
-    return web.json_response(application_out(await lookup.application(ctx, request.match_info["app_id"])))
+    return web.json_response(application_out(await lookup.application(ctx, read_params(request, GET)["app_id"])))
 
 
 async def update(request: web.Request) -> web.Response:
     """PUT: replace the application, or create it (with the path as its uid) when there is none."""
     ctx = request.app[API_CONTEXT]
-    ref = request.match_info["app_id"]
-    body = await params.json_body(request)
-    uid = params.uid(body)
+    ref_ = read_params(request, UPDATE)["app_id"]
+    body = await read_body(request, UPDATE)
+    uid = body.get("uid")
     async with ctx.commands.config_lock:
         await ctx.cache.catch_up()
-        current = lookup.find_application(ctx, ref)
+        current = lookup.find_application(ctx, ref_)
         if current is None:
-            if params.id_or_ref(ref, IdKind.APPLICATION) is not None:
+            if params.id_or_ref(ref_, IdKind.APPLICATION) is not None:
                 raise not_found("Application") from None
-            uid = uid or ref
+            uid = uid or ref_
             _check_uid_free(ctx, uid, None)
             record = await _write(ctx, _new(body, uid))
             return web.json_response(application_out(record), status=201)
         app_id = uuid.UUID(current["app_id"])
         _check_uid_free(ctx, uid, app_id)
-        record = {**current, "name": _name(body, required=True), "uid": uid, "rate_limit": _throttle(body),
+        record = {**current, "name": _name(body), "uid": uid, "rate_limit": body.get("throttleRate"),
                   "metadata": params.string_map(body, "metadata") or {}, "version": current["version"] + 1,
                   "updated_at": datetime.now(UTC)}  # fmt: skip
         await _write(ctx, record)
@@ -120,18 +120,19 @@ async def update(request: web.Request) -> web.Response:
 
 async def patch(request: web.Request) -> web.Response:
     ctx = request.app[API_CONTEXT]
-    body = await params.json_body(request)
+    app_ref = read_params(request, PATCH)["app_id"]
+    body = await read_body(request, PATCH)
     changes: dict[str, Any] = {}
     if "name" in body:
-        changes["name"] = _name(body, required=True)
+        changes["name"] = _name(body)
     if "uid" in body:
-        changes["uid"] = params.uid(body)
+        changes["uid"] = body["uid"]
     if "throttleRate" in body:
-        changes["rate_limit"] = _throttle(body)
+        changes["rate_limit"] = body["throttleRate"]
     if "metadata" in body:
         changes["metadata"] = params.string_map(body, "metadata") or {}
     async with ctx.commands.config_lock:
-        current = await lookup.application(ctx, request.match_info["app_id"])
+        current = await lookup.application(ctx, app_ref)
         _check_uid_free(ctx, changes.get("uid"), uuid.UUID(current["app_id"]))
         record = {**current, **changes, "version": current["version"] + 1, "updated_at": datetime.now(UTC)}
         await _write(ctx, record)
@@ -141,18 +142,70 @@ async def patch(request: web.Request) -> web.Response:
 async def delete(request: web.Request) -> web.Response:
     ctx = request.app[API_CONTEXT]
     async with ctx.commands.config_lock:
-        current = await lookup.application(ctx, request.match_info["app_id"])
+        current = await lookup.application(ctx, read_params(request, DELETE)["app_id"])
         record = {"app_id": current["app_id"], "uid": current.get("uid"), "version": current["version"] + 1,
                   "deleted_at": datetime.now(UTC)}  # fmt: skip
         await ctx.commands.config("ApplicationDeleted", record, current["app_id"])
     return web.Response(status=204)
 
 
-ROUTES = [
-    ("GET", "/app", list_applications),
-    ("POST", "/app", create),
-    ("GET", "/app/{app_id}", get),
-    ("PUT", "/app/{app_id}", update),
-    ("PATCH", "/app/{app_id}", patch),
-    ("DELETE", "/app/{app_id}", delete),
-]
+_OUT = ref("ApplicationOut")
+_MISSING = {404: Response("no such application", ref("HttpError"))}
+LIST = Operation(
+    "GET",
+    "/app",
+    list_applications,
+    "v1.application.list",
+    "List applications",
+    params=(*PAGE, ORDER),
+    responses={200: Response("a page of applications", list_of("ApplicationOut"))},
+)
+CREATE = Operation(
+    "POST",
+    "/app",
+    create,
+    "v1.application.create",
+    "Create an application",
+    params=(flag("get_if_exists", "answer the application holding the uid instead of 409"), IDEMPOTENCY_KEY),
+    body=application_in(),
+    responses={201: Response("created", _OUT), 200: Response("it existed (get_if_exists)", _OUT)},
+)
+GET = Operation(
+    "GET",
+    "/app/{app_id}",
+    get,
+    "v1.application.get",
+    "Get an application",
+    params=(APP_ID,),
+    responses={200: Response("the application", _OUT), **_MISSING},
+)
+UPDATE = Operation(
+    "PUT",
+    "/app/{app_id}",
+    update,
+    "v1.application.update",
+    "Update an application (create it: the path is its uid)",
+    params=(APP_ID,),
+    body=application_in(),
+    responses={200: Response("updated", _OUT), 201: Response("created", _OUT), **_MISSING},
+)
+PATCH = Operation(
+    "PATCH",
+    "/app/{app_id}",
+    patch,
+    "v1.application.patch",
+    "Change some of an application",
+    params=(APP_ID,),
+    body=application_in(partial=True),
+    responses={200: Response("updated", _OUT), **_MISSING},
+)
+DELETE = Operation(
+    "DELETE",
+    "/app/{app_id}",
+    delete,
+    "v1.application.delete",
+    "Delete an application",
+    params=(APP_ID,),
+    responses={204: Response("deleted"), **_MISSING},
+)
+OPERATIONS = (LIST, CREATE, GET, UPDATE, PATCH, DELETE)

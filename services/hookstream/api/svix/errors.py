@@ -9,22 +9,25 @@ turns them, and aiohttp's own 404/405/413, into those bodies.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from aiohttp import web
+
+from hookstream.api.spec import InvalidInput
 
 log = logging.getLogger("hookstream.api.svix")
 
 
 class SvixError(Exception):
-    def __init__(self, status: int, code: str, detail: str) -> None:
+    def __init__(self, status: int, code: str, detail: str, headers: Mapping[str, str] | None = None) -> None:
         super().__init__(detail)
         self.status = status
         self.code = code
         self.detail = detail
+        self.headers = dict(headers or {})
 
     def response(self) -> web.Response:
-        return web.json_response({"code": self.code, "detail": self.detail}, status=self.status)
+        return web.json_response({"code": self.code, "detail": self.detail}, status=self.status, headers=self.headers)
 
 
 class Invalid(Exception):
@@ -52,6 +55,28 @@ def unauthorized(detail: str) -> SvixError:
     return SvixError(401, "authentication_failed", detail)
 
 
+def forbidden(detail: str) -> SvixError:
+    return SvixError(403, "forbidden", detail)
+
+
+def rate_limited(retry_after_s: int) -> SvixError:
+    detail = f"rate limit exceeded for this token; retry in {retry_after_s} s"
+    return SvixError(429, "rate_limited", detail, {"Retry-After": str(retry_after_s)})
+
+
+def from_invalid_input(error: InvalidInput) -> Invalid:
+    """Svix's ``loc``: where, then the field; a list item is named by its field, the index goes in ``msg``."""
+    loc: list[str] = [error.where]
+    for depth, part in enumerate(error.loc):
+        if isinstance(part, int):
+            inside = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.loc[depth:])
+            return Invalid(loc, f"{'.'.join(loc[1:])}{inside}: {error.reason}")
+        loc.append(part)
+    if error.missing is not None:
+        return Invalid([*loc, error.missing], "field required")
+    return Invalid(loc, error.reason)
+
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -61,6 +86,8 @@ async def svix_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         return await handler(request)
     except (SvixError, Invalid) as error:
         return error.response()
+    except InvalidInput as error:
+        return from_invalid_input(error).response()
     except web.HTTPRequestEntityTooLarge:
         return Invalid(["body"], "request body too large").response()
     except web.HTTPNotFound:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from hookstream.api.spec import Operation, Response
 from hookstream.api.svix.errors import SvixError
+from hookstream.api.svix.schemas import ref
 from hookstream.runtime.ops import HEALTH_CHECKS, _run_check
 
 
@@ -22,4 +24,8 @@ async def health(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-ROUTES = [("GET", "/health", health)]
+OPERATIONS = (
+    Operation("GET", "/health", health, "v1.health.get", "Health: 204 when Kafka and ClickHouse answer",
+              responses={204: Response("healthy"), 503: Response("a dependency is failing", ref("HttpError"))},
+              authenticated=False),
+)  # fmt: skip

@@ -63,4 +63,4 @@ async def message(ctx: ApiContext, app_id: uuid.UUID, ref: str, *, with_content:
         )
     if found is None:
         raise not_found("Message")
-    return found
+    return ctx.recent.without_expunged_payload(found)

@@ -1,4 +1,6 @@
-"""Svix messages: create (202, a MessageAccepted event on ``messages``), list, get by id or ``eventId``.
+"""Svix messages: create (202, a MessageAccepted event on ``messages``), list, get by id or ``eventId``,
+expunge the payload (204, a ContentExpunged command without an attempt: the projector blanks the
+message row and its attempts' response content).
 
 Payloads are stored as the compact JSON serialization of what the caller
 sent (Svix also minifies), and the cap applies to those bytes. A repeated
@@ -15,9 +17,12 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from hookstream.api.context import API_CONTEXT
-from hookstream.api.svix import lookup, params
+from hookstream.api.spec import Operation, Response, read_body, read_params
+from hookstream.api.svix import lookup
 from hookstream.api.svix.errors import Invalid, conflict
 from hookstream.api.svix.pagination import position, time_page
+from hookstream.api.svix.params import APP_ID, FILTERS, IDEMPOTENCY_KEY, MSG_ID, PAGE, split_names, with_content
+from hookstream.api.svix.schemas import MESSAGE_IN, list_of, ref
 from hookstream.api.svix.shapes import message_out
 from hookstream.domain.ids import IdKind, generate_id
 from hookstream.domain.schedule import parse_duration
@@ -26,22 +31,16 @@ from hookstream.query.messages import MessageFilter, get_message_by_event_id, li
 
 async def create(request: web.Request) -> web.Response:
     ctx = request.app[API_CONTEXT]
-    body = await params.json_body(request)
-    with_content = params.boolean(request.query, "with_content", True)
-    event_type = params.field(body, "eventType", str, required=True)
-    if not params.NAME.match(event_type):
-        raise Invalid(["body", "eventType"], f"{event_type!r} is not valid: 1-256 of a-z A-Z 0-9 - _ .")
-    event_id = params.field(body, "eventId", str)
-    if event_id is not None and not params.NAME.match(event_id):
-        raise Invalid(["body", "eventId"], f"{event_id!r} is not valid: 1-256 of a-z A-Z 0-9 - _ .")
-    payload = params.field(body, "payload", dict, required=True)
+    query = read_params(request, CREATE)
+    body = await read_body(request, CREATE)
+    event_type, event_id, payload = body["eventType"], body.get("eventId"), body["payload"]
     encoded = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
     cap = ctx.settings.api_max_payload_bytes
     if len(encoded) > cap:
         raise Invalid(["body", "payload"], f"payload is {len(encoded)} bytes serialized; the limit is {cap}")
-    channels = params.name_list(body, "channels") or []
-    tags = params.name_list(body, "tags") or []
-    app = await lookup.application(ctx, request.match_info["app_id"])
+    channels = body.get("channels") or []
+    tags = body.get("tags") or []
+    app = await lookup.application(ctx, query["app_id"])
     app_id = uuid.UUID(app["app_id"])
     now = datetime.now(UTC)
     record = {
@@ -64,37 +63,68 @@ async def create(request: web.Request) -> web.Response:
     else:
         await ctx.commands.message(record)
         ctx.recent.add_message(record)
-    return web.json_response(message_out(record, with_content=with_content), status=202)
+    return web.json_response(message_out(record, with_content=query["with_content"]), status=202)
 
 
 async def list_all(request: web.Request) -> web.Response:
     ctx = request.app[API_CONTEXT]
-    app = await lookup.application(ctx, request.match_info["app_id"])
-    with_content = params.boolean(request.query, "with_content", True)
+    query = read_params(request, LIST)
+    app = await lookup.application(ctx, query["app_id"])
+    with_content = query["with_content"]
     f = MessageFilter(
         app_id=uuid.UUID(app["app_id"]),
-        event_types=params.names(request.query, "event_types"),
-        channel=params.text(request.query, "channel"),
-        tag=params.text(request.query, "tag"),
-        before=params.timestamp(request.query, "before"),
-        after=params.timestamp(request.query, "after"),
+        event_types=split_names(query["event_types"]),
+        channel=query["channel"],
+        tag=query["tag"],
+        before=query["before"],
+        after=query["after"],
         with_content=with_content,
     )
-    page = await list_messages(ctx.clickhouse, f, params.limit(request.query), position(request.query, IdKind.MESSAGE))
-    data = [message_out(row, with_content=with_content) for row in page.items]
+    page = await list_messages(ctx.clickhouse, f, query["limit"], position(query, IdKind.MESSAGE))
+    data = [message_out(ctx.recent.without_expunged_payload(row), with_content=with_content) for row in page.items]
     return web.json_response(time_page(data, page, IdKind.MESSAGE, "msg_id", "accepted_at"))
 
 
 async def get(request: web.Request) -> web.Response:
     ctx = request.app[API_CONTEXT]
-    app = await lookup.application(ctx, request.match_info["app_id"])
-    with_content = params.boolean(request.query, "with_content", True)
-    message = await lookup.message(ctx, uuid.UUID(app["app_id"]), request.match_info["msg_id"])
-    return web.json_response(message_out(message, with_content=with_content))
+    query = read_params(request, GET)
+    app = await lookup.application(ctx, query["app_id"])
+    message = await lookup.message(ctx, uuid.UUID(app["app_id"]), query["msg_id"])
+    return web.json_response(message_out(message, with_content=query["with_content"]))
 
 
-ROUTES = [
-    ("GET", "/app/{app_id}/msg", list_all),
-    ("POST", "/app/{app_id}/msg", create),
-    ("GET", "/app/{app_id}/msg/{msg_id}", get),
-]
+async def expunge_content(request: web.Request) -> web.Response:
+    ctx = request.app[API_CONTEXT]
+    path = read_params(request, EXPUNGE_CONTENT)
+    app = await lookup.application(ctx, path["app_id"])
+    message = await lookup.message(ctx, uuid.UUID(app["app_id"]), path["msg_id"], with_content=False)
+    record = {"msg_id": str(message["msg_id"]), "app_id": str(app["app_id"]), "attempt_id": None,
+              "reason": "svix: expunge message content", "requested_by": "operator",
+              "expunged_at": datetime.now(UTC)}  # fmt: skip
+    await ctx.commands.command("ContentExpunged", record, record["msg_id"])
+    ctx.recent.add_expunged(uuid.UUID(record["msg_id"]))
+    return web.Response(status=204)
+
+
+_OUT = ref("MessageOut")
+_MISSING = {404: Response("no such application or message", ref("HttpError"))}
+LIST = Operation(
+    "GET", "/app/{app_id}/msg", list_all, "v1.message.list", "List an application's messages, newest first",
+    params=(APP_ID, *PAGE, *FILTERS, with_content(True)),
+    responses={200: Response("a page of messages", list_of("MessageOut")), **_MISSING},
+)  # fmt: skip
+CREATE = Operation(
+    "POST", "/app/{app_id}/msg", create, "v1.message.create", "Send a message to the application's endpoints",
+    params=(APP_ID, with_content(True), IDEMPOTENCY_KEY), body=MESSAGE_IN,
+    responses={202: Response("accepted", _OUT), **_MISSING},
+)  # fmt: skip
+GET = Operation(
+    "GET", "/app/{app_id}/msg/{msg_id}", get, "v1.message.get", "Get a message by id or eventId",
+    params=(APP_ID, MSG_ID, with_content(True)), responses={200: Response("the message", _OUT), **_MISSING},
+)  # fmt: skip
+EXPUNGE_CONTENT = Operation(
+    "DELETE", "/app/{app_id}/msg/{msg_id}/content", expunge_content, "v1.message.expunge-content",
+    "Delete a message's payload (and its attempts' response bodies)", params=(APP_ID, MSG_ID),
+    responses={204: Response("expunged"), **_MISSING},
+)  # fmt: skip
+OPERATIONS = (LIST, CREATE, GET, EXPUNGE_CONTENT)

@@ -1,5 +1,8 @@
 """Svix iterators: opaque strings that start with the last id of the page.
 
+Functions take the parameters ``spec.read_params`` read (``iterator``,
+``order``), or any mapping holding them.
+
 Svix lists newest first; ``iterator`` continues after the page's last item
 and ``prevIterator`` (the first item's, prefixed ``-``) goes back. Attempts
 and messages sort by their own time first (a UUIDv7 does not sort by time
@@ -11,10 +14,9 @@ Lists ordered by id alone use the bare Svix id.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
-
-from multidict import MultiMapping
 
 from hookstream.api.svix.errors import Invalid
 from hookstream.domain.ids import IdKind, InvalidId, parse_id, timestamp_ms, to_svix
@@ -31,7 +33,7 @@ def token(kind: IdKind, key: uuid.UUID, at: datetime) -> str:
     return f"{to_svix(kind, key)}.{_micros(at)}"
 
 
-def position(query: MultiMapping[str], kind: IdKind) -> Position | None:
+def position(query: Mapping[str, Any], kind: IdKind) -> Position | None:
     """The keyset position an ``iterator`` names, or ``None`` for the first page."""
     raw = query.get("iterator")
     if not raw:
@@ -48,7 +50,7 @@ def position(query: MultiMapping[str], kind: IdKind) -> Position | None:
     return Position(at, key, backwards)
 
 
-def after_id(query: MultiMapping[str], kind: IdKind) -> uuid.UUID | None:
+def after_id(query: Mapping[str, Any], kind: IdKind) -> uuid.UUID | None:
     """For lists ordered by id alone: the id to continue after."""
     raw = query.get("iterator")
     if not raw:
@@ -77,19 +79,34 @@ def time_page(data: list[dict[str, Any]], page: Page[dict], kind: IdKind, key: s
 
 
 def id_page(
-    records: list[dict[str, Any]], id_key: str, query: MultiMapping[str], kind: IdKind, limit: int
+    records: list[dict[str, Any]], id_key: str, query: Mapping[str, Any], kind: IdKind, limit: int
 ) -> tuple[list[dict[str, Any]], Page[dict[str, Any]]]:
     """Page an in-memory list (config entities) by id; ``order=descending`` for newest first."""
-    descending = query.get("order", "ascending") == "descending"
-    if query.get("order") not in (None, "ascending", "descending"):
-        raise Invalid(["query", "order"], "order must be ascending or descending", "type_error.enum")
-    raw = query.get("iterator") or ""
-    backwards = raw.startswith("-")
     after = after_id(query, kind)
-    ordered = sorted(records, key=lambda r: uuid.UUID(str(r[id_key])).int, reverse=descending != backwards)
+    backwards = (query.get("iterator") or "").startswith("-")
+    return keyset_page(records, lambda r: uuid.UUID(str(r[id_key])).int, after.int if after is not None else None,
+                       backwards=backwards, descending=descending(query), limit=limit)  # fmt: skip
+
+
+def descending(query: Mapping[str, Any]) -> bool:
+    """``order`` (declared ``params.ORDER``): ascending, the default, or descending."""
+    return query.get("order") == "descending"
+
+
+def keyset_page(
+    records: list[dict[str, Any]],
+    sort_key: Callable[[dict[str, Any]], Any],
+    after: Any | None,
+    *,
+    backwards: bool,
+    descending: bool,
+    limit: int,
+) -> tuple[list[dict[str, Any]], Page[dict[str, Any]]]:
+    """One page of an in-memory list: the ``limit`` records past ``after`` in the direction asked, in list order."""
+    reverse = descending != backwards
+    ordered = sorted(records, key=sort_key, reverse=reverse)
     if after is not None:
-        ahead = (lambda value: value < after.int) if descending != backwards else (lambda value: value > after.int)
-        ordered = [r for r in ordered if ahead(uuid.UUID(str(r[id_key])).int)]
+        ordered = [r for r in ordered if (sort_key(r) < after if reverse else sort_key(r) > after)]
     items = ordered[:limit]
     if backwards:
         items.reverse()
@@ -103,7 +120,7 @@ def id_list_response(data: list[dict[str, Any]], page: Page[Any]) -> dict[str, A
     return list_response(data, page, first, last)
 
 
-def message_position(query: MultiMapping[str]) -> Position | None:
+def message_position(query: Mapping[str, Any]) -> Position | None:
     """For lists ordered by message time: a message id iterator (its UUIDv7 carries the time)."""
     raw = query.get("iterator")
     if not raw:

@@ -1,106 +1,98 @@
-"""Reading and validating request inputs; every rejection is a 422 naming the input and the reason."""
+"""The Svix dialect's parameters (``spec.Param``) and the input checks JSON Schema cannot express.
+
+Handlers read their input with ``spec.read_params`` / ``spec.read_body``
+against these declarations; what is left here is domain checking (an id's
+encoding, custom-header rules, metadata bounds per entry), raising the same
+422 (``Invalid``) naming the input and the reason.
+"""
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
-from collections.abc import Mapping
-from datetime import UTC, datetime
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aiohttp import web
-from multidict import MultiMapping
 
+from hookstream.api.spec import JsonSchema, Param
 from hookstream.api.svix.errors import Invalid, not_found
+from hookstream.domain.custom_headers import headers_problem
 from hookstream.domain.ids import IdKind, InvalidId, parse_id
 from hookstream.query.common import DEFAULT_LIMIT, MAX_LIMIT
 
 # Svix's pattern for uids, event type names and channels.
 NAME = re.compile(r"^[a-zA-Z0-9\-_.]{1,256}$")
-_TRUE = {"true", "1", "yes"}
-_FALSE = {"false", "0", "no"}
+NAME_RULE = "1-256 of a-z A-Z 0-9 - _ ."
+
+MAX_MAP_ENTRIES = 50
+MAX_MAP_KEY_CHARS = 256
+MAX_MAP_VALUE_CHARS = 1024
 
 STATUS_NAMES = {0: "success", 1: "pending", 2: "fail", 3: "sending", 4: "canceled"}
 STATUS_CODE_CLASSES = (0, 100, 200, 300, 400, 500)
+_PART = r"[a-zA-Z0-9\-_.]{1,256}"
+_NAME_LIST = rf"^(,*{_PART}(,+{_PART})*,*)?$"  # deterministic: each part ends at a comma or the end
 
 
-def limit(query: MultiMapping[str]) -> int:
-    raw = query.get("limit")
-    if raw is None:
-        return DEFAULT_LIMIT
-    try:
-        value = int(raw)
-    except ValueError:
-        raise Invalid(["query", "limit"], f"limit must be an integer, got {raw!r}", "type_error.integer") from None
-    if not 1 <= value <= MAX_LIMIT:
-        raise Invalid(["query", "limit"], f"limit must be between 1 and {MAX_LIMIT}, got {value}")
-    return value
+def name_schema(what: str = "a valid name", *, nullable: bool = False) -> JsonSchema:
+    """Svix's pattern for uids, event type names, channels and tags; the description is the 422's wording."""
+    kind: Any = ["string", "null"] if nullable else "string"
+    return {"type": kind, "pattern": NAME.pattern, "description": f"{what}: {NAME_RULE}"}
 
 
-def boolean(query: MultiMapping[str], name: str, default: bool) -> bool:
-    raw = query.get(name)
-    if raw is None:
-        return default
-    if raw.lower() in _TRUE:
-        return True
-    if raw.lower() in _FALSE:
-        return False
-    raise Invalid(["query", name], f"{name} must be true or false, got {raw!r}", "type_error.bool")
+def _query(name: str, schema: JsonSchema, description: str = "") -> Param:
+    return Param(name, "query", schema, description=description)
 
 
-def timestamp(query: MultiMapping[str], name: str) -> datetime | None:
-    raw = query.get(name)
-    if raw is None:
-        return None
-    try:
-        value = datetime.fromisoformat(raw.replace(" ", "+"))  # a '+' in a query string decodes to ' '
-    except ValueError:
-        reason = f"{name} must be an RFC 3339 date-time, got {raw!r}"
-        raise Invalid(["query", name], reason, "type_error.datetime") from None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+def _path(name: str, description: str, schema: JsonSchema | None = None) -> Param:
+    return Param(name, "path", schema or {"type": "string"}, True, description)
 
 
-def status(query: MultiMapping[str]) -> str | None:
+APP_ID = _path("app_id", "the application's id (app_...) or uid")
+ENDPOINT_ID = _path("endpoint_id", "the endpoint's id (ep_...) or uid")
+MSG_ID = _path("msg_id", "the message's id (msg_...) or eventId")
+ATTEMPT_ID = _path("attempt_id", "the attempt's id (atmpt_...)")
+EVENT_TYPE_NAME = _path("event_type_name", "the event type's name", name_schema("a valid event type name"))
+LIMIT = _query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT})
+ITERATOR = _query("iterator", {"type": "string"}, "a previous page's iterator (or prevIterator, to go back)")
+ORDER = _query("order", {"type": "string", "enum": ["ascending", "descending"], "default": "ascending"})
+STATUS = _query("status", {"type": "integer", "enum": list(STATUS_NAMES)},
+                "0 success, 1 pending, 2 fail, 3 sending, 4 canceled")  # fmt: skip
+STATUS_CODE_CLASS = _query("status_code_class", {"type": "integer", "enum": list(STATUS_CODE_CLASSES)},
+                           "0: no response; 100..500: the response status class")  # fmt: skip
+EVENT_TYPES = _query("event_types", {"type": "array", "items": {
+    "type": "string", "pattern": _NAME_LIST, "description": f"a list of valid names (each {NAME_RULE})"}},
+    "repeated (event_types=a&event_types=b) or comma-separated (event_types=a,b)")  # fmt: skip
+CHANNEL = _query("channel", name_schema())
+TAG = _query("tag", name_schema())
+BEFORE = _query("before", {"type": "string", "format": "date-time"})
+AFTER = _query("after", {"type": "string", "format": "date-time"})
+SINCE = _query("since", {"type": "string", "format": "date-time"})
+UNTIL = _query("until", {"type": "string", "format": "date-time"})
+IDEMPOTENCY_KEY = Param("idempotency-key", "header", {"type": "string"},
+                        description="a repeat with the same key answers the first answer again")  # fmt: skip
+PAGE = (LIMIT, ITERATOR)
+FILTERS = (EVENT_TYPES, CHANNEL, TAG, BEFORE, AFTER)
+
+
+def with_content(default: bool) -> Param:
+    return _query("with_content", {"type": "boolean", "default": default}, "false: leave payloads out")
+
+
+def flag(name: str, description: str) -> Param:
+    return _query(name, {"type": "boolean", "default": False}, description)
+
+
+def split_names(values: Sequence[str] | None) -> tuple[str, ...]:
+    """A repeatable name list as declared by ``NAMES_QUERY``: ``a=x&a=y`` (generated clients) or ``a=x,y``
+    (the svix SDK), or both; the schema has already checked every part."""
+    return tuple(part for raw in values or () for part in raw.split(",") if part)
+
+
+def status_name(number: int | None) -> str | None:
     """The status filter as a name (success, pending, fail, sending, canceled)."""
-    raw = query.get("status")
-    if raw is None:
-        return None
-    try:
-        return STATUS_NAMES[int(raw)]
-    except (ValueError, KeyError):
-        reason = f"status must be one of 0, 1, 2, 3, 4, got {raw!r}"
-        raise Invalid(["query", "status"], reason, "type_error.enum") from None
-
-
-def status_code_class(query: MultiMapping[str]) -> int | None:
-    raw = query.get("status_code_class")
-    if raw is None:
-        return None
-    try:
-        value = int(raw)
-    except ValueError:
-        value = -1
-    if value not in STATUS_CODE_CLASSES:
-        raise Invalid(["query", "status_code_class"], f"status_code_class must be one of 0, 100, 200, 300, 400, 500, "
-                      f"got {raw!r}", "type_error.enum")  # fmt: skip
-    return value
-
-
-def names(query: MultiMapping[str], name: str) -> tuple[str, ...]:
-    """A repeatable list: ``a=x&a=y`` (generated clients) or ``a=x,y`` (the svix SDK), or both."""
-    values = [part for raw in query.getall(name, []) for part in raw.split(",") if part]
-    for value in values:
-        if not NAME.match(value):
-            raise Invalid(["query", name], f"{value!r} is not a valid name: 1-256 of a-z A-Z 0-9 - _ .")
-    return tuple(values)
-
-
-def text(query: MultiMapping[str], name: str) -> str | None:
-    raw = query.get(name)
-    if raw is not None and not NAME.match(raw):
-        raise Invalid(["query", name], f"{raw!r} is not valid: 1-256 of a-z A-Z 0-9 - _ .")
-    return raw
+    return None if number is None else STATUS_NAMES[number]
 
 
 def path_id(request: web.Request, name: str, kind: IdKind) -> uuid.UUID:
@@ -123,52 +115,26 @@ def id_or_ref(value: str, kind: IdKind) -> uuid.UUID | None:
     return None
 
 
-async def json_body(request: web.Request) -> Mapping[str, Any]:
-    try:
-        raw = await request.read()
-    except web.HTTPRequestEntityTooLarge as error:
-        raise Invalid(["body"], f"request body too large: {error.text}") from None
-    try:
-        body = json.loads(raw or b"null")
-    except ValueError as error:
-        raise Invalid(["body"], f"invalid JSON: {error}", "value_error.jsondecode") from None
-    if not isinstance(body, dict):
-        raise Invalid(["body"], "the body must be a JSON object", "type_error.dict")
-    return body
-
-
-def field(body: Mapping[str, Any], name: str, kind: type | tuple[type, ...], *, required: bool = False) -> Any:
-    """``body[name]`` checked against ``kind``; absent (or null when optional) gives ``None``."""
+def string_map(body: Mapping[str, Any], name: str) -> dict[str, str] | None:
+    """A metadata-like object of strings (the schema checked its type and count), bounded per key and value
+    so one record cannot carry megabytes of labels."""
     value = body.get(name)
     if value is None:
-        if required:
-            raise Invalid(["body", name], "field required", "value_error.missing")
         return None
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        expected = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-        raise Invalid(["body", name], f"expected {expected}, got {type(value).__name__}", "type_error")
-    return value
+    for key, item in value.items():
+        if len(key) > MAX_MAP_KEY_CHARS or len(item) > MAX_MAP_VALUE_CHARS:
+            reason = f"keys hold at most {MAX_MAP_KEY_CHARS} characters and values {MAX_MAP_VALUE_CHARS}"
+            raise Invalid(["body", name, key[:64]], reason + f"; {key[:64]!r} is over")
+    return dict(value)
 
 
-def name_list(body: Mapping[str, Any], name: str) -> list[str] | None:
-    values = field(body, name, list)
-    if values is None:
+def custom_headers(body: Mapping[str, Any], name: str) -> dict[str, str | None] | None:
+    """An endpoint's custom headers (the schema checked they are strings, or null in a PATCH, which removes
+    one): well-formed and not ours to set (``domain.custom_headers``)."""
+    given = body.get(name)
+    if given is None:
         return None
-    for value in values:
-        if not isinstance(value, str) or not NAME.match(value):
-            raise Invalid(["body", name], f"{value!r} is not valid: 1-256 of a-z A-Z 0-9 - _ .")
-    return values
-
-
-def string_map(body: Mapping[str, Any], name: str) -> dict[str, str] | None:
-    value = field(body, name, dict)
-    if value is not None and not all(isinstance(v, str) for v in value.values()):
-        raise Invalid(["body", name], "every value must be a string", "type_error.str")
-    return value
-
-
-def uid(body: Mapping[str, Any]) -> str | None:
-    value = field(body, "uid", str)
-    if value is not None and not NAME.match(value):
-        raise Invalid(["body", "uid"], f"{value!r} is not a valid uid: 1-256 of a-z A-Z 0-9 - _ .")
-    return value
+    problem = headers_problem({key: value for key, value in given.items() if value is not None})
+    if problem is not None:
+        raise Invalid(["body", name], problem)
+    return dict(given)

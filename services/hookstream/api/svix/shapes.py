@@ -2,7 +2,7 @@
 
 Field names, enum numbers and optional fields follow svix 2.9.1's models
 (``MessageAttemptOut``, ``MessageOut``, ``ApplicationOut``, ``EndpointOut``,
-``MessageEndpointOut``, ``EndpointMessageOut``). Attempt fields Svix does not
+``MessageEndpointOut``, ``EndpointMessageOut``, ``EventTypeOut``). Attempt fields Svix does not
 have (timing breakdown, resolved IP, error class) are extra properties,
 which the SDK's models ignore.
 """
@@ -14,6 +14,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from hookstream.domain.config import event_type_flags
 from hookstream.domain.ids import IdKind, timestamp_ms, to_svix
 from hookstream.query.status import DeliveryState
 
@@ -112,6 +113,23 @@ def endpoint_out(record: dict[str, Any]) -> dict[str, Any]:
         "eventTypes": list(record.get("filter_types") or ()) or None,
         "channels": list(record.get("channels") or ()) or None,
         "metadata": dict(record.get("metadata") or {}),
+        "createdAt": iso(record.get("created_at") or record["updated_at"]),
+        "updatedAt": iso(record["updated_at"]),
+    }
+
+
+def event_type_out(record: dict[str, Any], *, with_content: bool = True) -> dict[str, Any]:
+    """``EventTypeOut``; lists leave ``schemas`` out unless asked ``with_content``, as Svix does."""
+    flags = event_type_flags(record)
+    return {
+        "name": record["name"],
+        "description": record["description"],
+        "archived": record["archived"],
+        "deprecated": record["deprecated"],
+        "schemas": json.loads(record["schemas"]) if with_content and record.get("schemas") else None,
+        "groupName": record.get("group_name"),
+        "featureFlags": flags or None,
+        "featureFlag": flags[0] if flags else None,  # Svix's older single-flag field
         "createdAt": iso(record.get("created_at") or record["updated_at"]),
         "updatedAt": iso(record["updated_at"]),
     }

@@ -1,0 +1,217 @@
+"""What every benchmark shares: `hookstream dev` as a user runs it, receivers in their own process, RSS, results.
+
+Each benchmark prints a table and appends one JSON line per figure to
+``bench/results/<bench>.jsonl`` (with the machine and the date), so
+BENCHMARKS.md can quote the exact run. Absolute figures drift on a shared
+machine; every headline is a ratio to a baseline measured in the same run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from hookstream.runtime.local_kafka import free_port
+
+RESULTS = Path(os.environ.get("HOOKSTREAM_BENCH_RESULTS", Path(__file__).parent / "results"))
+
+RECEIVERS = r"""
+import asyncio, json, sys, time
+from aiohttp import web
+
+arrivals = []   # (webhook-id, path, unix time) of every request
+counts = {}
+
+async def hook(request):
+    await request.read()
+    counts[request.path] = counts.get(request.path, 0) + 1
+    arrivals.append((request.headers.get("webhook-id", ""), request.path, time.time()))
+    return web.Response(text="ok")
+
+async def stats(request):
+    since = int(request.query.get("since", "0"))
+    return web.json_response({"total": len(arrivals), "counts": counts, "arrivals": arrivals[since:]})
+
+async def main():
+    ports = [int(p) for p in sys.argv[1:]]
+    control = web.Application()
+    control.router.add_get("/stats", stats)
+    runners = []
+    for index, port in enumerate(ports):
+        app = control if index == 0 else web.Application()
+        app.router.add_post("/hook/{n}", hook)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port, backlog=1024).start()
+        runners.append(runner)
+    print("ready", flush=True)
+    await asyncio.Event().wait()
+
+asyncio.run(main())
+"""
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def java_children(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid), "java"], capture_output=True, text=True, check=False).stdout
+    return [int(line) for line in out.split()]
+
+
+def http(method: str, url: str, token: str | None = None, body: Any = None, timeout: float = 30) -> tuple[int, Any]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method)
+    request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            raw = response.read()
+            return response.status, json.loads(raw) if raw else None
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+class Receivers:
+    """``count`` receivers on 127.0.0.1 in one separate process, answering 200 at once; the first serves /stats."""
+
+    def __init__(self, count: int) -> None:
+        self.ports = [free_port() for _ in range(count)]
+        self.process = subprocess.Popen([sys.executable, "-c", RECEIVERS, *map(str, self.ports)],
+                                        stdout=subprocess.PIPE, text=True)  # fmt: skip
+        assert self.process.stdout is not None and self.process.stdout.readline().strip() == "ready"
+
+    def url(self, index: int) -> str:
+        return f"http://127.0.0.1:{self.ports[index]}/hook/{index}"
+
+    def stats(self, since: int = 0) -> dict[str, Any]:
+        return http("GET", f"http://127.0.0.1:{self.ports[0]}/stats?since={since}")[1]
+
+    def total(self) -> int:
+        return self.stats(since=1 << 62)["total"]
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+class Dev:
+    """`hookstream dev` in its own process: own broker, embedded chDB, the HTTP API."""
+
+    def __init__(self, work: Path | None = None, **env: str) -> None:
+        self.work = work or Path(tempfile.mkdtemp(prefix="hookstream-bench-"))
+        self.port = free_port()
+        full_env = {
+            **os.environ,
+            "HOOKSTREAM_DATA_DIR": str(self.work / "data"),
+            "HOOKSTREAM_HTTP_PORT": str(self.port),
+            "HOOKSTREAM_DELIVERY_ALLOWED_NETWORKS": "127.0.0.0/8",
+            "HOOKSTREAM_LOG_LEVEL": "WARNING",
+            **env,
+        }
+        for name in ("KAFKA_BOOTSTRAP_SERVERS", "HOOKSTREAM_KAFKA_BOOTSTRAP_SERVERS", "CLICKHOUSE_URL"):
+            full_env.pop(name, None)
+        self.log = (self.work / "dev.log").open("wb")
+        self.process = subprocess.Popen([sys.executable, "-m", "hookstream.cli", "dev"], env=full_env,
+                                        stdout=self.log, stderr=subprocess.STDOUT)  # fmt: skip
+        deadline = time.monotonic() + 180
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"hookstream dev exited with {self.process.returncode}; see {self.work / 'dev.log'}")
+            try:
+                if http("GET", self.base + "/health", timeout=2)[0] == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("hookstream dev did not become healthy")
+            time.sleep(0.3)
+        self.token = (self.work / "data" / "operator_token").read_text().strip()
+        ports = json.loads((self.work / "data" / "kafka" / "ports.json").read_text())
+        self.bootstrap = f"127.0.0.1:{ports['client']}"
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def api(self, method: str, path: str, body: Any = None) -> Any:
+        status, answer = http(method, self.base + "/api/v1" + path, self.token, body)
+        if status >= 300:
+            raise RuntimeError(f"{method} {path}: {status} {answer!r}")
+        return answer
+
+    def metric(self, name: str, labels: str = "") -> float:
+        """Sum of a Prometheus sample family (``labels`` a substring of the label set) from /metrics."""
+        with urllib.request.urlopen(self.base + "/metrics", timeout=10) as response:
+            text = response.read().decode()
+        total = 0.0
+        for line in text.splitlines():
+            if line.startswith(name) and (line[len(name)] in " {") and labels in line:
+                total += float(line.rsplit(" ", 1)[1])
+        return total
+
+    def python_rss_mb(self) -> float:
+        return rss_mb(self.process.pid)
+
+    def broker_rss_mb(self) -> float:
+        return sum(rss_mb(pid) for pid in java_children(self.process.pid))
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.log.close()
+
+
+def machine() -> dict[str, Any]:
+    mem_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+                  if line.startswith("MemTotal:"))  # fmt: skip
+    return {"cores": os.cpu_count(), "memory_gb": round(mem_kb / 1024 / 1024, 1), "python": platform.python_version()}
+
+
+def report(bench: str, rows: list[dict[str, Any]], *, quick: bool) -> None:
+    """Print ``rows`` as an aligned table and append them to bench/results/<bench>.jsonl."""
+    columns: list[str] = []
+    for row in rows:
+        columns += [key for key in row if key not in columns]
+    cells = [[_cell(row.get(c)) for c in columns] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
+    print(f"\n{bench}{' (quick)' if quick else ''}")
+    print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
+    for row_cells in cells:
+        print("  ".join(v.ljust(w) for v, w in zip(row_cells, widths, strict=True)))
+    RESULTS.mkdir(exist_ok=True)
+    stamp = {"at": datetime.now(UTC).isoformat(timespec="seconds"), "quick": quick, "machine": machine(),
+             "command": " ".join([Path(sys.executable).name, *sys.argv])}  # fmt: skip
+    with (RESULTS / f"{bench}.jsonl").open("a") as out:
+        for row in rows:
+            out.write(json.dumps({**stamp, **row}) + "\n")
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.2f}" if abs(value) < 100 else f"{value:,.0f}"
+    return "" if value is None else str(value)

@@ -1,0 +1,136 @@
+"""B3 ingest: messages accepted and routed per second, over HTTP and straight into Kafka.
+
+Against `hookstream dev`. The application has one endpoint subscribed to an
+event type no message carries, so every message is routed (matched against
+the endpoints) and none is delivered: what is measured is ingest and routing.
+
+- HTTP: ``POST /api/v1/app/{app}/msg`` with the svix SDK's wire format, 64
+  requests in flight; a message counts as accepted on its 202.
+- Direct: ``MessageAccepted`` Avro records produced to ``messages`` (the
+  path for upstream systems that write to Kafka), counted on the broker's ack.
+- Routed: the router's message counter reaching the accepted total.
+- Baseline in the same run: a raw aiokafka producer sending the same number
+  of bytes per record to a scratch topic of the same broker.
+
+    .venv/bin/python bench/ingest.py            # 30 s per phase
+    .venv/bin/python bench/ingest.py --quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+import uuid
+from datetime import UTC, datetime
+
+import aiohttp
+from aiokafka import AIOKafkaProducer
+
+from harness import Dev, report
+from hookstream.domain.ids import IdKind, generate_id, parse_id
+from hookstream.log.admin import create_topics
+from hookstream.log.codec import AvroCodec
+from hookstream.log.producer import EventProducer
+from hookstream.log.topics import MESSAGES, TopicNames, TopicSpec
+from hookstream.runtime.settings import load_settings
+from pipeline import BODY, PAYLOAD
+
+ROUTED = "hookstream_router_messages_total"
+
+
+async def raw_baseline(bootstrap: str, seconds: float) -> float:
+    await create_topics(bootstrap, [TopicSpec("bench.raw", load_settings(env={}).topic_partitions)])
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5, client_id="bench-raw")
+    await producer.start()
+    try:
+        sent = 0
+        started = time.monotonic()
+        while time.monotonic() - started < seconds:
+            futures = [await producer.send("bench.raw", BODY, key=uuid.uuid4().bytes) for _ in range(1000)]
+            await asyncio.gather(*futures)
+            sent += len(futures)
+        return sent / (time.monotonic() - started)
+    finally:
+        await producer.stop()
+
+
+async def direct(dev: Dev, app_id: str, seconds: float) -> tuple[float, int]:
+    settings = load_settings(env={})
+    topic = TopicNames(settings.topic_namespace, settings.retry_schedule)(MESSAGES)
+    async with EventProducer(dev.bootstrap, AvroCodec(), client_id="bench-direct") as producer:
+        sent = 0
+        started = time.monotonic()
+        while time.monotonic() - started < seconds:
+            acks = []
+            for _ in range(1000):
+                record = {"msg_id": str(generate_id()), "app_id": app_id, "event_type": "bench.event",
+                          "event_id": None, "channels": [], "payload": BODY, "tags": [],
+                          "accepted_at": datetime.now(UTC), "source": "kafka", "metadata": {}}  # fmt: skip
+                acks.append(await producer.send(topic, "MessageAccepted", record, uuid.uuid4().bytes))
+            await asyncio.gather(*acks)
+            sent += len(acks)
+        return sent / (time.monotonic() - started), sent
+
+
+async def over_http(dev: Dev, app: str, seconds: float, in_flight: int = 64) -> tuple[float, int]:
+    headers = {"Authorization": f"Bearer {dev.token}", "Content-Type": "application/json"}
+    body = {"eventType": "bench.event", "payload": PAYLOAD}
+    accepted = 0
+    stop = time.monotonic() + seconds
+
+    async def client(session: aiohttp.ClientSession) -> None:
+        nonlocal accepted
+        while time.monotonic() < stop:
+            async with session.post(f"{dev.base}/api/v1/app/{app}/msg", json=body, headers=headers) as response:
+                await response.read()
+                accepted += response.status == 202
+
+    started = time.monotonic()
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=in_flight)) as session:
+        await asyncio.gather(*(client(session) for _ in range(in_flight)))
+    return accepted / (time.monotonic() - started), accepted
+
+
+async def routed_rate(dev: Dev, before: float, count: int, started: float, timeout: float = 600) -> float:
+    """Messages/s from the phase's start until the router has seen all ``count`` of them."""
+    deadline = time.monotonic() + timeout
+    while dev.metric(ROUTED) - before < count:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the router did not catch up")
+        await asyncio.sleep(0.2)
+    return count / (time.monotonic() - started)
+
+
+async def main(args: argparse.Namespace) -> None:
+    seconds = 3.0 if args.quick else args.seconds
+    dev = Dev()
+    try:
+        app = dev.api("POST", "/app", {"name": "ingest"})
+        dev.api("POST", f"/app/{app['id']}/endpoint",
+                {"url": "http://127.0.0.1:9/never", "filterTypes": ["never.matches"]})  # fmt: skip
+        app_id = str(parse_id(app["id"], IdKind.APPLICATION))
+        baseline = await raw_baseline(dev.bootstrap, seconds)
+        rows = []
+        phases = [
+            ("direct (Avro to messages)", lambda: direct(dev, app_id, seconds), 20_000),
+            ("HTTP POST /msg (svix wire)", lambda: over_http(dev, app["id"], seconds), 5_000),
+        ]
+        for name, run, target in phases:
+            before = dev.metric(ROUTED)
+            started = time.monotonic()
+            accepted_per_s, count = await run()
+            routed = await routed_rate(dev, before, count, started)
+            rows.append({"path": name, "accepted_per_s": accepted_per_s, "routed_per_s": routed,
+                         "raw_producer_per_s": baseline, "ratio_to_raw": accepted_per_s / baseline,
+                         "target_per_s": target, "met": accepted_per_s >= target})  # fmt: skip
+        report("b3_ingest", rows, quick=args.quick)
+    finally:
+        dev.stop()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--seconds", type=float, default=30.0)
+    asyncio.run(main(parser.parse_args()))

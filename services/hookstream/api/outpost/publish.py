@@ -1,0 +1,125 @@
+"""Outpost publish: an event for a tenant becomes a MessageAccepted on ``messages`` (admin key only).
+
+``id`` is the message's ``eventId``: publishing the same id again for the
+same tenant within the dedupe window answers ``duplicate: true`` and puts
+nothing on the log (the router dedupes again on the log, so two API
+processes racing on one id still deliver once). ``destination_ids`` are the
+destinations the event matches now (enabled, topic, filter), decided by the
+same pure matcher the router uses.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from hookstream.api.context import API_CONTEXT, ApiContext
+from hookstream.api.outpost import lookup
+from hookstream.api.outpost.auth import require_admin
+from hookstream.api.outpost.errors import invalid
+from hookstream.api.outpost.shapes import ref
+from hookstream.api.outpost.tenants import NAME_PATTERN
+from hookstream.api.spec import Operation, Response, read_body
+from hookstream.domain.config import endpoint_from_record
+from hookstream.domain.ids import generate_id
+from hookstream.domain.matching import match_endpoints
+from hookstream.domain.routing import message_facts
+from hookstream.domain.schedule import parse_duration
+from hookstream.query.messages import get_message_by_event_id
+
+BODY = {
+    "type": "object", "required": ["data"], "additionalProperties": False,
+    "properties": {
+        "data": {"type": "object"}, "id": {"type": "string", "pattern": NAME_PATTERN},
+        "tenant_id": {"type": "string", "minLength": 1}, "destination_id": {"type": "string"},
+        "topic": {"type": "string", "pattern": NAME_PATTERN}, "eligible_for_retry": {"type": "boolean"},
+        "time": {"type": "string", "format": "date-time"},
+        "metadata": {"type": "object", "additionalProperties": {"type": "string"}},
+    },
+}  # fmt: skip
+
+
+def matched(ctx: ApiContext, app: dict[str, Any], record: dict[str, Any]) -> list[str]:
+    """Destination ids the message is routed to, by the router's own rule over the current config."""
+    endpoints = {uuid.UUID(e["endpoint_id"]): e for e in ctx.directory.endpoints_of(lookup.app_uuid(app))}
+    rules = [endpoint_from_record(e).rule for e in endpoints.values()]
+    routed = match_endpoints(message_facts(record), rules)
+    return [lookup.destination_id(endpoints[rule.endpoint_id]) for rule in routed]
+
+
+def _topic(ctx: ApiContext, body: dict[str, Any]) -> str:
+    """Required, and one of them, once topics (event types) are configured; free otherwise."""
+    configured = {name for name, record in ctx.directory.event_types.items() if not record.get("archived")}
+    topic = body.get("topic")
+    if configured and topic is None:
+        raise invalid("topic", "is required: this deployment has topics configured (GET /topics)")
+    if configured and topic not in configured:
+        raise invalid("topic", f"{topic!r} is not a configured topic (GET /topics lists them)")
+    return topic or ""
+
+
+def _time(body: dict[str, Any]) -> datetime:
+    if "time" not in body:
+        return datetime.now(UTC)
+    try:
+        at = datetime.fromisoformat(body["time"].replace("Z", "+00:00"))
+    except ValueError:
+        raise invalid("time", f"{body['time']!r} is not an RFC 3339 date-time") from None
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+async def _duplicate(ctx: ApiContext, app_id: uuid.UUID, event_id: str) -> bool:
+    if ctx.recent.message_by_event_id(app_id, event_id) is not None:
+        return True
+    since = datetime.fromtimestamp(datetime.now(UTC).timestamp() - parse_duration(ctx.settings.dedupe_window), UTC)
+    return await get_message_by_event_id(ctx.clickhouse, app_id, event_id, since=since, with_content=False) is not None
+
+
+async def publish(request: web.Request) -> web.Response:
+    ctx = request.app[API_CONTEXT]
+    require_admin(request, "publishing")
+    body = await read_body(request, PUBLISH)
+    if "tenant_id" not in body:
+        raise invalid("tenant_id", "is required")
+    if "destination_id" in body:
+        raise invalid("destination_id", "is not supported: hookstream routes every event by topic and filter")
+    if body.get("eligible_for_retry") is False:
+        raise invalid("eligible_for_retry", "false is not supported: failed deliveries follow the retry schedule")
+    encoded = json.dumps(body["data"], separators=(",", ":"), ensure_ascii=False).encode()
+    cap = ctx.settings.api_max_payload_bytes
+    if len(encoded) > cap:
+        raise invalid("data", f"is {len(encoded)} bytes serialized; the limit is {cap}")
+    app = await lookup.tenant(ctx, request, body["tenant_id"])
+    app_id = lookup.app_uuid(app)
+    record = {
+        "msg_id": str(generate_id()), "app_id": str(app_id), "event_type": _topic(ctx, body),
+        "event_id": body.get("id"), "channels": [], "payload": encoded, "tags": [], "accepted_at": _time(body),
+        "source": "http", "metadata": body.get("metadata") or {},
+    }  # fmt: skip
+    destinations = matched(ctx, app, record)
+    if record["event_id"] is None:
+        await ctx.commands.message(record)
+        ctx.recent.add_message(record)
+    else:
+        if await _duplicate(ctx, app_id, record["event_id"]):
+            return web.json_response({"id": record["event_id"], "duplicate": True, "destination_ids": destinations},
+                                     status=202)  # fmt: skip
+        ctx.recent.add_message(record)  # reserve the id before awaiting, against a concurrent twin
+        try:
+            await ctx.commands.message(record)
+        except BaseException:
+            ctx.recent.forget_message(record)
+            raise
+    return web.json_response({"id": lookup.event_id(record), "duplicate": False, "destination_ids": destinations},
+                             status=202)  # fmt: skip
+
+
+PUBLISH = Operation(
+    "POST", "/publish", publish, "publishEvent", "Publish an event for a tenant (admin API key)", body=BODY,
+    responses={202: Response("accepted, or a duplicate of an earlier id", ref("PublishResponse"))},
+)  # fmt: skip
+OPERATIONS = (PUBLISH,)

@@ -1,0 +1,131 @@
+"""Svix's ``/auth`` routes: application portal access (and its deprecated dashboard form), logout.
+
+Access answers an application-scoped token (``domain.access``: stateless,
+HMAC under a key derived from the operator token) and a portal URL on this
+server, ``<origin>/portal/#key=<token>``: the token rides in the fragment,
+so it never reaches an access log. Nothing serves ``/portal/`` yet; the
+token itself is what clients use, as a bearer token on the same API.
+
+A token grants everything under its application (list, read and write
+endpoints, messages, attempts) and nothing else. It carries no
+capabilities, so requests for a narrower token (``readOnly``, a subset of
+``capabilities``) are refused rather than silently widened. ``featureFlags``
+and ``sessionId`` are checked and accepted but not carried.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from aiohttp import web
+
+from hookstream.api.auth import scope_of
+from hookstream.api.context import API_CONTEXT, ApiContext
+from hookstream.api.spec import Operation, Response, read_body, read_params
+from hookstream.api.svix import applications, lookup, params
+from hookstream.api.svix.auth import for_app_tokens, operator_only
+from hookstream.api.svix.errors import Invalid, forbidden, not_found
+from hookstream.api.svix.params import APP_ID, IDEMPOTENCY_KEY
+from hookstream.api.svix.schemas import APP_PORTAL_ACCESS_IN, CAPABILITIES, MAX_EXPIRY_S, ref
+from hookstream.domain.access import app_token_key, issue_app_token
+from hookstream.domain.ids import IdKind
+
+PORTAL_PATH = "/portal/"
+
+
+def _check_grant(body: Mapping[str, Any]) -> None:
+    """Refuse what a token cannot honour: it always grants full access to its application (the schema has
+    checked the capabilities are known ones)."""
+    if body.get("readOnly"):
+        raise Invalid(["body", "readOnly"], "read-only tokens are not supported: a token may read and write "
+                      "its application's endpoints and messages")  # fmt: skip
+    capabilities = body.get("capabilities")
+    if capabilities is not None and set(capabilities) != set(CAPABILITIES):
+        raise Invalid(["body", "capabilities"], "narrowed capabilities are not supported: a token has all of "
+                      f"{', '.join(sorted(CAPABILITIES))}")  # fmt: skip
+
+
+def _new_application(body: Mapping[str, Any], ref: str) -> dict[str, Any] | None:
+    """The record to create when ``ref`` names no application yet (its uid: the body's, else ``ref``).
+
+    Validated even when the application exists and the record goes unused,
+    so a bad body is refused the same way whatever the state.
+    """
+    given = body.get("application")
+    if given is None:
+        return None
+    try:
+        return applications._new(given, given.get("uid") or ref)
+    except Invalid as error:
+        raise Invalid(["body", "application", *error.loc[1:]], error.msg, error.kind) from None
+
+
+async def _application(ctx: ApiContext, ref: str, new: dict[str, Any] | None) -> uuid.UUID:
+    """The application ``ref`` names, created from ``new`` when there is none and ``ref`` can be its uid."""
+    async with ctx.commands.config_lock:
+        await ctx.cache.catch_up()
+        current = lookup.find_application(ctx, ref)
+        if current is None:
+            if new is None or params.id_or_ref(ref, IdKind.APPLICATION) is not None:
+                raise not_found("Application")
+            applications._check_uid_free(ctx, new["uid"], None)
+            current = await applications._write(ctx, new)
+    return uuid.UUID(current["app_id"])
+
+
+async def _access(request: web.Request, op: Operation) -> web.Response:
+    ctx = request.app[API_CONTEXT]
+    ref = read_params(request, op)["app_id"]
+    body = (await read_body(request, op) if request.body_exists else None) or {}
+    expiry = body.get("expiry") or MAX_EXPIRY_S
+    _check_grant(body)
+    app_id = await _application(ctx, ref, _new_application(body, ref))
+    token = issue_app_token(app_token_key(ctx.operator_token), app_id, int(time.time()) + expiry)
+    url = request.url.origin().with_path(PORTAL_PATH).with_fragment(f"key={token}")
+    return web.json_response({"url": str(url), "token": token})
+
+
+@operator_only
+async def app_portal_access(request: web.Request) -> web.Response:
+    """A token for one application (created first from ``application`` when the path's uid names none)."""
+    return await _access(request, APP_PORTAL_ACCESS)
+
+
+@operator_only
+async def dashboard_access(request: web.Request) -> web.Response:
+    """Deprecated by Svix for ``app-portal-access``; the same answer, the body optional."""
+    return await _access(request, DASHBOARD_ACCESS)
+
+
+@for_app_tokens
+async def logout(request: web.Request) -> web.Response:
+    """204 for an application token, but nothing is revoked: tokens are stateless and live until they expire.
+
+    Revoking all tokens at once means changing the operator token. The
+    operator token cannot log out (Svix: "trying to log out other tokens
+    will fail").
+    """
+    if scope_of(request).is_operator:
+        raise forbidden("only an application token can log out")
+    return web.Response(status=204)
+
+
+_ACCESS = {200: Response("a token for the application, and its portal URL", ref("AppPortalAccessOut")),
+           404: Response("no such application, and none to create", ref("HttpError"))}  # fmt: skip
+APP_PORTAL_ACCESS = Operation(
+    "POST", "/auth/app-portal-access/{app_id}", app_portal_access, "v1.authentication.app-portal-access",
+    "A token scoped to one application (created from the body's application when the path's uid names none)",
+    params=(APP_ID, IDEMPOTENCY_KEY), body=APP_PORTAL_ACCESS_IN, responses=_ACCESS,
+)  # fmt: skip
+DASHBOARD_ACCESS = Operation(
+    "POST", "/auth/dashboard-access/{app_id}", dashboard_access, "v1.authentication.dashboard-access",
+    "Deprecated form of app-portal-access", params=(APP_ID, IDEMPOTENCY_KEY), body=APP_PORTAL_ACCESS_IN,
+    responses=_ACCESS,
+)  # fmt: skip
+LOGOUT = Operation("POST", "/auth/logout", logout, "v1.authentication.logout",
+                   "Log out an application token (nothing is revoked: tokens are stateless)",
+                   params=(IDEMPOTENCY_KEY,), responses={204: Response("logged out")})  # fmt: skip
+OPERATIONS = (APP_PORTAL_ACCESS, DASHBOARD_ACCESS, LOGOUT)

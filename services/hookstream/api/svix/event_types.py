@@ -1,0 +1,221 @@
+"""Svix event types: list, create (or un-archive), get, upsert (PUT), patch, archive or expunge (DELETE).
+
+Event types are deployment-wide and identified by name. A write is one
+event on ``config`` keyed by the name, carrying the whole new state:
+EventTypeUpserted for create, change, archive and un-archive, and
+EventTypeDeleted for ``DELETE ?expunge=true``; the answer is built from that
+record once the API's config view holds it (read your writes).
+
+Archiving (a plain DELETE) hides a type from lists unless
+``include_archived`` and keeps it; POST with its name, or a PATCH or PUT with
+``archived: false``, brings it back. Messages of an archived type, or of a
+type never declared, are still accepted, as Svix accepts them: event types
+describe and document, they do not gate message intake. Event-type writes
+are operator work; which tokens may make them is the authentication layer's
+decision, not this module's.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from hookstream.api.context import API_CONTEXT, ApiContext
+from hookstream.api.spec import Operation, Response, read_body, read_params
+from hookstream.api.svix import params
+from hookstream.api.svix.auth import for_app_tokens
+from hookstream.api.svix.errors import Invalid, conflict, not_found
+from hookstream.api.svix.pagination import descending, keyset_page, list_response
+from hookstream.api.svix.params import EVENT_TYPE_NAME, IDEMPOTENCY_KEY, ORDER, PAGE, flag, with_content
+from hookstream.api.svix.schemas import event_type_in, list_of, ref
+from hookstream.api.svix.shapes import event_type_out
+from hookstream.domain.config import event_type_flags
+
+# Request field -> record field, for PATCH (only what the body names changes).
+_FIELDS = {"description": "description", "archived": "archived", "deprecated": "deprecated", "schemas": "schemas",
+           "groupName": "group_name", "featureFlags": "feature_flags"}  # fmt: skip
+# A forward iterator for a name that starts with '-' (which would read as a backward one); not a name character.
+_FORWARD = "~"
+
+
+def _schemas(body: Mapping[str, Any]) -> str | None:
+    """JSON Schemas by version (``{"1": {...}}``), kept as JSON text; each version must be a schema object."""
+    value = body.get("schemas")
+    if value is None:
+        return None
+    for version, schema in value.items():
+        if not isinstance(schema, dict):
+            reason = f"schemas[{version!r}] must be a JSON Schema object, got {type(schema).__name__}"
+            raise Invalid(["body", "schemas"], reason, "type_error.dict")
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _fields(body: Mapping[str, Any], *, partial: bool) -> dict[str, Any]:
+    """The record fields a body sets: all of them (POST, PUT) or only those it names (PATCH).
+
+    The body has passed ``schemas.event_type_in``: types, name patterns, and no nulls where a PATCH names
+    ``description``, ``archived`` or ``deprecated``.
+    """
+    values = {
+        "description": body.get("description"),
+        "archived": bool(body.get("archived")),
+        "deprecated": bool(body.get("deprecated")),
+        "schemas": _schemas(body),
+        "group_name": body.get("groupName"),
+        "feature_flags": body.get("featureFlags") or [],
+    }
+    if not partial:
+        return values
+    return {field: values[field] for key, field in _FIELDS.items() if key in body}
+
+
+def _record(ctx: ApiContext, name: str, fields: Mapping[str, Any], created_at: datetime | None) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    return {"name": name, **fields, "feature_flag": None, "version": ctx.directory.next_event_type_version(name),
+            "created_at": created_at or now, "updated_at": now}  # fmt: skip
+
+
+def _kept(current: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of ``current`` a partial change starts from (an old single flag moves to ``feature_flags``)."""
+    return {field: current[field] for field in _FIELDS.values()} | {"feature_flags": event_type_flags(current)}
+
+
+def _created_at(record: Mapping[str, Any]) -> datetime:
+    return record.get("created_at") or record["updated_at"]
+
+
+async def _write(ctx: ApiContext, record: dict[str, Any]) -> dict[str, Any]:
+    await ctx.commands.config("EventTypeUpserted", record, record["name"])
+    return record
+
+
+async def _find(ctx: ApiContext, name: str) -> dict[str, Any]:
+    """The event type, archived or not; a miss waits once for the view to reach the end of ``config``."""
+    found = ctx.directory.event_types.get(name)
+    if found is None:
+        await ctx.cache.catch_up()
+        found = ctx.directory.event_types.get(name)
+    if found is None:
+        raise not_found("Event type")
+    return found
+
+
+def _iterator(raw: str) -> tuple[bool, str | None]:
+    """(backwards, the name to continue after) from an iterator this API returned."""
+    if not raw:
+        return False, None
+    backwards = raw.startswith("-")
+    name = raw[1:] if backwards or raw.startswith(_FORWARD) else raw
+    if not params.NAME.match(name):
+        raise Invalid(["query", "iterator"], f"{raw!r} is not an iterator this API returned")
+    return backwards, name
+
+
+@for_app_tokens  # an application's portal shows the event types it can subscribe to
+async def list_event_types(request: web.Request) -> web.Response:
+    ctx = request.app[API_CONTEXT]
+    query = read_params(request, LIST)
+    backwards, after = _iterator(query["iterator"] or "")
+    records = [r for r in ctx.directory.event_types.values() if query["include_archived"] or not r["archived"]]
+    items, page = keyset_page(records, lambda r: r["name"], after, backwards=backwards, descending=descending(query),
+                              limit=query["limit"])  # fmt: skip
+    data = [event_type_out(r, with_content=query["with_content"]) for r in items]
+    first = items[0]["name"] if items else None
+    last = items[-1]["name"] if items else None
+    if last is not None and last.startswith("-"):
+        last = _FORWARD + last
+    return web.json_response(list_response(data, page, first, last))
+
+
+async def create(request: web.Request) -> web.Response:
+    """A new event type, or an archived one brought back with the body's fields (Svix); a live one is a 409."""
+    ctx = request.app[API_CONTEXT]
+    body = await read_body(request, CREATE)
+    name = body["name"]
+    fields = _fields(body, partial=False)
+    async with ctx.commands.config_lock:
+        await ctx.cache.catch_up()
+        current = ctx.directory.event_types.get(name)
+        if current is not None and not current["archived"]:
+            raise conflict(f"an event type named {name!r} already exists")
+        record = await _write(ctx, _record(ctx, name, fields, _created_at(current) if current else None))
+    return web.json_response(event_type_out(record), status=201)
+
+
+@for_app_tokens
+async def get(request: web.Request) -> web.Response:
+    ctx = request.app[API_CONTEXT]
+    return web.json_response(event_type_out(await _find(ctx, read_params(request, GET)["event_type_name"])))
+
+
+async def update(request: web.Request) -> web.Response:
+    """PUT: replace the event type (un-archiving it unless the body archives it), or create it: 201."""
+    ctx = request.app[API_CONTEXT]
+    name = read_params(request, UPDATE)["event_type_name"]
+    fields = _fields(await read_body(request, UPDATE), partial=False)
+    async with ctx.commands.config_lock:
+        await ctx.cache.catch_up()
+        current = ctx.directory.event_types.get(name)
+        record = await _write(ctx, _record(ctx, name, fields, _created_at(current) if current else None))
+    return web.json_response(event_type_out(record), status=200 if current else 201)
+
+
+async def patch(request: web.Request) -> web.Response:
+    ctx = request.app[API_CONTEXT]
+    name = read_params(request, PATCH)["event_type_name"]
+    changes = _fields(await read_body(request, PATCH), partial=True)
+    async with ctx.commands.config_lock:
+        current = await _find(ctx, name)
+        record = await _write(ctx, _record(ctx, name, _kept(current) | changes, _created_at(current)))
+    return web.json_response(event_type_out(record))
+
+
+async def delete(request: web.Request) -> web.Response:
+    """Archive (Svix's default), or with ``expunge=true`` delete for good, freeing the name."""
+    ctx = request.app[API_CONTEXT]
+    query = read_params(request, DELETE)
+    name, expunge = query["event_type_name"], query["expunge"]
+    async with ctx.commands.config_lock:
+        current = await _find(ctx, name)
+        if expunge:
+            record = {"name": name, "version": ctx.directory.next_event_type_version(name),
+                      "deleted_at": datetime.now(UTC)}  # fmt: skip
+            await ctx.commands.config("EventTypeDeleted", record, name)
+        elif not current["archived"]:
+            await _write(ctx, _record(ctx, name, _kept(current) | {"archived": True}, _created_at(current)))
+    return web.Response(status=204)
+
+
+_OUT = ref("EventTypeOut")
+_MISSING = {404: Response("no such event type", ref("HttpError"))}
+_ONE = "/event-type/{event_type_name}"
+LIST = Operation(
+    "GET", "/event-type", list_event_types, "v1.event-type.list", "List event types by name",
+    params=(*PAGE, ORDER, flag("include_archived", "list archived event types too"), with_content(False)),
+    responses={200: Response("a page of event types", list_of("EventTypeOut"))},
+)  # fmt: skip
+CREATE = Operation(
+    "POST", "/event-type", create, "v1.event-type.create", "Create an event type (or bring an archived one back)",
+    params=(IDEMPOTENCY_KEY,), body=event_type_in(with_name=True),
+    responses={201: Response("created", _OUT), 409: Response("a live event type has the name", ref("HttpError"))},
+)  # fmt: skip
+GET = Operation("GET", _ONE, get, "v1.event-type.get", "Get an event type", params=(EVENT_TYPE_NAME,),
+                responses={200: Response("the event type", _OUT), **_MISSING})  # fmt: skip
+UPDATE = Operation(
+    "PUT", _ONE, update, "v1.event-type.update", "Replace an event type (or create it)", params=(EVENT_TYPE_NAME,),
+    body=event_type_in(with_name=False), responses={200: Response("replaced", _OUT), 201: Response("created", _OUT)},
+)  # fmt: skip
+PATCH = Operation(
+    "PATCH", _ONE, patch, "v1.event-type.patch", "Change some of an event type", params=(EVENT_TYPE_NAME,),
+    body=event_type_in(with_name=False, partial=True), responses={200: Response("changed", _OUT), **_MISSING},
+)  # fmt: skip
+DELETE = Operation(
+    "DELETE", _ONE, delete, "v1.event-type.delete", "Archive an event type (expunge=true: delete it for good)",
+    params=(EVENT_TYPE_NAME, flag("expunge", "delete for good, freeing the name")),
+    responses={204: Response("archived or deleted"), **_MISSING},
+)  # fmt: skip
+OPERATIONS = (LIST, CREATE, GET, UPDATE, PATCH, DELETE)

@@ -1,0 +1,107 @@
+"""Endpoint recover: each ``RecoverRequested`` on ``commands`` becomes manual tasks for the failed messages.
+
+The API only writes the command (and answers 202); the fan-out happens here,
+in a consumer group of its own on ``commands``, committed after every task
+of the command is acknowledged. A crash (of the API, or of this process)
+after the command is on the log therefore loses nothing: the command is read
+again and fanned out again. Replayed work does not double up in the common
+case, because the pairs are enumerated from the status table *as it stands*:
+a message a first run already resent successfully is no longer ``fail``.
+
+What is resent: every message created in ``[since, until)`` whose pair with
+the endpoint ended failed (schedule exhausted, a failed manual attempt, or a
+task dropped while the endpoint was disabled), as Svix's recover does; each
+one as a manual attempt (``trigger`` manual, the pair's next trigger
+sequence), which is never retried, like a resend. A message whose payload
+has expired or was expunged cannot be resent and is skipped with a log line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any
+
+from clickhouse_connect.driver import Client
+
+from hookstream.domain.manual import manual_task
+from hookstream.log.codec import AvroCodec
+from hookstream.log.consumer import Event, EventConsumer, accepted_events
+from hookstream.log.producer import EventProducer
+from hookstream.log.topics import COMMANDS, DEAD_LETTER, TASKS, TopicNames
+from hookstream.query.attempts import last_trigger_seq
+from hookstream.query.messages import tags_and_payloads
+from hookstream.query.status import failed_messages_of_endpoint
+from hookstream.runtime.settings import Settings
+from hookstream.runtime.tasks import cancel_and_wait
+
+log = logging.getLogger("hookstream.recover")
+
+
+class Recoverer:
+    """``commands`` (RecoverRequested) -> ``tasks``; ``start()``/``stop()``. ``producer``/``clickhouse`` are shared."""
+
+    def __init__(self, settings: Settings, codec: AvroCodec, producer: EventProducer, clickhouse: Client) -> None:
+        names = TopicNames(settings.topic_namespace, settings.retry_schedule)
+        self._tasks_topic = names(TASKS)
+        self._producer = producer
+        self._clickhouse = clickhouse
+        self._consumer = EventConsumer(
+            settings.kafka_bootstrap_servers, [names(COMMANDS)], f"{settings.topic_namespace}recover", codec, producer,
+            names(DEAD_LETTER), max_records=100, accepts=accepted_events(names, COMMANDS),
+        )  # fmt: skip
+        self._loop: asyncio.Task[None] | None = None
+
+    async def start(self) -> Recoverer:
+        await self._consumer.start()
+        self._loop = asyncio.create_task(self._run(), name="recover")
+        return self
+
+    async def stop(self) -> None:
+        await cancel_and_wait(self._loop)
+        with contextlib.suppress(Exception):
+            await self._consumer.stop()
+
+    async def __aenter__(self) -> Recoverer:
+        return await self.start()
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    async def _run(self) -> None:
+        await self._consumer.run(self._recover_all, "recover")
+
+    async def check(self) -> None:
+        """The health check: fails while commands fail (they are retried)."""
+        self._consumer.check()
+
+    async def _recover_all(self, batch: list[Event]) -> None:
+        for event in batch:
+            if event.name == "RecoverRequested":
+                await self.recover(event.record)
+
+    async def recover(self, command: dict[str, Any]) -> int:
+        """Resend the endpoint's failed messages of the command's window; returns how many were sent."""
+        app_id, endpoint_id = uuid.UUID(command["app_id"]), uuid.UUID(command["endpoint_id"])
+        msg_ids = await failed_messages_of_endpoint(
+            self._clickhouse, app_id, endpoint_id, command["since"], command.get("until")
+        )
+        messages = await tags_and_payloads(self._clickhouse, app_id, msg_ids, with_content=True)
+        acks = []
+        for msg_id in msg_ids:
+            message = messages.get(msg_id)
+            if message is None or not message.get("payload"):
+                log.warning("recover: message %s has no payload any more; not resent", msg_id)
+                continue
+            seq = await last_trigger_seq(self._clickhouse, app_id, msg_id, endpoint_id) + 1
+            task = manual_task(message, str(endpoint_id), seq, datetime.now(UTC))
+            acks.append(await self._producer.send(self._tasks_topic, "DeliveryTask", task, str(endpoint_id).encode()))
+        await asyncio.gather(*acks)
+        log.info("recover %s: %d messages resent to endpoint %s", command["request_id"], len(acks), endpoint_id)
+        return len(acks)

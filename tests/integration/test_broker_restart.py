@@ -1,0 +1,102 @@
+"""Loops that outlive the broker: a send the broker does not acknowledge is retried, never skipped.
+
+The router's loop used to be a bare ``async for``: the first Kafka error of a
+send ended it, silently, and every later message stayed unrouted. The fault
+is injected at our own producer wrapper (the sends that fail never reach the
+broker, as when it is away); the broker, topics and consumer group are real.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from aiokafka.errors import KafkaConnectionError
+from prometheus_client import CollectorRegistry
+
+from hookstream.config.cache import ConfigCache
+from hookstream.log.codec import AvroCodec
+from hookstream.log.consumer import ConsumerStalled, Event, EventConsumer
+from hookstream.log.producer import EventProducer
+from hookstream.log.topics import CONFIG, DEAD_LETTER, MESSAGES, TASKS, TopicNames
+from hookstream.router.service import Router, RouterMetrics
+from hookstream.runtime.settings import Settings
+from tests.support import builders
+
+pytestmark = pytest.mark.integration
+
+
+class BrokerAwayFor(EventProducer):
+    """Fails the first ``failures`` sends of ``name`` as a stopped broker would; calls ``during`` at each."""
+
+    def __init__(self, bootstrap: str, name: str, failures: int) -> None:
+        super().__init__(bootstrap, AvroCodec())
+        self.name, self.failures_left = name, failures
+        self.health_while_failing: list[str] = []
+        self.router: Router | None = None
+
+    async def send(self, topic: str, name: str, record: Any, key: bytes | None) -> asyncio.Future[Any]:  # type: ignore[override]
+        if name == self.name and self.failures_left > 0:
+            self.failures_left -= 1
+            if self.router is not None:
+                try:
+                    await self.router.check()
+                    self.health_while_failing.append("ok")
+                except ConsumerStalled as exc:
+                    self.health_while_failing.append(str(exc))
+            raise KafkaConnectionError("Connection at 127.0.0.1 closed (injected)")
+        return await super().send(topic, name, record, key)
+
+
+@pytest.fixture
+async def producer(kafka: str) -> AsyncIterator[BrokerAwayFor]:
+    async with BrokerAwayFor(kafka, "DeliveryTask", failures=3) as producer:
+        yield producer
+
+
+async def _read_tasks(settings: Settings, producer: EventProducer, topic: str, wanted: set[str]) -> list[Event]:
+    reader = EventConsumer(settings.kafka_bootstrap_servers, [topic], f"reader-{topic}", producer.codec, producer,
+                           settings.topic_namespace + DEAD_LETTER)  # fmt: skip
+    await reader.start()
+    events: list[Event] = []
+    try:
+        async with asyncio.timeout(60):
+            async for batch in reader.batches(timeout_ms=200):
+                events.extend(batch)
+                if wanted <= {e.record["msg_id"] for e in events}:
+                    break
+    finally:
+        await reader.stop()
+    return events
+
+
+async def test_router_retries_a_batch_whose_sends_failed_and_loses_no_message(
+    settings: Settings, topics: TopicNames, producer: BrokerAwayFor
+) -> None:
+    app = builders.application()
+    ep = builders.endpoint(app["app_id"], "http://127.0.0.1:1/a")
+    await (await producer.send(topics(CONFIG), "ApplicationUpserted", app, app["app_id"].encode()))
+    await (await producer.send(topics(CONFIG), "EndpointUpserted", ep, ep["endpoint_id"].encode()))
+    cache = await ConfigCache(settings.kafka_bootstrap_servers, topics(CONFIG), producer.codec).start()
+    router = await Router(settings, producer.codec, producer, cache, RouterMetrics(CollectorRegistry())).start()
+    producer.router = router
+    messages = [builders.message(app["app_id"], event_id=f"order-{n}") for n in range(12)]
+    try:
+        for m in messages:
+            await (await producer.send(topics(MESSAGES), "MessageAccepted", m, m["app_id"].encode()))
+        tasks = await _read_tasks(settings, producer, topics(TASKS), {m["msg_id"] for m in messages})
+        for _ in range(300):  # healthy again once the retried batch is committed (bounded: 30 s)
+            if router.consumer.failure is None:
+                break
+            await asyncio.sleep(0.1)
+        await router.check()
+    finally:
+        await router.stop()
+        await cache.stop()
+    assert producer.failures_left == 0
+    assert {t.record["msg_id"] for t in tasks} == {m["msg_id"] for m in messages}
+    # The first failure is seen by the second attempt: /health fails while the batch is retried.
+    assert producer.health_while_failing[0] == "ok"
+    assert all("KafkaConnectionError" in h for h in producer.health_while_failing[1:]), producer.health_while_failing
