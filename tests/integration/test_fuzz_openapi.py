@@ -6,7 +6,7 @@ a seeded application, endpoint, message and attempt so reads have something
 to find. Each operation gets ``HOOKSTREAM_FUZZ_EXAMPLES`` positive and as
 many negative cases (default 10), authenticated with the operator token, and
 the whole run stops generating after ``HOOKSTREAM_FUZZ_SECONDS`` (default
-100). Checks: no 5xx, the status is one the document declares, the content
+75). Checks: no 5xx, the status is one the document declares, the content
 type and body match the declared schema, declared headers are present. All
 failures are collected and reported together, one line per operation and
 check, with the request that caused it.
@@ -51,7 +51,7 @@ from tests.support.svix_api import ServedApi, served_api
 pytestmark = pytest.mark.integration
 
 EXAMPLES = int(os.environ.get("HOOKSTREAM_FUZZ_EXAMPLES", "10"))
-SECONDS = float(os.environ.get("HOOKSTREAM_FUZZ_SECONDS", "100"))
+SECONDS = float(os.environ.get("HOOKSTREAM_FUZZ_SECONDS", "75"))
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
