@@ -21,6 +21,7 @@ from hookstream.log.codec import AvroCodec
 from hookstream.log.consumer import ConsumerStalled, Event, EventConsumer
 from hookstream.log.producer import EventProducer
 from hookstream.log.topics import CONFIG, DEAD_LETTER, MESSAGES, TASKS, TopicNames
+from hookstream.projector.service import Projector, ProjectorMetrics
 from hookstream.router.service import Router, RouterMetrics
 from hookstream.runtime.settings import Settings
 from tests.support import builders
@@ -100,3 +101,33 @@ async def test_router_retries_a_batch_whose_sends_failed_and_loses_no_message(
     # The first failure is seen by the second attempt: /health fails while the batch is retried.
     assert producer.health_while_failing[0] == "ok"
     assert all("KafkaConnectionError" in h for h in producer.health_while_failing[1:]), producer.health_while_failing
+
+
+async def test_projector_rereads_from_its_committed_offsets_when_a_dead_letter_is_not_taken(
+    settings: Settings, topics: TopicNames, clickhouse: Any, kafka: str
+) -> None:
+    """A poisoned record whose dead letter the broker does not take used to end the projector's loop."""
+    async with BrokerAwayFor(kafka, "DeadLetter", failures=2) as producer:
+        app = builders.application()
+        await (await producer.send(topics(CONFIG), "ApplicationUpserted", app, app["app_id"].encode()))
+        messages = [builders.message(app["app_id"], event_id=f"order-{n}") for n in range(6)]
+        key = app["app_id"].encode()
+        for m in messages[:3]:
+            await (await producer.send(topics(MESSAGES), "MessageAccepted", m, key))
+        await (await producer.send_raw(topics(MESSAGES), b"\x00not avro", key))
+        for m in messages[3:]:
+            await (await producer.send(topics(MESSAGES), "MessageAccepted", m, key))
+        projector = Projector(settings, producer.codec, producer, clickhouse, ProjectorMetrics(CollectorRegistry()))
+        await projector.start()
+        try:
+            for _ in range(600):  # bounded: 60 s; healthy again once a batch went through after the rewind
+                projected = clickhouse.command("SELECT count() FROM messages FINAL")
+                if projected == len(messages) and projector.failure is None:
+                    break
+                await asyncio.sleep(0.1)
+            await projector.check()
+        finally:
+            await projector.stop()
+    assert producer.failures_left == 0
+    assert clickhouse.command("SELECT count() FROM messages FINAL") == len(messages)
+    assert clickhouse.command("SELECT uniqExact(msg_id) FROM messages") == len(messages)

@@ -130,6 +130,37 @@ class Projector:
         await self.consumer.stop()
 
     async def _run(self) -> None:
+        """Project forever; a failure outside the retried write (e.g. a dead letter the broker did not take)
+        drops the uncommitted batch and re-reads from the committed offsets, so nothing is skipped."""
+        delay = RETRY_FIRST_S
+        rewind = False
+        while True:
+            try:
+                if rewind:
+                    await self._rewind()
+                    rewind = False
+                await self._project()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.failure = f"{type(exc).__name__}: {exc}"[:500]
+                log.error("projector: reading failed; re-reading from the committed offsets in %.1f s", delay,
+                          extra={"error": self.failure})  # fmt: skip
+                rewind = True
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX_S)
+
+    async def _rewind(self) -> None:
+        """Every assigned partition back to its committed offset (its beginning when nothing is committed)."""
+        kafka = self.consumer.kafka
+        for tp in kafka.assignment():
+            committed = await kafka.committed(tp)
+            if committed is None:
+                await kafka.seek_to_beginning(tp)
+            else:
+                kafka.seek(tp, committed)
+
+    async def _project(self) -> None:
         batch = RowBatch()
         poll_ms = max(50, int(self.settings.projector_batch_s * 1000 / 2))
         while True:
