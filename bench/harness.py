@@ -128,6 +128,7 @@ class Dev:
             "HOOKSTREAM_HTTP_PORT": str(self.port),
             "HOOKSTREAM_DELIVERY_ALLOWED_NETWORKS": "127.0.0.0/8",
             "HOOKSTREAM_LOG_LEVEL": "WARNING",
+            "HOOKSTREAM_API_RATE_LIMIT_PER_S": "0",  # the benchmarks measure the pipeline, not the per-token limiter
             **env,
         }
         for name in ("KAFKA_BOOTSTRAP_SERVERS", "HOOKSTREAM_KAFKA_BOOTSTRAP_SERVERS", "CLICKHOUSE_URL"):

@@ -164,7 +164,7 @@ async def latency(dev: Dev, receivers: Receivers, rate: float, seconds: float) -
         while time.monotonic() < stop + 15 and (time.monotonic() < stop or len(visible) < len(accepted)):
             async with session.get(f"{dev.base}/api/v1/app/{app}/attempt/endpoint/{endpoint}?limit=250",
                                    headers=headers) as response:  # fmt: skip
-                page = await response.json()
+                page = await response.json() if response.status == 200 else {"data": []}
             now = time.time()
             for attempt in page["data"]:
                 visible.setdefault(attempt["msgId"], now)
