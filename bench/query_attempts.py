@@ -339,9 +339,54 @@ async def main(args: argparse.Namespace) -> None:
             meta = {**meta, "phase": phase, "parts": parts(client), "deep_page_depth": round(depth, 1),
                     "load_avg_1m": [round(load_before, 1), round(os.getloadavg()[0], 1)]}  # fmt: skip
             report(results, meta, args.results)
+        if args.analytics_runs:
+            time_analytics(client, args.analytics_runs, meta, args.results)
     finally:
         client.close()
         shutil.rmtree(work, ignore_errors=True)
+
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "analytics.md"
+
+
+def analytics_queries() -> list[tuple[str, str]]:
+    """(title, SQL) of every sql block in docs/analytics.md, titled by the ``### `` heading above it."""
+    found: list[tuple[str, str]] = []
+    title, sql = "", None
+    for line in DOC.read_text().splitlines():
+        if sql is not None:
+            if line.startswith("```"):
+                found.append((title or f"query {len(found) + 1}", "\n".join(sql)))
+                sql = None
+            else:
+                sql.append(line)
+        elif line.startswith("### "):
+            title = line[4:].strip()
+        elif line.startswith("```sql"):
+            sql = []
+    return found
+
+
+def time_analytics(client: Client, runs: int, meta: dict[str, Any], path: Path) -> None:
+    """Each documented analytics query ``runs`` times over the inserted data: p50 and max, rows returned."""
+    rows_out = []
+    for title, sql in analytics_queries():
+        spent, rows = [], 0
+        for _ in range(runs):
+            started = time.perf_counter()
+            rows = len(client.query(sql).result_rows)
+            spent.append((time.perf_counter() - started) * 1000)
+        spent.sort()
+        rows_out.append({"query": title[:60], "runs": runs, "p50_ms": round(percentile(spent, 0.5), 1),
+                         "max_ms": round(spent[-1], 1), "rows": rows})  # fmt: skip
+    print(f"\nanalytics queries of docs/analytics.md over {meta['rows']:,} attempts ({runs} runs each)")
+    print(f"| {'query':<60} | {'p50 ms':>8} | {'max ms':>8} | {'rows':>6} |")
+    print(f"|{'-' * 62}|{'-' * 9}:|{'-' * 9}:|{'-' * 7}:|")
+    for r in rows_out:
+        print(f"| {r['query']:<60} | {r['p50_ms']:>8.1f} | {r['max_ms']:>8.1f} | {r['rows']:>6} |")
+    with path.open("a", encoding="utf-8") as out:
+        for r in rows_out:
+            out.write(json.dumps({**meta, "phase": "analytics", **r}) + "\n")
 
 
 def _cpus() -> int | None:
@@ -355,11 +400,15 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--queries", type=int, default=None, help="queries per kind (default 1,000)")
     parser.add_argument("--batch", type=int, default=50_000, help="rows per write_rows call")
     parser.add_argument("--optimize", action="store_true", help="measure again after OPTIMIZE ... FINAL")
+    parser.add_argument("--analytics-runs", type=int, default=None,
+                        help="runs of each docs/analytics.md query (default 5, quick 1; 0 skips them)")  # fmt: skip
     parser.add_argument("--seed", type=int, default=20250314)
     parser.add_argument("--results", type=Path, default=RESULTS, help="JSON lines appended here")
     args = parser.parse_args(argv)
     args.rows = args.rows or (20_000 if args.quick else 1_000_000)
     args.queries = args.queries or (100 if args.quick else 1_000)
+    if args.analytics_runs is None:
+        args.analytics_runs = 1 if args.quick else 5
     if args.rows < 1 or args.queries < 1 or args.batch < 1:
         parser.error("--rows, --queries and --batch must be positive")
     return args
