@@ -219,13 +219,13 @@ async def main(args: argparse.Namespace) -> None:
     try:
         b1 = []
         samples: list[dict] = []
-        best = 0.0
+        one_endpoint = 0.0
         profile_to = dev.work / "b1-profile.txt"
         for endpoints in (1, 10):
             base = await baseline(receivers, endpoints, window)
             ours = await throughput(dev, receivers, endpoints, warmup, window, samples, 2_000 if args.quick else 20_000,
                                     profile_to if endpoints == 10 and not args.quick else None)  # fmt: skip
-            best = max(best, ours)
+            one_endpoint = ours if endpoints == 1 else one_endpoint
             b1.append({"endpoints": endpoints, "concurrency": concurrency(endpoints), "baseline_per_s": base,
                        "hookstream_per_s": ours, "ratio": ours / base, "target": "≥ 0.6 and ≥ 2,000/s",
                        "met": ours / base >= 0.6 and ours >= 2000})  # fmt: skip
@@ -238,7 +238,8 @@ async def main(args: argparse.Namespace) -> None:
             stages, functions = sampling.summarise(profile_to)
             report("b1_profile_stages", stages, quick=args.quick)
             report("b1_profile_functions", functions, quick=args.quick)
-        b2 = await latency(dev, receivers, max(1.0, best / 2), 5.0 if args.quick else args.seconds)
+        # B2 sends to one endpoint: half of what the pipeline sustained for one endpoint in B1
+        b2 = await latency(dev, receivers, max(1.0, one_endpoint / 2), 5.0 if args.quick else args.seconds)
         b2["met"] = b2["delivered_p50_ms"] <= 30 and b2["delivered_p99_ms"] <= 200 and b2["visible_p99_ms"] <= 2000
         report("b2_latency", [b2], quick=args.quick)
         peak_py = max(s["python_mb"] for s in samples)
