@@ -21,6 +21,9 @@ _LIBRARIES = ("aiokafka", "faust", "mode", "fastavro", "aiohttp", "chdb", "click
               "ssl", "json", "prometheus_client", "yarl", "multidict")  # fmt: skip
 
 
+_ENTRY_POINTS = ("hookstream/cli.py", "hookstream/runtime/dev.py")
+
+
 def py_spy() -> str | None:
     found = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     return found if Path(found).exists() else None
@@ -47,9 +50,9 @@ def _function(frame: str) -> str:
 
 
 def stage_of(stack: list[str]) -> str:
-    for frame in reversed(stack):  # innermost hookstream frame decides
+    for frame in reversed(stack):  # innermost hookstream frame decides (the entry points run the loop: not a stage)
         path = _frame_module(frame)
-        if "/hookstream/" in path:
+        if "/hookstream/" in path and not path.endswith(_ENTRY_POINTS):
             part = path.split("/hookstream/", 1)[1].split("/", 1)[0]
             return part if part in _STAGES else "hookstream-other"
     for frame in reversed(stack):
