@@ -14,6 +14,7 @@ events that caused it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -92,10 +93,19 @@ def dead_letter_of(event: faust.EventT, error: UndecodableRecord, consumer: str)
     return dead_letter_record(record, error, consumer)
 
 
+STOP_TIMEOUT_S = 30.0
+
+
 async def stop_app(app: faust.App) -> None:
-    """Stop a faust app and release what it holds; a failure is logged, not raised, so the other roles stop too."""
+    """Stop a faust app and release what it holds; a failure is logged, not raised, so the other roles stop too.
+
+    Bounded: faust's stop can wait forever on a consumer that lost its broker or group, and a process
+    must be able to stop (its uncommitted work is read again by the next owner of the partitions).
+    """
     try:
-        await app.stop()
+        await asyncio.wait_for(app.stop(), STOP_TIMEOUT_S)
+    except TimeoutError:
+        log.error("stopping faust app %s took longer than %.0f s; going on", app.conf.id, STOP_TIMEOUT_S)
     except Exception:
         log.exception("stopping faust app %s failed", app.conf.id)
 
