@@ -378,12 +378,12 @@ def time_analytics(client: Client, runs: int, meta: dict[str, Any], path: Path) 
             spent.append((time.perf_counter() - started) * 1000)
         spent.sort()
         rows_out.append({"query": title[:60], "runs": runs, "p50_ms": round(percentile(spent, 0.5), 1),
-                         "max_ms": round(spent[-1], 1), "rows": rows})  # fmt: skip
+                         "max_ms": round(spent[-1], 1), "result_rows": rows})  # fmt: skip
     print(f"\nanalytics queries of docs/analytics.md over {meta['rows']:,} attempts ({runs} runs each)")
     print(f"| {'query':<60} | {'p50 ms':>8} | {'max ms':>8} | {'rows':>6} |")
     print(f"|{'-' * 62}|{'-' * 9}:|{'-' * 9}:|{'-' * 7}:|")
     for r in rows_out:
-        print(f"| {r['query']:<60} | {r['p50_ms']:>8.1f} | {r['max_ms']:>8.1f} | {r['rows']:>6} |")
+        print(f"| {r['query']:<60} | {r['p50_ms']:>8.1f} | {r['max_ms']:>8.1f} | {r['result_rows']:>6} |")
     with path.open("a", encoding="utf-8") as out:
         for r in rows_out:
             out.write(json.dumps({**meta, "phase": "analytics", **r}) + "\n")
