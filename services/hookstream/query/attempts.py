@@ -18,7 +18,17 @@ from typing import Any
 
 from clickhouse_connect.driver import Client
 
-from hookstream.query.common import Page, Position, Where, in_list, newest_first_page, page_of, select, utc
+from hookstream.query.common import (
+    Page,
+    Position,
+    Where,
+    add_message_filters,
+    in_list,
+    newest_first_page,
+    page_of,
+    select,
+    utc,
+)
 
 LIGHT_COLUMNS = (
     "attempt_id", "app_id", "msg_id", "endpoint_id", "event_type", "event_id", "channels", "attempt_number",
@@ -75,19 +85,8 @@ def _where(f: AttemptFilter) -> Where:
             where.add("0")
     if f.status_code_class is not None:
         where.add("status_code_class = {status_code_class:UInt16}", status_code_class=f.status_code_class)
-    if f.event_types:
-        where.add("event_type IN {event_types:Array(String)}", event_types=in_list(f.event_types))
-    if f.channel is not None:
-        where.add("has(channels, {channel:String})", channel=f.channel)
-    if f.tag is not None:
-        where.add(
-            "msg_id IN (SELECT msg_id FROM messages WHERE app_id = {app_id:UUID} AND has(tags, {tag:String}))",
-            tag=f.tag,
-        )
-    if f.before is not None:
-        where.add("started_at < {before:DateTime64(6, 'UTC')}", before=f.before)
-    if f.after is not None:
-        where.add("started_at > {after:DateTime64(6, 'UTC')}", after=f.after)
+    add_message_filters(where, event_types=f.event_types, channel=f.channel, tag=f.tag, before=f.before,
+                        after=f.after, time_column="started_at")  # fmt: skip
     return where
 
 

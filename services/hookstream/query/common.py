@@ -117,6 +117,36 @@ def in_list(values: Sequence[str]) -> list[str]:
     return sorted(set(values))
 
 
+def add_message_filters(
+    where: Where,
+    *,
+    event_types: Sequence[str],
+    channel: str | None,
+    tag: str | None,
+    before: datetime | None,
+    after: datetime | None,
+    time_column: str,
+) -> None:
+    """The message filters every per-message-or-attempt list shares (the row's ``app_id`` is already bound).
+
+    ``tag`` lives on the message only, so it is a semi-join on ``messages``; the time bounds apply to
+    ``time_column`` (when the attempt started, or when its message was created).
+    """
+    if event_types:
+        where.add("event_type IN {event_types:Array(String)}", event_types=in_list(event_types))
+    if channel is not None:
+        where.add("has(channels, {channel:String})", channel=channel)
+    if tag is not None:
+        where.add(
+            "msg_id IN (SELECT msg_id FROM messages WHERE app_id = {app_id:UUID} AND has(tags, {tag:String}))",
+            tag=tag,
+        )
+    if before is not None:
+        where.add(f"{time_column} < {{before:DateTime64(6, 'UTC')}}", before=before)
+    if after is not None:
+        where.add(f"{time_column} > {{after:DateTime64(6, 'UTC')}}", after=after)
+
+
 async def newest_first_page(
     client: Client,
     *,

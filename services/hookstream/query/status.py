@@ -19,7 +19,7 @@ from typing import Any
 
 from clickhouse_connect.driver import Client
 
-from hookstream.query.common import Page, Position, Where, keyset, page_of, select, utc
+from hookstream.query.common import Page, Position, Where, add_message_filters, keyset, page_of, select, utc
 
 _COLUMNS = (
     "msg_id, endpoint_id, toString(status) AS status, last_attempt_at, next_attempt_at, event_type, event_id, "
@@ -95,19 +95,8 @@ async def messages_of_endpoint(
     where = Where()
     where.add("app_id = {app_id:UUID} AND endpoint_id = {endpoint_id:UUID}", app_id=f.app_id,
               endpoint_id=f.endpoint_id)  # fmt: skip
-    if f.event_types:
-        where.add("event_type IN {event_types:Array(String)}", event_types=sorted(set(f.event_types)))
-    if f.channel is not None:
-        where.add("has(channels, {channel:String})", channel=f.channel)
-    if f.tag is not None:
-        where.add(
-            "msg_id IN (SELECT msg_id FROM messages WHERE app_id = {app_id:UUID} AND has(tags, {tag:String}))",
-            tag=f.tag,
-        )
-    if f.before is not None:
-        where.add("msg_created_at < {before:DateTime64(6, 'UTC')}", before=f.before)
-    if f.after is not None:
-        where.add("msg_created_at > {after:DateTime64(6, 'UTC')}", after=f.after)
+    add_message_filters(where, event_types=f.event_types, channel=f.channel, tag=f.tag, before=f.before,
+                        after=f.after, time_column="msg_created_at")  # fmt: skip
     direction, _ = keyset(where, "msg_created_at", "msg_id", position)
     outer = "1"
     if f.status is not None:
