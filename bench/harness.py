@@ -79,6 +79,13 @@ def java_children(pid: int) -> list[int]:
     return [int(line) for line in out.split()]
 
 
+def python_children(pid: int) -> list[int]:
+    """The role processes `hookstream dev` runs (`hookstream run --roles router,deliver`)."""
+    out = subprocess.run(["pgrep", "-P", str(pid), "-f", "hookstream.cli run"], capture_output=True, text=True,
+                         check=False).stdout  # fmt: skip
+    return [int(line) for line in out.split()]
+
+
 def http(method: str, url: str, token: str | None = None, body: Any = None, timeout: float = 30) -> tuple[int, Any]:
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(url, data=data, method=method)
@@ -173,6 +180,11 @@ class Dev:
         return total
 
     def python_rss_mb(self) -> float:
+        """The dev process and its role processes together: the Python side of the deployment."""
+        return rss_mb(self.process.pid) + sum(rss_mb(pid) for pid in python_children(self.process.pid))
+
+    def dev_rss_mb(self) -> float:
+        """The dev process alone (the API, the projector, status, scheduler and chDB)."""
         return rss_mb(self.process.pid)
 
     def broker_rss_mb(self) -> float:

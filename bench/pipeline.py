@@ -117,7 +117,7 @@ async def throughput(
             now = time.monotonic()
             projected = dev.metric(*counter) - base
             samples.append({"t": round(now - started, 1), "python_mb": dev.python_rss_mb(),
-                            "broker_mb": dev.broker_rss_mb()})  # fmt: skip
+                            "dev_process_mb": dev.dev_rss_mb(), "broker_mb": dev.broker_rss_mb()})  # fmt: skip
             if window_start is None and now - started >= warmup:
                 window_start, window_count = now, projected
                 if profile_to is not None:
@@ -207,7 +207,8 @@ async def backlog_memory(dev: Dev, receivers: Receivers, messages: int, seconds:
     started = time.monotonic()
     while time.monotonic() - started < seconds:
         rows.append({"phase": f"backlog {messages:,}", "t_s": round(time.monotonic() - started),
-                     "python_mb": dev.python_rss_mb(), "broker_mb": dev.broker_rss_mb()})  # fmt: skip
+                     "python_mb": dev.python_rss_mb(), "dev_process_mb": dev.dev_rss_mb(),
+                     "broker_mb": dev.broker_rss_mb()})  # fmt: skip
         await asyncio.sleep(max(1.0, seconds / 6))
     return rows
 
@@ -243,7 +244,8 @@ async def main(args: argparse.Namespace) -> None:
         b2["met"] = b2["delivered_p50_ms"] <= 30 and b2["delivered_p99_ms"] <= 200 and b2["visible_p99_ms"] <= 2000
         report("b2_latency", [b2], quick=args.quick)
         peak_py = max(s["python_mb"] for s in samples)
-        b6 = [{"phase": "during B1", "t_s": s["t"], "python_mb": s["python_mb"], "broker_mb": s["broker_mb"]}
+        b6 = [{"phase": "during B1", "t_s": s["t"], "python_mb": s["python_mb"], "dev_process_mb": s["dev_process_mb"],
+               "broker_mb": s["broker_mb"]}
               for s in samples[:: max(1, len(samples) // 8)]]  # fmt: skip
         b6 += await backlog_memory(dev, receivers, 5_000 if args.quick else args.backlog, 6 if args.quick else 60)
         b6.append({"phase": "peak python during B1", "python_mb": peak_py, "met": peak_py <= 500})

@@ -30,12 +30,15 @@ def py_spy() -> str | None:
 
 
 def record(pid: int, seconds: int, out: Path) -> subprocess.Popen[bytes] | None:
-    """Start sampling ``pid`` for ``seconds`` (collapsed stacks into ``out``); None when py-spy is missing."""
+    """Start sampling ``pid`` and its Python children (``hookstream dev``'s role processes) for ``seconds``.
+
+    Collapsed stacks go into ``out``; None when py-spy is missing.
+    """
     tool = py_spy()
     if tool is None:
         return None
     return subprocess.Popen([tool, "record", "--pid", str(pid), "--duration", str(seconds), "--rate", "200",
-                             "--format", "raw", "--output", str(out), "--nonblocking"],
+                             "--format", "raw", "--output", str(out), "--nonblocking", "--subprocesses"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
 
 

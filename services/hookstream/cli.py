@@ -18,7 +18,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hookstream", description="Self-hosted webhook delivery.")
     parser.add_argument("--config", type=Path, help="TOML settings file (also HOOKSTREAM_CONFIG)")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("dev", help="run every role in one process on a local Kafka broker and embedded chDB")
+    sub.add_parser("dev", help="run every role on a local Kafka broker and embedded chDB, from one command")
     topics = sub.add_parser("topics", help="create or list the topics of this deployment")
     topics.add_argument("action", choices=["create", "list"])
     run = sub.add_parser("run", help="run some roles against a running Kafka cluster (one process per role scales out)")
@@ -153,6 +153,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "dev":
             from hookstream.runtime.dev import run_dev
 
+            if settings.dev_delivery_processes < 0:
+                raise SystemExit("hookstream: HOOKSTREAM_DEV_DELIVERY_PROCESSES must be 0 or more")
             run_dev(settings)
         elif args.command == "topics":
             _topics(settings, args.action)

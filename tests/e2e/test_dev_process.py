@@ -34,6 +34,12 @@ def _java_children(pid: int) -> list[int]:
     return [int(line) for line in out.split()]
 
 
+def _role_processes(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid), "-f", "hookstream.cli run"], capture_output=True, text=True,
+                         check=False).stdout  # fmt: skip
+    return [int(line) for line in out.split()]
+
+
 def _get(url: str) -> tuple[int, bytes]:
     try:
         with urllib.request.urlopen(url, timeout=5) as response:
@@ -80,13 +86,16 @@ def test_dev_serves_health_and_metrics_then_stops_on_sigterm(tmp_path: Path) -> 
         body = _wait_healthy(f"http://127.0.0.1:{port}/health", process)
         # the engines, and the loops that report their own failures (a projector that cannot write, a router,
         # recover or operational relay retrying a batch) are unhealthy though Kafka and ClickHouse answer
-        assert body["checks"] == {name: "ok" for name in
-                                  ("kafka", "clickhouse", "projector", "router", "recover", "operational")}  # fmt: skip
+        # the router and the delivery worker run in a child process, whose own health is part of this one
+        assert body["checks"] == {name: "ok" for name in ("kafka", "clickhouse", "projector", "recover",
+                                                          "operational", "delivery_process")}  # fmt: skip
         status, metrics = _get(f"http://127.0.0.1:{port}/metrics")
         assert status == 200
         text = metrics.decode()
         assert 'hookstream_dependency_up{dependency="kafka"} 1.0' in text
         assert "process_resident_memory_bytes" in text
+        assert 'hookstream_delivery_in_flight{process="delivery_process"} 0.0' in text  # the child's, served here
+        assert text.count("# TYPE process_resident_memory_bytes gauge") == 1
         token_file = tmp_path / "data" / "operator_token"
         token = token_file.read_text().strip()
         assert token.startswith("hs_op_") and oct(token_file.stat().st_mode & 0o777) == "0o600"
@@ -101,11 +110,22 @@ def test_dev_serves_health_and_metrics_then_stops_on_sigterm(tmp_path: Path) -> 
         brokers = _java_children(process.pid)
         assert len(brokers) == 1, "hookstream dev should run exactly one broker JVM"
 
+        # a role process that dies is named by /health, then restarted
+        (child,) = _role_processes(process.pid)
+        os.kill(child, signal.SIGKILL)
+        while _pid_alive(child):
+            time.sleep(0.05)
+        status, answer = _get(f"http://127.0.0.1:{port}/health")
+        assert status == 503 and json.loads(answer)["failing"] == ["delivery_process"]
+        _wait_healthy(f"http://127.0.0.1:{port}/health", process, timeout_s=60)
+        (child,) = _role_processes(process.pid)
+
         started = time.monotonic()
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=15) == 0
         assert time.monotonic() - started < 10
         assert not _pid_alive(brokers[0]), "the broker JVM outlived hookstream dev"
+        assert not _pid_alive(child), "the role process outlived hookstream dev"
     finally:
         if process.poll() is None:
             process.kill()
@@ -116,13 +136,15 @@ def test_kill_9_of_dev_takes_the_broker_with_it(tmp_path: Path) -> None:
     try:
         _wait_healthy(f"http://127.0.0.1:{port}/health", process)
         brokers = _java_children(process.pid)
-        assert len(brokers) == 1
+        children = _role_processes(process.pid)
+        assert len(brokers) == 1 and len(children) == 1
         process.kill()
         process.wait(timeout=5)
         deadline = time.monotonic() + 10
-        while _pid_alive(brokers[0]) and time.monotonic() < deadline:
+        while any(map(_pid_alive, brokers + children)) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert not _pid_alive(brokers[0]), "an orphan broker JVM survived kill -9 of its parent"
+        assert not _pid_alive(children[0]), "an orphan role process survived kill -9 of its parent"
     finally:
         if process.poll() is None:
             process.kill()

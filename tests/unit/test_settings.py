@@ -2,7 +2,14 @@ from pathlib import Path
 
 import pytest
 
-from hookstream.runtime.settings import Settings, SettingsError, all_env_names, load_settings, settings_table
+from hookstream.runtime.settings import (
+    Settings,
+    SettingsError,
+    all_env_names,
+    load_settings,
+    settings_env,
+    settings_table,
+)
 
 
 def test_empty_environment_gives_safe_defaults() -> None:
@@ -73,3 +80,15 @@ def test_readme_lists_every_setting() -> None:
     assert settings_table() in readme, "README's settings table is stale: paste `hookstream settings` into it"
     for name in all_env_names():
         assert f"`{name}`" in readme
+
+
+def test_settings_env_gives_a_child_process_exactly_the_same_settings(tmp_path: Path) -> None:
+    """`hookstream dev` hands its resolved settings (file and derived values included) to its role processes."""
+    config = tmp_path / "hookstream.toml"
+    config.write_text('retry_schedule = "0s,1s"\ndelivery_svix_headers = true\n')
+    parent = load_settings(env={"HOOKSTREAM_RETRY_JITTER": "0.05", "KAFKA_BOOTSTRAP_SERVERS": "k:9092"},
+                           config_file=config).replace(data_dir=tmp_path / "d", secret_keys="a,b")  # fmt: skip
+    child = load_settings(env=settings_env(parent))
+    assert child == parent
+    assert (child.retry_schedule, child.delivery_svix_headers, child.retry_jitter) == ("0s,1s", True, 0.05)
+    assert set(settings_env(parent)) <= all_env_names()

@@ -6,16 +6,22 @@ from aiohttp import web
 
 from hookstream.api import openapi, outpost, svix, v1
 from hookstream.api.context import ApiContext
-from hookstream.runtime.ops import Check, Metrics, add_ops_routes, count_requests
+from hookstream.runtime.ops import Check, Exposition, Metrics, add_ops_routes, count_requests
 
 
 def build_app(
-    checks: dict[str, Check], metrics: Metrics | None = None, api: ApiContext | None = None
+    checks: dict[str, Check],
+    metrics: Metrics | None = None,
+    api: ApiContext | None = None,
+    federated: dict[str, Exposition] | None = None,
 ) -> web.Application:
-    """``api`` mounts the dialects (Svix and Outpost under ``/api/v1``, v1 at ``/v1``); else only /health, /metrics."""
+    """``api`` mounts the dialects (Svix and Outpost under ``/api/v1``, v1 at ``/v1``); else only /health, /metrics.
+
+    ``federated``: other processes whose metrics this ``/metrics`` serves too.
+    """
     metrics = metrics or Metrics()
     app = web.Application(middlewares=[count_requests])
-    add_ops_routes(app, checks, metrics)
+    add_ops_routes(app, checks, metrics, federated)
     if api is not None:
         openapi.add_routes(app)
         svix.mount(app, api, checks, metrics)

@@ -1,9 +1,11 @@
-"""``hookstream dev``: every role in one process on the embedded engines.
+"""``hookstream dev``: every role, on the embedded engines, from one command.
 
 Starts a local broker unless Kafka is configured, creates the topics, applies
-the ClickHouse migrations, then serves HTTP until Ctrl-C or SIGTERM. Shutdown
-runs in reverse order and the broker goes last, so nothing is still writing
-to it when it stops.
+the ClickHouse migrations, then serves HTTP until Ctrl-C or SIGTERM. The
+router and the delivery worker run in child processes
+(``HOOKSTREAM_DEV_DELIVERY_PROCESSES``, role_process.py), every other role
+in this one. Shutdown runs in reverse order and the broker goes last, so
+nothing is still writing to it when it stops.
 """
 
 from __future__ import annotations
@@ -25,11 +27,12 @@ from hookstream.log.topics import catalogue
 from hookstream.projector.migrations import apply_migrations
 from hookstream.projector.retention import apply_retention, apply_status_retention
 from hookstream.runtime.api import running_api
-from hookstream.runtime.clickhouse import connect, ping, redact_url
+from hookstream.runtime.clickhouse import Client, connect, ping, redact_url
 from hookstream.runtime.http_server import ApiRunner
 from hookstream.runtime.kafka_dist import ensure_kafka
 from hookstream.runtime.local_kafka import LocalKafka
 from hookstream.runtime.ops import Metrics
+from hookstream.runtime.role_process import CHILD_ROLES, RoleProcess, role_processes
 from hookstream.runtime.roles import ALL_ROLES, running_roles
 from hookstream.runtime.settings import Settings
 from hookstream.runtime.tokens import operator_token, secret_keys
@@ -75,40 +78,50 @@ async def serve_dev(settings: Settings, stop: asyncio.Event) -> None:
         settings = settings.replace(
             kafka_bootstrap_servers=bootstrap, secret_keys=secret_keys(settings.secret_keys, settings.data_dir)
         )
-        await serve(settings, ALL_ROLES, stop, started, api_token=token)
+        processes = settings.dev_delivery_processes
+        roles = ALL_ROLES if processes == 0 else tuple(role for role in ALL_ROLES if role not in CHILD_ROLES)
+        async with role_processes(settings, processes) as children:
+            await serve(settings, roles, stop, started, api_token=token, children=children)
 
 
 async def serve(
-    settings: Settings, roles: Sequence[str], stop: asyncio.Event, started: float, *, api_token: str | None = None
+    settings: Settings,
+    roles: Sequence[str],
+    stop: asyncio.Event,
+    started: float,
+    *,
+    api_token: str | None = None,
+    children: Sequence[RoleProcess] = (),
 ) -> None:
     """Migrations, the roles, and the HTTP server (health, metrics), until ``stop`` is set.
 
-    With ``api_token`` (the operator token) the HTTP server also serves the API dialects.
+    With ``api_token`` (the operator token) the HTTP server also serves the API dialects. ``children``
+    (role processes) are part of this process's health and metrics. ClickHouse is opened only when a
+    role here reads or writes it: a chDB directory belongs to one process.
     """
-    clickhouse = await asyncio.to_thread(connect, settings.resolved_clickhouse_url, settings.clickhouse_database)
     metrics = Metrics()
     async with contextlib.AsyncExitStack() as stack:
-        stack.callback(clickhouse.close)
-        applied = await asyncio.to_thread(apply_migrations, clickhouse)
-        await asyncio.to_thread(apply_retention, clickhouse, settings.payload_retention_days)
-        status_s = status_retention_s(settings.status_retention, settings.payload_retention_days)
-        await asyncio.to_thread(apply_status_retention, clickhouse, status_s)
-        log.info("clickhouse ready", extra={"url": redact_url(settings.resolved_clickhouse_url),
-                                            "migrations_applied": applied})  # fmt: skip
+        checks = {}
+        if api_token is not None or {"project", "schedule"} & set(roles):
+            clickhouse = await asyncio.to_thread(prepare_clickhouse, settings)
+            stack.callback(clickhouse.close)
+            checks["clickhouse"] = lambda: asyncio.to_thread(ping, clickhouse)
         admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, request_timeout_ms=3000)
         await admin.start()
         stack.push_async_callback(admin.close)
         running = await stack.enter_async_context(running_roles(settings, roles, metrics.registry))
-        checks = {"kafka": admin.describe_cluster, "clickhouse": lambda: asyncio.to_thread(ping, clickhouse)}
+        checks = {"kafka": admin.describe_cluster, **checks}
         if "project" in running.services:  # a projector that cannot write is unhealthy though ClickHouse answers
             checks["projector"] = running.services["project"].check
         for role in ("router", "recover", "operational"):  # loops that retry failed batches report it meanwhile
             if role in running.services:
                 checks[role] = running.services[role].check
+        checks.update({child.name: child.check for child in children})
         api = None
         if api_token is not None:
             api = await stack.enter_async_context(running_api(settings, api_token))
-        runner = ApiRunner(build_app(checks, metrics, api), handle_signals=False, access_log=None)
+        federated = {child.name: child.metrics for child in children}
+        runner = ApiRunner(build_app(checks, metrics, api, federated), handle_signals=False, access_log=None)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
         site = web.TCPSite(runner, settings.http_host, settings.http_port)
@@ -119,6 +132,17 @@ async def serve(
         print(f"hookstream is up: http://{host}:{port}/health", flush=True)
         await stop.wait()
         log.info("stopping")
+
+
+def prepare_clickhouse(settings: Settings) -> Client:
+    """A client of the configured ClickHouse, its migrations and retention applied."""
+    clickhouse = connect(settings.resolved_clickhouse_url, settings.clickhouse_database)
+    applied = apply_migrations(clickhouse)
+    apply_retention(clickhouse, settings.payload_retention_days)
+    apply_status_retention(clickhouse, status_retention_s(settings.status_retention, settings.payload_retention_days))
+    log.info("clickhouse ready", extra={"url": redact_url(settings.resolved_clickhouse_url),
+                                        "migrations_applied": applied})  # fmt: skip
+    return clickhouse
 
 
 def run_dev(settings: Settings) -> None:

@@ -116,7 +116,7 @@ def server_properties(log_dirs: Path, ports: BrokerPorts) -> str:
     return "".join(f"{key}={value}\n" for key, value in settings.items())
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """Runs in the child before exec: ask Linux to SIGKILL it when its parent dies."""
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -186,7 +186,7 @@ class LocalKafka:
             stdout=stdout,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+            preexec_fn=die_with_parent if sys.platform == "linux" else None,
         )
         stdout.close()
         try:

@@ -23,8 +23,12 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
+from prometheus_client.metrics_core import Metric
+from prometheus_client.parser import text_string_to_metric_families
 
 Check = Callable[[], Awaitable[None]]
+Exposition = Callable[[], Awaitable[str]]
+"""Another process's ``/metrics`` text, served here too (``hookstream dev``'s role processes)."""
 
 
 @dataclass
@@ -53,6 +57,7 @@ class Metrics:
 
 HEALTH_CHECKS = web.AppKey("health_checks", dict)
 METRICS = web.AppKey("metrics", Metrics)
+FEDERATED = web.AppKey("federated", dict)
 
 
 async def _run_check(name: str, check: Check, timeout_s: float) -> tuple[str, str | None]:
@@ -85,7 +90,48 @@ async def health(request: web.Request) -> web.Response:
 
 async def metrics_endpoint(request: web.Request) -> web.Response:
     payload = generate_latest(request.app[METRICS].registry)
+    sources: Mapping[str, Exposition] = request.app.get(FEDERATED) or {}
+    if sources:
+        texts = await asyncio.gather(*(_fetch(fetch) for fetch in sources.values()))
+        payload += federate(payload.decode(), dict(zip(sources, texts, strict=True)))
     return web.Response(body=payload, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def _fetch(fetch: Exposition) -> str:
+    try:
+        return await asyncio.wait_for(fetch(), 3.0)
+    except Exception:  # a process that does not answer is named by /health; its metrics are just absent
+        return ""
+
+
+class _Families:
+    def __init__(self, families: list[Metric]) -> None:
+        self._families = families
+
+    def collect(self) -> list[Metric]:
+        return self._families
+
+
+def federate(own: str, others: Mapping[str, str]) -> bytes:
+    """The families of ``others`` (process name -> exposition) that ``own`` lacks, each sample labelled ``process``.
+
+    Families this process has too (process_*, python_*, its HTTP and health
+    metrics) are left out: one name must not appear twice in an exposition,
+    and the other process's own ``/metrics`` still serves them.
+    """
+    mine = {family.name for family in text_string_to_metric_families(own)}
+    merged: dict[str, Metric] = {}
+    for process, text in others.items():
+        for family in text_string_to_metric_families(text):
+            if family.name in mine:
+                continue
+            target = merged.setdefault(family.name, Metric(family.name, family.documentation, family.type))
+            target.samples += [s._replace(labels={**s.labels, "process": process}) for s in family.samples]
+    if not merged:
+        return b""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Families(list(merged.values())))  # type: ignore[arg-type]
+    return generate_latest(registry)
 
 
 @web.middleware
@@ -106,8 +152,11 @@ async def count_requests(request: web.Request, handler: Callable[[web.Request], 
         metrics.http_latency.labels(route).observe(time.monotonic() - started)
 
 
-def add_ops_routes(app: web.Application, checks: dict[str, Check], metrics: Metrics) -> None:
+def add_ops_routes(
+    app: web.Application, checks: dict[str, Check], metrics: Metrics, federated: Mapping[str, Exposition] | None = None
+) -> None:
     app[HEALTH_CHECKS] = checks
     app[METRICS] = metrics
+    app[FEDERATED] = dict(federated or {})
     app.router.add_get("/health", health)
     app.router.add_get("/metrics", metrics_endpoint)

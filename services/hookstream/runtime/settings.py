@@ -116,6 +116,11 @@ class Settings:
     delivery_svix_headers: bool = _knob(
         False, "Send `svix-id`/`svix-timestamp`/`svix-signature` instead of `webhook-*`."
     )
+    dev_delivery_processes: int = _knob(
+        1,
+        "Child processes in which `hookstream dev` runs the router and the delivery worker (`hookstream run "
+        "--roles router,deliver` each), so delivery has a core of its own; 0 runs every role in the dev process.",
+    )
     dedupe_window: str = _knob("24h", "How long a message `eventId` stays unique within its application.")
     projector_batch_rows: int = _knob(20000, "The projector writes a batch when it holds this many rows...")
     projector_batch_s: float = _knob(0.5, "...or when its oldest row has waited this long.")
@@ -236,6 +241,15 @@ def load_settings(env: Mapping[str, str] | None = None, config_file: Path | None
     return settings.replace(
         data_dir=settings.data_dir.expanduser(), kafka_jars_dir=settings.kafka_jars_dir.expanduser()
     )
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """``settings`` as the canonical environment variables, so a child process reads exactly these values."""
+    env = {}
+    for f in fields(Settings):
+        value = getattr(settings, f.name)
+        env[env_names(f)[0]] = ("true" if value else "false") if isinstance(value, bool) else str(value)
+    return env
 
 
 def settings_table() -> str:
