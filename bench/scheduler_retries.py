@@ -15,6 +15,10 @@ holds at most a window per tier partition.
     .venv/bin/python bench/scheduler_retries.py --mode due --retries 10000
     .venv/bin/python bench/scheduler_retries.py --mode due --retries 10000 --schedule 0s,5s,10s,20s,40s
     .venv/bin/python bench/scheduler_retries.py --mode rss --retries 100000
+    .venv/bin/python bench/scheduler_retries.py --mode due --retries 10000 --pending 1000000
+
+``--pending N`` (due mode): first N retries due in an hour, on a tier of their own, with the scheduler's RSS
+at 10k, 100k and N pending; the due-time run then fires its retries while those N wait.
 """
 
 from __future__ import annotations
@@ -145,16 +149,49 @@ async def in_tiers(settings: Settings, names: TopicNames) -> int:
         await consumer.stop()
 
 
+async def fill_pending(settings: Settings, names: TopicNames, port: int, args: argparse.Namespace) -> int:
+    """``--pending N``: N real retries due in an hour (the schedule's last tier) before the due-time run starts.
+
+    They are failed attempts finished now, as in production, so they wait in their own tier topic; the
+    due-time figures are then taken with N retries pending. Returns the attempt numbers the due run may
+    use (those whose retry lands on the short tiers).
+    """
+    policy = RetryPolicy.parse(settings.retry_schedule, settings.retry_jitter, "5s", "10h")
+    last = policy.max_attempts - 1  # attempt `last` failing is retried after the schedule's last delay (1h)
+    steps = sorted({s for s in (10_000, 100_000, 1_000_000) if s < args.pending} | {args.pending})
+    rows: list[dict[str, Any]] = [{"pending": 0, "scheduler_rss_mb": rss_mib(args.pid), "held_in_memory": 0}]
+    written = 0
+    started = time.monotonic()
+    async with EventProducer(settings.kafka_bootstrap_servers, AvroCodec()) as producer:
+        for step in steps:
+            for start in range(written, step, 50_000):
+                now = datetime.now(UTC)
+                batch = [failed_attempt(policy, last, now) for _ in range(min(50_000, step - start))]
+                await produce(producer, names(ATTEMPTS), batch)
+            written = step
+            while await in_tiers(settings, names) < written:
+                await asyncio.sleep(0.5)
+            await asyncio.sleep(args.settle)
+            held = metric(port, "hookstream_scheduler_held_tasks")
+            print(f"{written:>7} retries pending ({time.monotonic() - started:.0f} s): scheduler RSS "
+                  f"{rss_mib(args.pid):.0f} MiB, tasks held in memory {held:.0f}")  # fmt: skip
+            rows.append({"pending": written, "scheduler_rss_mb": rss_mib(args.pid), "held_in_memory": held})
+    report("b5_retry_memory", rows, quick=args.quick)
+    return last - 1
+
+
 async def due_mode(settings: Settings, names: TopicNames, port: int, args: argparse.Namespace) -> None:
     policy = RetryPolicy.parse(settings.retry_schedule, settings.retry_jitter, "5s", "10h")
+    highest = await fill_pending(settings, names, port, args) if args.pending else policy.max_attempts - 1
+    base = await in_tiers(settings, names)
     rng = random.Random(7)
     now = datetime.now(UTC)
-    records = [failed_attempt(policy, rng.randint(1, policy.max_attempts - 1), now) for _ in range(args.retries)]
+    records = [failed_attempt(policy, rng.randint(1, highest), now) for _ in range(args.retries)]
     async with EventProducer(settings.kafka_bootstrap_servers, AvroCodec()) as producer:
         started = time.monotonic()
         await produce(producer, names(ATTEMPTS), records)
         print(f"{len(records)} failed attempts written in {time.monotonic() - started:.1f} s")
-    while await in_tiers(settings, names) < len(records):
+    while await in_tiers(settings, names) < base + len(records):
         await asyncio.sleep(0.2)
     earliest = min(r["next_attempt_at"] for r in records) - now
     print(f"all retries on their tiers {time.monotonic() - started:.1f} s after the first write "
@@ -169,7 +206,8 @@ async def due_mode(settings: Settings, names: TopicNames, port: int, args: argpa
           f"max {max(errors_ms):.1f} ms; early: {early}")  # fmt: skip
     print(f"scheduler RSS at the end: {rss_mib(args.pid):.0f} MiB")
     p99 = percentile(errors_ms, 0.99)
-    report("b5_retry_due", [{"retries": len(records), "fired": len(fired), "schedule": settings.retry_schedule,
+    report("b5_retry_due", [{"retries": len(records), "pending_besides": args.pending, "fired": len(fired),
+                             "schedule": settings.retry_schedule,
                              "p50_ms": percentile(errors_ms, 0.5), "p99_ms": p99, "max_ms": max(errors_ms),
                              "early": early, "target": "p99 ≤ 1 s, none early", "met": p99 <= 1000 and not early}],
            quick=args.quick)  # fmt: skip
@@ -203,8 +241,9 @@ async def main(args: argparse.Namespace) -> None:
     broker = LocalKafka(ensure_kafka(base.kafka_jars_dir), work / "kafka", heap="1g").start()
     process = None
     try:
+        schedule = args.schedule + ",1h" if args.pending else args.schedule  # the pending retries' own tier
         settings = base.replace(
-            data_dir=work, kafka_bootstrap_servers=broker.bootstrap_servers, retry_schedule=args.schedule,
+            data_dir=work, kafka_bootstrap_servers=broker.bootstrap_servers, retry_schedule=schedule,
             topic_partitions=args.partitions, topic_namespace=f"bench.{uuid.uuid4().hex[:6]}.",
         )  # fmt: skip
         await wait_for_broker(settings.kafka_bootstrap_servers)
@@ -226,6 +265,9 @@ if __name__ == "__main__":
     parser.add_argument("--retries", type=int, default=10_000)
     parser.add_argument("--partitions", type=int, default=6)
     parser.add_argument("--schedule", default=SCHEDULE, help="retry schedule (the delays make the tiers)")
+    parser.add_argument(
+        "--pending", type=int, default=0, help="due mode: first put this many retries due in an hour on their own tier"
+    )
     parser.add_argument("--settle", type=float, default=5.0, help="rss mode: seconds to wait before each reading")
     parser.add_argument("--quick", action="store_true", help="500 retries, short tiers: proves the benchmark runs")
     arguments = parser.parse_args()
