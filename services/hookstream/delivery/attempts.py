@@ -120,6 +120,7 @@ class Deliverer:
         async with self._slots.hold(endpoint.endpoint_id):
             self._metrics.lag.observe(max(0.0, (now() - task["due_at"]).total_seconds()))
             record = await self._attempt(task, endpoint, secrets, picked_up)
+        with self._slots.recording():  # no await between the two: a stop cannot slip in and lose the record
             await publish_acked(
                 self._producer, self._attempts_topic, "AttemptFinished", record, task["msg_id"].encode(), self._metrics
             )

@@ -1,8 +1,12 @@
-"""Concurrency slots: a bound overall and a bound per endpoint.
+"""Concurrency slots: a bound overall and a bound per endpoint, on requests in flight.
 
 The endpoint's slot is taken first and the overall one second, so tasks
 queued behind a slow endpoint hold nothing the other endpoints need: one
-endpoint can occupy at most its own share of the worker.
+endpoint can occupy at most its own share of the worker. A slot covers the
+request only: writing the attempt record down does not load the endpoint, so
+it happens after the slot is released (holding the slot through the broker's
+acknowledgement made one endpoint's throughput its slots divided by request
+time *plus* acknowledgement time).
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 
@@ -22,7 +26,7 @@ class Slots:
         self._per_endpoint = per_endpoint
         self._gates: dict[uuid.UUID, tuple[asyncio.Semaphore, list[int]]] = {}
         self.holders: set[asyncio.Task[Any]] = set()
-        """Tasks holding a slot, i.e. sending or recording; the ones a graceful stop waits for."""
+        """Tasks sending (holding a slot) or recording an attempt made; the ones a graceful stop waits for."""
 
     @contextlib.asynccontextmanager
     async def hold(self, endpoint_id: uuid.UUID) -> AsyncIterator[None]:
@@ -41,3 +45,14 @@ class Slots:
             users[0] -= 1
             if not users[0]:
                 self._gates.pop(endpoint_id, None)
+
+    @contextlib.contextmanager
+    def recording(self) -> Iterator[None]:
+        """The current task writes down an attempt it made: no slot, but a graceful stop waits for it too."""
+        task = asyncio.current_task()
+        assert task is not None
+        self.holders.add(task)
+        try:
+            yield
+        finally:
+            self.holders.discard(task)
