@@ -26,8 +26,9 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
         (["ingest.py"], ["b3_ingest"]),
         (["scheduler_retries.py", "--mode", "due"], ["b5_retry_due"]),
         (["scheduler_retries.py", "--mode", "rss"], ["b5_retry_memory"]),
+        (["scheduler_retries.py", "--mode", "due", "--pending", "2000"], ["b5_retry_memory", "b5_retry_due"]),
     ],
-    ids=["pipeline", "ingest", "retry-due", "retry-memory"],
+    ids=["pipeline", "ingest", "retry-due", "retry-memory", "retry-due-with-pending"],
 )
 def test_quick_benchmark_runs_and_reports(args: list[str], tables: list[str], tmp_path: Path) -> None:
     env = {**os.environ, "HOOKSTREAM_BENCH_RESULTS": str(tmp_path)}
