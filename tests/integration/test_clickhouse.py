@@ -26,6 +26,8 @@ from hookstream.projector.migrations import (
     default_migrations_dir,
     split_statements,
 )
+from hookstream.query.attempts import AttemptFilter, list_attempts
+from hookstream.query.common import Position
 from hookstream.runtime.clickhouse import ClickHouseUnavailable, connect, ping
 
 pytestmark = pytest.mark.integration
@@ -329,3 +331,41 @@ def test_payload_ttl_clears_old_bodies_and_keeps_the_row(fresh: Client) -> None:
     rows = fresh.query("SELECT response_body, request_headers, total_us FROM attempts ORDER BY started_at").result_rows
     assert rows[0] == (None, {}, old["total_us"][0])
     assert rows[1][0] is not None and rows[1][1] == old["request_headers"][1]
+
+
+async def test_attempt_lists_page_over_replayed_versions_one_attempt_each(fresh: Client) -> None:
+    """Every version of an attempt is read, the newest shown, each attempt once, across pages.
+
+    Five replays of every row make a page of raw rows hold fewer attempts than asked for, so the
+    list has to read again, larger; the expunge is the newest version of one attempt and must win.
+    """
+    apply_migrations(fresh)
+    fresh.command("SYSTEM STOP MERGES attempts")
+    batch = attempt_columns(700_000, 400)
+    for _ in range(5):
+        insert_attempts(fresh, batch)
+    expunge = {name: values[-2:-1] for name, values in attempt_columns(700_000, 400, version=2).items()}
+    expunge["expunged"], expunge["response_body"], expunge["response_headers"] = [1], [None], [{}]
+    insert_attempts(fresh, expunge)
+    app, endpoint = uuid.UUID(batch["app_id"][-2]), uuid.UUID(batch["endpoint_id"][-2])
+    expected = [
+        uuid.UUID(a) for a, e, s in sorted(zip(batch["attempt_id"], batch["endpoint_id"], batch["started_at"],
+                                               strict=True), key=lambda r: (r[2], r[0]), reverse=True)
+        if e == str(endpoint)
+    ]  # fmt: skip
+
+    seen: list[uuid.UUID] = []
+    position: Position | None = None
+    while True:
+        page = await list_attempts(fresh, AttemptFilter(app, endpoint_id=endpoint, with_content=True), 3, position)
+        seen += [row["attempt_id"] for row in page.items]
+        for row in page.items:
+            if row["attempt_id"] == uuid.UUID(batch["attempt_id"][-2]):
+                assert row["expunged"] == 1 and row["response_body"] is None
+            else:
+                assert row["version"] == 1 and row["expunged"] == 0
+        if page.done:
+            break
+        last = page.items[-1]
+        position = Position(last["started_at"], last["attempt_id"])
+    assert seen == expected and len(expected) > 6

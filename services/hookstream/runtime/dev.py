@@ -132,6 +132,8 @@ async def serve(
         print(f"hookstream is up: http://{host}:{port}/health", flush=True)
         await stop.wait()
         log.info("stopping")
+        # The role processes first: what they write on their way out still reaches the roles running here.
+        await asyncio.gather(*(child.stop() for child in children))
 
 
 def prepare_clickhouse(settings: Settings) -> Client:

@@ -139,7 +139,7 @@ class RoleProcess:
             return await response.text()
 
     async def stop(self) -> None:
-        """SIGTERM, and SIGKILL if the child has not exited within its drain bound."""
+        """SIGTERM, and SIGKILL if the child has not exited within its drain bound; calling it again is harmless."""
         self._stopping = True
         if self._supervisor is not None:
             self._supervisor.cancel()
