@@ -329,7 +329,8 @@ async def main(args: argparse.Namespace) -> None:
         meta = {"bench": "query_attempts", "at": datetime.now(UTC).isoformat(), "commit": _commit(),
                 "machine": platform.machine(), "cpus": _cpus(), "rows": args.rows, "batch": args.batch,
                 "insert_rows_per_s": round(rate), "seed": args.seed}  # fmt: skip
-        phases = [("as inserted", None)] + ([("merged", "OPTIMIZE TABLE {} FINAL")] if args.optimize else [])
+        phases = [] if args.merged_only else [("as inserted", None)]
+        phases += [("merged", "OPTIMIZE TABLE {} FINAL")] if args.optimize or args.merged_only else []
         for phase, statement in phases:
             if statement is not None:
                 for table in ("attempts", "attempts_by_msg"):
@@ -400,6 +401,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--queries", type=int, default=None, help="queries per kind (default 1,000)")
     parser.add_argument("--batch", type=int, default=50_000, help="rows per write_rows call")
     parser.add_argument("--optimize", action="store_true", help="measure again after OPTIMIZE ... FINAL")
+    parser.add_argument("--merged-only", action="store_true", help="measure only after OPTIMIZE ... FINAL")
     parser.add_argument("--analytics-runs", type=int, default=None,
                         help="runs of each docs/analytics.md query (default 5, quick 1; 0 skips them)")  # fmt: skip
     parser.add_argument("--seed", type=int, default=20250314)
