@@ -76,19 +76,18 @@ def _sql(settings: Settings, query: str, fmt: str) -> None:
 
 def _migrate(settings: Settings) -> None:
     from hookstream.domain.status import status_retention_s
-    from hookstream.projector.migrations import apply_migrations
-    from hookstream.projector.retention import apply_retention, apply_status_retention
+    from hookstream.projector.migrations import prepare_schema
     from hookstream.runtime.clickhouse import connect
 
     client = connect(settings.resolved_clickhouse_url, settings.clickhouse_database)
-    applied = apply_migrations(client)
-    print(f"applied {len(applied)} migrations" + "".join(f"\n  {name}" for name in applied))
-    changed = apply_retention(client, settings.payload_retention_days)
-    if changed:
-        print(f"payload retention set to {settings.payload_retention_days} days on {', '.join(changed)}")
     status_s = status_retention_s(settings.status_retention, settings.payload_retention_days)
-    if changed := apply_status_retention(client, status_s):
-        print(f"status retention set to {status_s:g} s on {', '.join(changed)}")
+    done = prepare_schema(client, payload_retention_days=settings.payload_retention_days, status_retention_s=status_s)
+    print(f"applied {len(done.migrations)} migrations" + "".join(f"\n  {name}" for name in done.migrations))
+    if done.payload_ttl_columns:
+        print(f"payload retention set to {settings.payload_retention_days} days on "
+              f"{', '.join(done.payload_ttl_columns)}")  # fmt: skip
+    if done.status_ttl_tables:
+        print(f"status retention set to {status_s:g} s on {', '.join(done.status_ttl_tables)}")
 
 
 def _run(settings: Settings, roles_text: str) -> None:

@@ -209,3 +209,23 @@ def apply_migrations(client: Client, directory: Path | None = None) -> list[str]
         logger.info("applied ClickHouse migration %s", m.name)
         done.append(m.name)
     return done
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaPrepared:
+    """What bringing a database up to the settings changed (each list empty when nothing did)."""
+
+    migrations: list[str]
+    payload_ttl_columns: list[str]
+    status_ttl_tables: list[str]
+
+
+def prepare_schema(client: Client, *, payload_retention_days: int, status_retention_s: float) -> SchemaPrepared:
+    """The pending migrations, then the retention TTLs the settings ask for: what every start and ``migrate`` do."""
+    from hookstream.projector.retention import apply_retention, apply_status_retention
+
+    return SchemaPrepared(
+        migrations=apply_migrations(client),
+        payload_ttl_columns=apply_retention(client, payload_retention_days),
+        status_ttl_tables=apply_status_retention(client, status_retention_s),
+    )

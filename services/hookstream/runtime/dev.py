@@ -24,14 +24,13 @@ from hookstream.api.app import build_app
 from hookstream.domain.status import status_retention_s
 from hookstream.log.admin import create_topics, wait_for_broker
 from hookstream.log.topics import catalogue
-from hookstream.projector.migrations import apply_migrations
-from hookstream.projector.retention import apply_retention, apply_status_retention
+from hookstream.projector.migrations import prepare_schema
 from hookstream.runtime.api import running_api
 from hookstream.runtime.clickhouse import Client, connect, ping, redact_url
 from hookstream.runtime.http_server import ApiRunner
 from hookstream.runtime.kafka_dist import ensure_kafka
 from hookstream.runtime.local_kafka import LocalKafka
-from hookstream.runtime.ops import Metrics
+from hookstream.runtime.ops import Check, Metrics
 from hookstream.runtime.role_process import CHILD_ROLES, RoleProcess, role_processes
 from hookstream.runtime.roles import ALL_ROLES, running_roles
 from hookstream.runtime.settings import Settings
@@ -101,16 +100,15 @@ async def serve(
     """
     metrics = Metrics()
     async with contextlib.AsyncExitStack() as stack:
-        checks = {}
+        admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, request_timeout_ms=3000)
+        await admin.start()
+        stack.push_async_callback(admin.close)
+        checks: dict[str, Check] = {"kafka": admin.describe_cluster}
         if api_token is not None or {"project", "schedule"} & set(roles):
             clickhouse = await asyncio.to_thread(prepare_clickhouse, settings)
             stack.callback(clickhouse.close)
             checks["clickhouse"] = lambda: asyncio.to_thread(ping, clickhouse)
-        admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, request_timeout_ms=3000)
-        await admin.start()
-        stack.push_async_callback(admin.close)
         running = await stack.enter_async_context(running_roles(settings, roles, metrics.registry))
-        checks = {"kafka": admin.describe_cluster, **checks}
         if "project" in running.services:  # a projector that cannot write is unhealthy though ClickHouse answers
             checks["projector"] = running.services["project"].check
         for role in ("router", "recover", "operational"):  # loops that retry failed batches report it meanwhile
@@ -139,11 +137,11 @@ async def serve(
 def prepare_clickhouse(settings: Settings) -> Client:
     """A client of the configured ClickHouse, its migrations and retention applied."""
     clickhouse = connect(settings.resolved_clickhouse_url, settings.clickhouse_database)
-    applied = apply_migrations(clickhouse)
-    apply_retention(clickhouse, settings.payload_retention_days)
-    apply_status_retention(clickhouse, status_retention_s(settings.status_retention, settings.payload_retention_days))
+    status_s = status_retention_s(settings.status_retention, settings.payload_retention_days)
+    done = prepare_schema(clickhouse, payload_retention_days=settings.payload_retention_days,
+                          status_retention_s=status_s)  # fmt: skip
     log.info("clickhouse ready", extra={"url": redact_url(settings.resolved_clickhouse_url),
-                                        "migrations_applied": applied})  # fmt: skip
+                                        "migrations_applied": done.migrations})  # fmt: skip
     return clickhouse
 
 
