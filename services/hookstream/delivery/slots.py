@@ -34,21 +34,20 @@ class Slots:
         users[0] += 1  # a gate lives while someone holds or waits for it: no dict of every endpoint ever seen
         try:
             async with semaphore, self._overall:
-                task = asyncio.current_task()
-                assert task is not None
-                self.holders.add(task)
-                try:
+                with self._waited_for():
                     yield
-                finally:
-                    self.holders.discard(task)
         finally:
             users[0] -= 1
             if not users[0]:
                 self._gates.pop(endpoint_id, None)
 
-    @contextlib.contextmanager
-    def recording(self) -> Iterator[None]:
+    def recording(self) -> contextlib.AbstractContextManager[None]:
         """The current task writes down an attempt it made: no slot, but a graceful stop waits for it too."""
+        return self._waited_for()
+
+    @contextlib.contextmanager
+    def _waited_for(self) -> Iterator[None]:
+        """The current task is among ``holders`` for the block."""
         task = asyncio.current_task()
         assert task is not None
         self.holders.add(task)
