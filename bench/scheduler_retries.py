@@ -34,6 +34,7 @@ import tempfile
 import time
 import urllib.request
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -149,16 +150,17 @@ async def in_tiers(settings: Settings, names: TopicNames) -> int:
         await consumer.stop()
 
 
-async def fill_pending(settings: Settings, names: TopicNames, port: int, args: argparse.Namespace) -> int:
-    """``--pending N``: N real retries due in an hour (the schedule's last tier) before the due-time run starts.
+async def fill_steps(
+    settings: Settings, names: TopicNames, port: int, args: argparse.Namespace, total: int,
+    attempt: Callable[[int, datetime], dict[str, Any]],
+) -> None:  # fmt: skip
+    """Write ``total`` failed attempts (``attempt(i, now)``) in steps up to 10k, 100k, 1M and ``total``.
 
-    They are failed attempts finished now, as in production, so they wait in their own tier topic; the
-    due-time figures are then taken with N retries pending. Returns the attempt numbers the due run may
-    use (those whose retry lands on the short tiers).
+    After each step, once the scheduler has put them all on their tiers, its RSS and the tasks it holds
+    in memory are read (the b5_retry_memory table).
     """
-    policy = RetryPolicy.parse(settings.retry_schedule, settings.retry_jitter, "5s", "10h")
-    last = policy.max_attempts - 1  # attempt `last` failing is retried after the schedule's last delay (1h)
-    steps = sorted({s for s in (10_000, 100_000, 1_000_000) if s < args.pending} | {args.pending})
+    steps = sorted({s for s in (10_000, 100_000, 1_000_000) if s < total} | {total})
+    print(f"scheduler RSS idle: {rss_mib(args.pid):.0f} MiB")
     rows: list[dict[str, Any]] = [{"pending": 0, "scheduler_rss_mb": rss_mib(args.pid), "held_in_memory": 0}]
     written = 0
     started = time.monotonic()
@@ -166,10 +168,10 @@ async def fill_pending(settings: Settings, names: TopicNames, port: int, args: a
         for step in steps:
             for start in range(written, step, 50_000):
                 now = datetime.now(UTC)
-                batch = [failed_attempt(policy, last, now) for _ in range(min(50_000, step - start))]
+                batch = [attempt(i, now) for i in range(start, min(step, start + 50_000))]
                 await produce(producer, names(ATTEMPTS), batch)
             written = step
-            while await in_tiers(settings, names) < written:
+            while await in_tiers(settings, names) < written:  # the scheduler has put them on the tiers
                 await asyncio.sleep(0.5)
             await asyncio.sleep(args.settle)
             held = metric(port, "hookstream_scheduler_held_tasks")
@@ -177,6 +179,18 @@ async def fill_pending(settings: Settings, names: TopicNames, port: int, args: a
                   f"{rss_mib(args.pid):.0f} MiB, tasks held in memory {held:.0f}")  # fmt: skip
             rows.append({"pending": written, "scheduler_rss_mb": rss_mib(args.pid), "held_in_memory": held})
     report("b5_retry_memory", rows, quick=args.quick)
+
+
+async def fill_pending(settings: Settings, names: TopicNames, port: int, args: argparse.Namespace) -> int:
+    """``--pending N``: N real retries due in an hour (the schedule's last tier) before the due-time run starts.
+
+    They are failed attempts finished now, as in production, so they wait in their own tier topic; the
+    due-time figures are then taken with N retries pending. Returns the highest attempt number the due run
+    may use (those below it are retried on the short tiers).
+    """
+    policy = RetryPolicy.parse(settings.retry_schedule, settings.retry_jitter, "5s", "10h")
+    last = policy.max_attempts - 1  # attempt `last` failing is retried after the schedule's last delay (1h)
+    await fill_steps(settings, names, port, args, args.pending, lambda _, now: failed_attempt(policy, last, now))
     return last - 1
 
 
@@ -215,24 +229,12 @@ async def due_mode(settings: Settings, names: TopicNames, port: int, args: argpa
 
 async def rss_mode(settings: Settings, names: TopicNames, port: int, args: argparse.Namespace) -> None:
     policy = RetryPolicy.parse(settings.retry_schedule, settings.retry_jitter, "5s", "10h")
-    steps = sorted({s for s in (10_000, 100_000, 1_000_000) if s < args.retries} | {args.retries})
-    print(f"scheduler RSS idle: {rss_mib(args.pid):.0f} MiB")
-    rows: list[dict[str, Any]] = [{"pending": 0, "scheduler_rss_mb": rss_mib(args.pid), "held_in_memory": 0}]
-    written = 0
-    async with EventProducer(settings.kafka_bootstrap_servers, AvroCodec()) as producer:
-        for step in steps:
-            later = datetime.now(UTC) + timedelta(hours=1)  # due long after the run: everything stays pending
-            batch = [failed_attempt(policy, 1 + i % (policy.max_attempts - 1), later) for i in range(step - written)]
-            await produce(producer, names(ATTEMPTS), batch)
-            written = step
-            while await in_tiers(settings, names) < written:  # the scheduler has put them on the tiers
-                await asyncio.sleep(0.5)
-            await asyncio.sleep(args.settle)
-            held = metric(port, "hookstream_scheduler_held_tasks")
-            print(f"{written:>7} retries pending in the tiers: scheduler RSS {rss_mib(args.pid):.0f} MiB, "
-                  f"tasks held in memory {held:.0f}")  # fmt: skip
-            rows.append({"pending": written, "scheduler_rss_mb": rss_mib(args.pid), "held_in_memory": held})
-    report("b5_retry_memory", rows, quick=args.quick)
+    highest = policy.max_attempts - 1
+
+    def attempt(i: int, now: datetime) -> dict[str, Any]:  # due long after the run: everything stays pending
+        return failed_attempt(policy, 1 + i % highest, now + timedelta(hours=1))
+
+    await fill_steps(settings, names, port, args, args.retries, attempt)
 
 
 async def main(args: argparse.Namespace) -> None:
