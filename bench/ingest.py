@@ -29,11 +29,11 @@ from aiokafka import AIOKafkaProducer
 
 from harness import Dev, report
 from hookstream.domain.ids import IdKind, generate_id, parse_id
+from hookstream.foundation.settings import load_settings
 from hookstream.log.admin import create_topics
 from hookstream.log.codec import AvroCodec
 from hookstream.log.producer import EventProducer
 from hookstream.log.topics import MESSAGES, TopicNames, TopicSpec
-from hookstream.runtime.settings import load_settings
 from pipeline import BODY, PAYLOAD
 
 ROUTED = "hookstream_router_messages_total"

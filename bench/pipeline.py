@@ -35,10 +35,10 @@ import sampling
 from harness import Dev, Receivers, percentile, report
 from hookstream.domain.ids import IdKind, generate_id, parse_id, to_svix
 from hookstream.domain.signing import webhook_headers
+from hookstream.foundation.settings import load_settings
 from hookstream.log.codec import AvroCodec
 from hookstream.log.producer import EventProducer
 from hookstream.log.topics import MESSAGES, TopicNames
-from hookstream.runtime.settings import load_settings
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 PAYLOAD = {"type": "bench.event", "data": "x" * 990}

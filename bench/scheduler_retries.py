@@ -44,13 +44,13 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from harness import percentile, report
 from hookstream.domain.ids import attempt_id, generate_id
 from hookstream.domain.retry import AttemptResult, RetryPolicy, next_retry, retry_rng
+from hookstream.foundation.settings import Settings, load_settings
 from hookstream.log.admin import create_topics, wait_for_broker
 from hookstream.log.codec import AvroCodec
 from hookstream.log.producer import EventProducer
 from hookstream.log.topics import ATTEMPTS, TASKS, TopicNames, catalogue
 from hookstream.runtime.kafka_dist import ensure_kafka
 from hookstream.runtime.local_kafka import LocalKafka, free_port
-from hookstream.runtime.settings import Settings, load_settings
 
 SCHEDULE = "0s,15s,20s,30s,45s"
 """Tiers of 15-45 s: long enough that every retry is on its tier before the first is due (the scheduler takes

@@ -16,13 +16,13 @@ from pathlib import Path
 import pytest
 from clickhouse_connect.driver import Client
 
+from hookstream.foundation.settings import Settings, load_settings
 from hookstream.log.admin import create_topics, wait_for_broker
 from hookstream.log.topics import TopicNames, catalogue
 from hookstream.projector.migrations import apply_migrations
 from hookstream.runtime.clickhouse import connect
 from hookstream.runtime.kafka_dist import ensure_kafka
 from hookstream.runtime.local_kafka import LocalKafka
-from hookstream.runtime.settings import Settings, load_settings
 from tests.support.receivers import Receiver, ReceiverCA
 
 

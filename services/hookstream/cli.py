@@ -8,10 +8,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from hookstream.foundation.settings import Settings, SettingsError, load_settings, settings_table
 from hookstream.runtime.kafka_dist import ToolMissing
 from hookstream.runtime.local_kafka import PortInUse
 from hookstream.runtime.logs import configure_logging
-from hookstream.runtime.settings import Settings, SettingsError, load_settings, settings_table
 
 
 def _parser() -> argparse.ArgumentParser:

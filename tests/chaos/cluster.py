@@ -29,11 +29,11 @@ from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from hookstream.config.secrets import new_key_text
+from hookstream.foundation.settings import load_settings
 from hookstream.log.admin import create_topics, wait_for_broker
 from hookstream.log.topics import ATTEMPTS, COMMANDS, CONFIG, MESSAGES, STATUS, TopicNames, catalogue
 from hookstream.runtime.kafka_dist import ensure_kafka
 from hookstream.runtime.local_kafka import LocalKafka, free_port
-from hookstream.runtime.settings import load_settings
 
 ROLES = ("api", "router", "deliver", "schedule", "status", "project")
 PROJECTED = (MESSAGES, CONFIG, ATTEMPTS, STATUS, COMMANDS)

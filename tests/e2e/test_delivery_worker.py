@@ -28,11 +28,11 @@ from hookstream.delivery.metrics import DeliveryMetrics
 from hookstream.delivery.worker import DeliveryWorker
 from hookstream.domain.ids import IdKind, attempt_id, generate_id, to_svix
 from hookstream.domain.signing import generate_secret
+from hookstream.foundation.settings import Settings
 from hookstream.log.codec import AvroCodec
 from hookstream.log.consumer import Event, EventConsumer
 from hookstream.log.producer import EventProducer
 from hookstream.log.topics import ATTEMPTS, CONFIG, DEAD_LETTER, TASKS, TopicNames
-from hookstream.runtime.settings import Settings
 from tests.conftest import ReceiverFactory
 from tests.support import builders
 from tests.support.receivers import Received, Reply

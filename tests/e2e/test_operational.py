@@ -35,9 +35,9 @@ from svix.api import (
 from hookstream.config.secrets import new_key_text
 from hookstream.domain.ids import IdKind, parse_id, to_svix
 from hookstream.domain.operational import OPERATIONAL_APP_ID
+from hookstream.foundation.settings import Settings
 from hookstream.log.topics import TopicNames
 from hookstream.runtime.roles import ALL_ROLES, running_roles
-from hookstream.runtime.settings import Settings
 from tests.conftest import ReceiverFactory
 from tests.support.receivers import Received, Reply
 from tests.support.svix_api import ServedApi, served_api

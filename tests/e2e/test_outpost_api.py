@@ -22,9 +22,9 @@ from prometheus_client import CollectorRegistry
 from standardwebhooks import Webhook
 
 from hookstream.config.secrets import new_key_text
+from hookstream.foundation.settings import Settings
 from hookstream.log.topics import TopicNames
 from hookstream.runtime.roles import ALL_ROLES, running_roles
-from hookstream.runtime.settings import Settings
 from tests.conftest import ReceiverFactory
 from tests.support.openapi import OpenApiDocument
 from tests.support.receivers import Reply

@@ -21,12 +21,12 @@ from standardwebhooks import Webhook
 from hookstream.config.secrets import SecretBox, new_key_text, parse_keys
 from hookstream.domain.ids import IdKind, attempt_id, to_svix
 from hookstream.domain.signing import generate_secret
+from hookstream.foundation.settings import Settings
 from hookstream.log.codec import AvroCodec
 from hookstream.log.producer import EventProducer
 from hookstream.log.topics import CONFIG, MESSAGES, TopicNames
 from hookstream.runtime.local_kafka import free_port
 from hookstream.runtime.roles import ALL_ROLES, running_roles
-from hookstream.runtime.settings import Settings
 from tests.conftest import ReceiverFactory
 from tests.support import builders
 from tests.support.receivers import ReceiverCA, Reply

@@ -25,12 +25,12 @@ from prometheus_client import CollectorRegistry
 from hookstream.config.cache import ConfigCache
 from hookstream.config.secrets import SecretBox, new_key_text, parse_keys
 from hookstream.domain.signing import generate_secret
+from hookstream.foundation.settings import Settings
 from hookstream.log.codec import AvroCodec
 from hookstream.log.consumer import Event, EventConsumer
 from hookstream.log.producer import EventProducer
 from hookstream.log.topics import CONFIG, DEAD_LETTER, MESSAGES, OPERATIONAL, TopicNames
 from hookstream.runtime.roles import ALL_ROLES, running_roles
-from hookstream.runtime.settings import Settings
 from hookstream.status.processor import StatusMetrics
 from hookstream.status.service import StatusProcessor
 from tests.conftest import ReceiverFactory

@@ -28,11 +28,11 @@ from svix.api import (
 
 from hookstream.config.secrets import new_key_text
 from hookstream.domain.ids import IdKind, parse_id
+from hookstream.foundation.settings import Settings
 from hookstream.log.codec import AvroCodec
 from hookstream.log.topics import COMMANDS, TopicNames
 from hookstream.projector.expunge import apply_expunge
 from hookstream.runtime.roles import ALL_ROLES, running_roles
-from hookstream.runtime.settings import Settings
 from tests.conftest import ReceiverFactory
 from tests.support.openapi import OpenApiDocument
 from tests.support.receivers import Reply

@@ -24,6 +24,7 @@ from hookstream.cli import main as cli_main
 from hookstream.config.secrets import new_key_text
 from hookstream.domain.access import app_token_key, issue_app_token
 from hookstream.domain.ids import IdKind, parse_id
+from hookstream.foundation.settings import Settings
 from hookstream.log.codec import AvroCodec
 from hookstream.log.producer import EventProducer
 from hookstream.log.topics import ATTEMPTS, TopicNames
@@ -32,7 +33,6 @@ from hookstream.projector.rebuild import rebuild
 from hookstream.projector.rows import attempt_row, endpoint_status_row, message_row
 from hookstream.projector.store import write_rows
 from hookstream.query.analytics import Granularity, endpoint_status_counts, latency, slowest_endpoints
-from hookstream.runtime.settings import Settings
 from hookstream.runtime.sql import QueryRefused, SqlResult, query_readonly
 from tests.support import builders
 from tests.support.svix_api import ServedApi, served_api

@@ -9,6 +9,7 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
+from hookstream.foundation.settings import Settings
 from hookstream.log.admin import create_topics, describe_topics
 from hookstream.log.topics import catalogue
 from hookstream.runtime.kafka_dist import KafkaDistribution, pinned_kafka_version
@@ -19,7 +20,6 @@ from hookstream.runtime.local_kafka import (
     new_cluster_id,
     server_properties,
 )
-from hookstream.runtime.settings import Settings
 
 pytestmark = pytest.mark.integration
 

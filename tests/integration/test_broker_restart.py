@@ -17,13 +17,13 @@ from aiokafka.errors import KafkaConnectionError
 from prometheus_client import CollectorRegistry
 
 from hookstream.config.cache import ConfigCache
+from hookstream.foundation.settings import Settings
 from hookstream.log.codec import AvroCodec
 from hookstream.log.consumer import ConsumerStalled, Event, EventConsumer
 from hookstream.log.producer import EventProducer
 from hookstream.log.topics import CONFIG, DEAD_LETTER, MESSAGES, TASKS, TopicNames
 from hookstream.projector.service import Projector, ProjectorMetrics
 from hookstream.router.service import Router, RouterMetrics
-from hookstream.runtime.settings import Settings
 from tests.support import builders
 
 pytestmark = pytest.mark.integration

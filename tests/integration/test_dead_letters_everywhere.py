@@ -34,6 +34,7 @@ from hookstream.domain.ids import generate_id
 from hookstream.domain.manual import manual_task
 from hookstream.domain.operational import OPERATIONAL_APP_ID
 from hookstream.domain.signing import generate_secret
+from hookstream.foundation.settings import Settings
 from hookstream.log.codec import MARKER, AvroCodec
 from hookstream.log.producer import EventProducer
 from hookstream.log.topics import (
@@ -50,7 +51,6 @@ from hookstream.log.topics import (
 )
 from hookstream.projector.service import Projector, ProjectorMetrics
 from hookstream.router.service import Router, RouterMetrics
-from hookstream.runtime.settings import Settings
 from hookstream.scheduler.recover import Recoverer
 from hookstream.scheduler.retries import SchedulerMetrics
 from hookstream.scheduler.service import Scheduler

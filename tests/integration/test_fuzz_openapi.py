@@ -41,10 +41,10 @@ from svix.api import ApplicationIn, EndpointIn, EventTypeIn, MessageIn
 
 from hookstream.config.secrets import new_key_text
 from hookstream.domain.ids import IdKind, parse_id
+from hookstream.foundation.settings import Settings
 from hookstream.log.topics import TopicNames
 from hookstream.projector.rows import attempt_row, message_row
 from hookstream.projector.store import write_rows
-from hookstream.runtime.settings import Settings
 from tests.support import builders
 from tests.support.svix_api import ServedApi, served_api
 

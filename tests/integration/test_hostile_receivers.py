@@ -30,11 +30,11 @@ from prometheus_client import CollectorRegistry
 from hookstream.config.secrets import SecretBox, new_key_text, parse_keys
 from hookstream.delivery.metrics import DeliveryMetrics
 from hookstream.delivery.worker import DeliveryWorker
+from hookstream.foundation.settings import Settings
 from hookstream.log.codec import AvroCodec
 from hookstream.log.consumer import Event
 from hookstream.log.producer import EventProducer
 from hookstream.log.topics import ATTEMPTS, CONFIG, TASKS, TopicNames
-from hookstream.runtime.settings import Settings
 from tests.conftest import ReceiverFactory
 from tests.e2e.test_delivery_worker import _read, _send, _task
 from tests.support import builders

@@ -18,9 +18,9 @@ import pytest
 from clickhouse_connect.driver import Client
 
 from hookstream.config.secrets import new_key_text
+from hookstream.foundation.settings import Settings
 from hookstream.log.topics import MESSAGES, TopicNames
 from hookstream.runtime.http_server import MAX_LINE_BYTES
-from hookstream.runtime.settings import Settings
 from tests.support.svix_api import ServedApi, events_on_log, served_api
 
 pytestmark = pytest.mark.integration

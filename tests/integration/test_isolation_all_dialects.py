@@ -28,9 +28,9 @@ from svix.api import EventTypeIn
 from hookstream.config.secrets import new_key_text
 from hookstream.domain.access import app_token_key, issue_app_token
 from hookstream.domain.ids import IdKind, generate_id, parse_id, to_svix
+from hookstream.foundation.settings import Settings
 from hookstream.log.topics import TopicNames
 from hookstream.runtime.roles import ALL_ROLES, running_roles
-from hookstream.runtime.settings import Settings
 from tests.conftest import ReceiverFactory
 from tests.support.routes import fill, path_params
 from tests.support.svix_api import ServedApi, eventually, served_api

@@ -11,12 +11,12 @@ import pytest
 from clickhouse_connect.driver import Client
 from prometheus_client import CollectorRegistry
 
+from hookstream.foundation.settings import Settings
 from hookstream.log.codec import AvroCodec
 from hookstream.log.producer import EventProducer
 from hookstream.log.topics import ATTEMPTS, CONFIG, MESSAGES, TopicNames
 from hookstream.projector.rebuild import rebuild
 from hookstream.projector.service import Projector, ProjectorMetrics
-from hookstream.runtime.settings import Settings
 from tests.support import builders
 
 pytestmark = pytest.mark.integration

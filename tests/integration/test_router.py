@@ -9,12 +9,12 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from hookstream.config.cache import ConfigCache
+from hookstream.foundation.settings import Settings
 from hookstream.log.codec import AvroCodec
 from hookstream.log.consumer import Event, EventConsumer
 from hookstream.log.producer import EventProducer
 from hookstream.log.topics import CONFIG, DEAD_LETTER, MESSAGES, TASKS, TopicNames
 from hookstream.router.service import Router, RouterMetrics
-from hookstream.runtime.settings import Settings
 from tests.support import builders
 
 pytestmark = pytest.mark.integration

@@ -29,12 +29,12 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from hookstream.domain.ids import generate_id
+from hookstream.foundation.settings import Settings
 from hookstream.log.admin import create_topics
 from hookstream.log.codec import AvroCodec
 from hookstream.log.producer import EventProducer
 from hookstream.log.topics import ATTEMPTS, TASKS, TopicNames, catalogue
 from hookstream.runtime.local_kafka import free_port
-from hookstream.runtime.settings import Settings
 from tests.support import builders
 
 pytestmark = pytest.mark.integration

@@ -28,9 +28,9 @@ from standardwebhooks import Webhook
 
 from hookstream.config.secrets import new_key_text
 from hookstream.domain.signing import decode_secret
+from hookstream.foundation.settings import Settings
 from hookstream.log.topics import CONFIG, TopicNames
 from hookstream.runtime.local_kafka import free_port
-from hookstream.runtime.settings import Settings
 from tests.conftest import ReceiverFactory
 from tests.support.receivers import Reply
 

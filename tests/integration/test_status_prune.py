@@ -15,12 +15,12 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from hookstream.config.cache import ConfigCache
+from hookstream.foundation.settings import Settings
 from hookstream.log.admin import create_topics
 from hookstream.log.codec import AvroCodec
 from hookstream.log.consumer import TOMBSTONE, Event, EventConsumer
 from hookstream.log.producer import EventProducer
 from hookstream.log.topics import ATTEMPTS, CONFIG, DEAD_LETTER, STATUS, TopicNames, catalogue
-from hookstream.runtime.settings import Settings
 from hookstream.status.processor import StatusMetrics
 from hookstream.status.service import StatusProcessor
 from tests.support import builders

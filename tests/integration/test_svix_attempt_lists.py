@@ -29,10 +29,10 @@ from svix.api import (
 from hookstream.config.secrets import new_key_text
 from hookstream.domain.ids import IdKind, parse_id, to_svix
 from hookstream.domain.status import AttemptFacts, MessageState, fold_attempt, pair_record
+from hookstream.foundation.settings import Settings
 from hookstream.log.topics import TopicNames
 from hookstream.projector.rows import attempt_row, endpoint_status_row, message_row
 from hookstream.projector.store import write_rows
-from hookstream.runtime.settings import Settings
 from tests.support import builders
 from tests.support.svix_api import ServedApi, served_api
 

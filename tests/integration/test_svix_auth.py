@@ -32,10 +32,10 @@ from svix.exceptions import HttpError, HTTPValidationError
 from hookstream.config.secrets import new_key_text
 from hookstream.domain.access import app_token_key, issue_app_token, verify_app_token
 from hookstream.domain.ids import IdKind, generate_id, parse_id, to_svix
+from hookstream.foundation.settings import Settings
 from hookstream.log.topics import TopicNames
 from hookstream.projector.rows import attempt_row, message_row
 from hookstream.projector.store import write_rows
-from hookstream.runtime.settings import Settings
 from tests.support import builders
 from tests.support.routes import fill, path_params
 from tests.support.svix_api import ServedApi, served_api, status_of

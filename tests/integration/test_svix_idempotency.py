@@ -16,8 +16,8 @@ from svix.exceptions import HTTPValidationError
 from hookstream.config.secrets import new_key_text
 from hookstream.domain.access import app_token_key, issue_app_token
 from hookstream.domain.ids import IdKind, parse_id
+from hookstream.foundation.settings import Settings
 from hookstream.log.topics import CONFIG, IDEMPOTENCY, MESSAGES, TopicNames
-from hookstream.runtime.settings import Settings
 from tests.support.svix_api import TOKEN, ServedApi, events_on_log, served_api
 
 pytestmark = pytest.mark.integration

@@ -27,6 +27,7 @@ from svix.exceptions import HttpError
 
 from hookstream.config.secrets import new_key_text
 from hookstream.domain.ids import IdKind, parse_id
+from hookstream.foundation.settings import Settings
 from hookstream.log.codec import AvroCodec
 from hookstream.log.topics import COMMANDS, TopicNames
 from hookstream.projector.expunge import MESSAGE_WAIT_S, apply_expunge, awaits_message
@@ -34,7 +35,6 @@ from hookstream.projector.rebuild import rebuild
 from hookstream.projector.rows import message_row
 from hookstream.projector.store import write_rows
 from hookstream.runtime.roles import ALL_ROLES, running_roles
-from hookstream.runtime.settings import Settings
 from tests.conftest import ReceiverFactory
 from tests.support import builders
 from tests.support.receivers import Reply

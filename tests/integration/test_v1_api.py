@@ -30,12 +30,12 @@ from svix.api import ApplicationIn, EndpointIn, MessageIn
 from hookstream.config.secrets import new_key_text
 from hookstream.domain.access import app_token_key, issue_app_token
 from hookstream.domain.ids import IdKind, generate_id, parse_id, to_svix
+from hookstream.foundation.settings import Settings
 from hookstream.log.topics import TopicNames
 from hookstream.projector.expunge import apply_expunge
 from hookstream.projector.rows import attempt_row, message_row
 from hookstream.projector.store import write_rows
 from hookstream.runtime.roles import ALL_ROLES, running_roles
-from hookstream.runtime.settings import Settings
 from tests.conftest import ReceiverFactory
 from tests.support import builders
 from tests.support.openapi import OpenApiDocument

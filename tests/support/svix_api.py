@@ -18,11 +18,11 @@ from svix.exceptions import HttpError, HTTPValidationError
 
 from hookstream.api.app import build_app
 from hookstream.api.context import ApiContext
+from hookstream.foundation.ops import Metrics
+from hookstream.foundation.settings import Settings
 from hookstream.log.codec import AvroCodec
 from hookstream.runtime.api import running_api
 from hookstream.runtime.http_server import ApiRunner
-from hookstream.runtime.ops import Metrics
-from hookstream.runtime.settings import Settings
 from tests.support.openapi import OpenApiDocument
 
 TOKEN = "hs_op_test-operator-token"

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import yaml
 
+from hookstream.foundation.settings import all_env_names
 from hookstream.runtime.kafka_dist import pinned_kafka_version
-from hookstream.runtime.settings import all_env_names
 
 ROOT = Path(__file__).resolve().parents[2]
 

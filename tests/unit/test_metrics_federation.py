@@ -3,7 +3,7 @@
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from hookstream.runtime.ops import federate
+from hookstream.foundation.ops import federate
 
 
 def _exposition(attempts: float, in_flight: float) -> str:

@@ -21,8 +21,8 @@ from openapi_spec_validator import validate
 from hookstream.api.app import build_app
 from hookstream.api.context import ApiContext
 from hookstream.api.openapi import DIALECTS, document, template
-from hookstream.runtime.ops import Metrics
-from hookstream.runtime.settings import Settings
+from hookstream.foundation.ops import Metrics
+from hookstream.foundation.settings import Settings
 
 NOT_API = {"/health", "/metrics", "/openapi.json", "/docs"}
 

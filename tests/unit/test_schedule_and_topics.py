@@ -1,8 +1,8 @@
 import pytest
 
 from hookstream.domain.schedule import InvalidSchedule, delay_tiers, parse_duration, parse_schedule, tier_name
+from hookstream.foundation.settings import load_settings
 from hookstream.log.topics import TopicNames, catalogue
-from hookstream.runtime.settings import load_settings
 
 
 @pytest.mark.parametrize(

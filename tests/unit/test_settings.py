@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from hookstream.runtime.settings import (
+from hookstream.foundation.settings import (
     Settings,
     SettingsError,
     all_env_names,

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from hookstream.api import openapi, outpost, svix, v1
 from hookstream.api.context import ApiContext
-from hookstream.runtime.ops import Check, Exposition, Metrics, add_ops_routes, count_requests
+from hookstream.foundation.ops import Check, Exposition, Metrics, add_ops_routes, count_requests
 
 
 def build_app(

@@ -13,7 +13,7 @@ from hookstream.api.idempotency import IdempotencyStore
 from hookstream.api.recent import RecentWrites
 from hookstream.config.cache import ConfigCache
 from hookstream.config.secrets import SecretBox
-from hookstream.runtime.settings import Settings
+from hookstream.foundation.settings import Settings
 
 
 @dataclass

@@ -24,7 +24,7 @@ from hookstream.delivery.ssrf import AddressPolicy, GuardedResolver, SSRFBlocked
 from hookstream.delivery.timing import ACTIVE, RequestTrace, TimedConnector, flatten_headers, micros, trace_config
 from hookstream.domain.attempt import Exchange
 from hookstream.domain.classify import TransportError
-from hookstream.runtime.settings import Settings
+from hookstream.foundation.settings import Settings
 
 KEEPALIVE_S = 4.0
 

@@ -24,7 +24,7 @@ from hookstream.config.secrets import SecretBox
 from hookstream.domain.config import Endpoint
 from hookstream.domain.custom_headers import deliverable
 from hookstream.domain.signing import webhook_headers
-from hookstream.runtime.tasks import cancel_and_wait
+from hookstream.foundation.tasks import cancel_and_wait
 
 log = logging.getLogger("hookstream.delivery")
 

@@ -1,6 +1,6 @@
 """Prometheus metrics of the delivery worker, registered on the process's registry.
 
-Kept beside the worker rather than in ``runtime/ops.py``: the worker owns
+Kept beside the worker rather than in ``foundation/ops.py``: the worker owns
 what it measures, and ``runtime`` only passes the registry in.
 """
 

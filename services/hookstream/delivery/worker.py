@@ -39,11 +39,11 @@ from hookstream.delivery.metrics import DeliveryMetrics
 from hookstream.delivery.slots import Slots
 from hookstream.domain.offsets import OffsetTracker
 from hookstream.domain.retry import RetryPolicy
+from hookstream.foundation.settings import Settings
 from hookstream.log.codec import AvroCodec, UndecodableRecord
 from hookstream.log.consumer import TOMBSTONE, dead_letter_record
 from hookstream.log.producer import EventProducer
 from hookstream.log.topics import ATTEMPTS, CONFIG, DEAD_LETTER, TASKS, TopicNames
-from hookstream.runtime.settings import Settings
 
 log = logging.getLogger("hookstream.delivery")
 

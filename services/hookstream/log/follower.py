@@ -14,7 +14,7 @@ import logging
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from hookstream.runtime.tasks import cancel_and_wait
+from hookstream.foundation.tasks import cancel_and_wait
 
 log = logging.getLogger("hookstream.log.follower")
 

@@ -23,9 +23,9 @@ from typing import Any
 import faust
 from aiokafka import ConsumerRecord
 
+from hookstream.foundation.settings import Settings
 from hookstream.log.codec import AvroCodec, UndecodableRecord
 from hookstream.log.consumer import dead_letter_record
-from hookstream.runtime.settings import Settings
 
 log = logging.getLogger("hookstream.streams")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hookstream.domain.schedule import delay_tiers, parse_duration, parse_schedule, tier_name
-from hookstream.runtime.settings import Settings
+from hookstream.foundation.settings import Settings
 
 CONFIG = "config"
 MESSAGES = "messages"

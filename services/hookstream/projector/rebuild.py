@@ -19,12 +19,12 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 from clickhouse_connect.driver import Client
 
+from hookstream.foundation.settings import Settings
 from hookstream.log.codec import AvroCodec, UndecodableRecord
 from hookstream.log.topics import ATTEMPTS, COMMANDS, CONFIG, MESSAGES, STATUS, TopicNames
 from hookstream.projector.expunge import apply_expunge
 from hookstream.projector.rows import COLUMNS, KEY_COLUMN, to_row
 from hookstream.projector.store import write_rows
-from hookstream.runtime.settings import Settings
 
 # Tables derived from other tables (materialized views) are emptied with their source; the views
 # refill them as the replay inserts (rollup states are sets of attempts, so a replay counts once).

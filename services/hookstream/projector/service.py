@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from clickhouse_connect.driver import Client
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from hookstream.foundation.settings import Settings
+from hookstream.foundation.tasks import cancel_and_wait
 from hookstream.log.codec import AvroCodec
 from hookstream.log.consumer import TOMBSTONE, Event, EventConsumer, accepted_events
 from hookstream.log.producer import EventProducer
@@ -30,8 +32,6 @@ from hookstream.log.topics import ATTEMPTS, COMMANDS, CONFIG, DEAD_LETTER, MESSA
 from hookstream.projector.expunge import apply_expunge, awaits_message
 from hookstream.projector.rows import to_row
 from hookstream.projector.store import write_rows
-from hookstream.runtime.settings import Settings
-from hookstream.runtime.tasks import cancel_and_wait
 
 log = logging.getLogger("hookstream.projector")
 

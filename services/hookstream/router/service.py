@@ -23,12 +23,12 @@ from hookstream.config.cache import ConfigCache
 from hookstream.domain.dedupe import DedupeIndex
 from hookstream.domain.routing import Routed, UnknownApplication, message_facts, route
 from hookstream.domain.schedule import parse_duration
+from hookstream.foundation.settings import Settings
+from hookstream.foundation.tasks import cancel_and_wait
 from hookstream.log.codec import AvroCodec, UndecodableRecord
 from hookstream.log.consumer import ConsumerStalled, Event, EventConsumer
 from hookstream.log.producer import EventProducer
 from hookstream.log.topics import DEAD_LETTER, MESSAGES, TASKS, TopicNames
-from hookstream.runtime.settings import Settings
-from hookstream.runtime.tasks import cancel_and_wait
 
 log = logging.getLogger("hookstream.router")
 

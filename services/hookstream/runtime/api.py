@@ -20,11 +20,11 @@ from hookstream.api.recent import RecentWrites
 from hookstream.config.cache import ConfigCache
 from hookstream.config.secrets import SecretBox, parse_keys
 from hookstream.domain.schedule import parse_duration
+from hookstream.foundation.settings import Settings
 from hookstream.log.codec import AvroCodec
 from hookstream.log.producer import EventProducer
 from hookstream.log.topics import CONFIG, IDEMPOTENCY, TopicNames
 from hookstream.runtime.clickhouse import connect
-from hookstream.runtime.settings import Settings
 
 
 @contextlib.asynccontextmanager

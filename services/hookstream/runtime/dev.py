@@ -22,6 +22,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from hookstream.api.app import build_app
 from hookstream.domain.status import status_retention_s
+from hookstream.foundation.ops import Check, Metrics
+from hookstream.foundation.settings import Settings
 from hookstream.log.admin import create_topics, wait_for_broker
 from hookstream.log.topics import catalogue
 from hookstream.projector.migrations import prepare_schema
@@ -30,10 +32,8 @@ from hookstream.runtime.clickhouse import Client, connect, ping, redact_url
 from hookstream.runtime.http_server import ApiRunner
 from hookstream.runtime.kafka_dist import ensure_kafka
 from hookstream.runtime.local_kafka import LocalKafka
-from hookstream.runtime.ops import Check, Metrics
 from hookstream.runtime.role_process import CHILD_ROLES, RoleProcess, role_processes
 from hookstream.runtime.roles import ALL_ROLES, running_roles
-from hookstream.runtime.settings import Settings
 from hookstream.runtime.tokens import operator_token, secret_keys
 
 log = logging.getLogger("hookstream.dev")

@@ -12,7 +12,7 @@ variables), dies with its parent even on ``kill -9`` (``PR_SET_PDEATHSIG``),
 runs in its own session so a terminal's Ctrl-C reaches only the parent (which
 then stops it in order), and is restarted after a pause if it exits: its
 health check fails meanwhile. Its metrics are served on the dev process's
-``/metrics`` (see :func:`hookstream.runtime.ops.federate`).
+``/metrics`` (see :func:`hookstream.foundation.ops.federate`).
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from collections.abc import AsyncIterator, Sequence
 
 import aiohttp
 
+from hookstream.foundation.settings import Settings, all_env_names, settings_env
 from hookstream.runtime.local_kafka import die_with_parent, free_port
-from hookstream.runtime.settings import Settings, all_env_names, settings_env
 
 log = logging.getLogger("hookstream.dev")
 

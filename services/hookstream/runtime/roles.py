@@ -20,13 +20,13 @@ from prometheus_client import CollectorRegistry
 from hookstream.config.cache import ConfigCache
 from hookstream.delivery.metrics import DeliveryMetrics
 from hookstream.delivery.worker import DeliveryWorker
+from hookstream.foundation.settings import Settings
 from hookstream.log.codec import AvroCodec
 from hookstream.log.producer import EventProducer
 from hookstream.log.topics import CONFIG
 from hookstream.projector.service import Projector, ProjectorMetrics
 from hookstream.router.service import Router, RouterMetrics
 from hookstream.runtime.clickhouse import connect
-from hookstream.runtime.settings import Settings
 from hookstream.scheduler.recover import Recoverer
 from hookstream.scheduler.retries import SchedulerMetrics
 from hookstream.scheduler.service import Scheduler

@@ -29,6 +29,8 @@ from typing import Any
 from clickhouse_connect.driver import Client
 
 from hookstream.domain.manual import manual_task
+from hookstream.foundation.settings import Settings
+from hookstream.foundation.tasks import cancel_and_wait
 from hookstream.log.codec import AvroCodec
 from hookstream.log.consumer import Event, EventConsumer, accepted_events
 from hookstream.log.producer import EventProducer
@@ -36,8 +38,6 @@ from hookstream.log.topics import COMMANDS, DEAD_LETTER, TASKS, TopicNames
 from hookstream.query.attempts import last_trigger_seq
 from hookstream.query.messages import tags_and_payloads
 from hookstream.query.status import failed_messages_of_endpoint
-from hookstream.runtime.settings import Settings
-from hookstream.runtime.tasks import cancel_and_wait
 
 log = logging.getLogger("hookstream.recover")
 

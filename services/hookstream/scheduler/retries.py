@@ -18,10 +18,10 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from hookstream.domain.schedule import parse_schedule, tier_name
 from hookstream.domain.tiers import next_task
+from hookstream.foundation.settings import Settings
 from hookstream.log.codec import AvroCodec, UndecodableRecord, UnexpectedType
 from hookstream.log.streams import dead_letter_of, decode_event, faust_app, now, raw_topic
 from hookstream.log.topics import ATTEMPTS, DEAD_LETTER, TASKS, TopicNames
-from hookstream.runtime.settings import Settings
 
 log = logging.getLogger("hookstream.scheduler")
 

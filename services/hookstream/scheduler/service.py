@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 from types import TracebackType
 
+from hookstream.foundation.settings import Settings
 from hookstream.log.codec import AvroCodec
 from hookstream.log.producer import EventProducer
 from hookstream.log.streams import stop_app
 from hookstream.log.topics import TopicNames
-from hookstream.runtime.settings import Settings
 from hookstream.scheduler.retries import SchedulerMetrics, build_retry_app
 from hookstream.scheduler.tiers import TierForwarder
 

@@ -29,13 +29,13 @@ from hookstream.domain.offsets import OffsetTracker
 from hookstream.domain.schedule import tier_name
 from hookstream.domain.status import to_us
 from hookstream.domain.tiers import DueWindow
+from hookstream.foundation.settings import Settings
+from hookstream.foundation.tasks import cancel_and_wait
 from hookstream.log.codec import AvroCodec, UndecodableRecord
 from hookstream.log.consumer import EventConsumer, dead_letter_record
 from hookstream.log.producer import EventProducer
 from hookstream.log.streams import now
 from hookstream.log.topics import DEAD_LETTER, TASKS, TopicNames
-from hookstream.runtime.settings import Settings
-from hookstream.runtime.tasks import cancel_and_wait
 from hookstream.scheduler.retries import SchedulerMetrics
 
 log = logging.getLogger("hookstream.scheduler")

@@ -70,10 +70,10 @@ from hookstream.domain.status import (
     status_retention_s,
     to_us,
 )
+from hookstream.foundation.settings import Settings
 from hookstream.log.codec import AvroCodec, UndecodableRecord, UnexpectedType
 from hookstream.log.streams import dead_letter_of, decode_event, faust_app, raw_topic
 from hookstream.log.topics import ATTEMPTS, CONFIG, DEAD_LETTER, OPERATIONAL, STATUS, TopicNames
-from hookstream.runtime.settings import Settings
 
 log = logging.getLogger("hookstream.status")
 

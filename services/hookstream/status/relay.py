@@ -24,12 +24,12 @@ from types import TracebackType
 
 from hookstream.config.cache import ConfigCache
 from hookstream.domain.operational import OPERATIONAL_APP_ID, relay_message, relayed
+from hookstream.foundation.settings import Settings
+from hookstream.foundation.tasks import cancel_and_wait
 from hookstream.log.codec import AvroCodec
 from hookstream.log.consumer import Event, EventConsumer, accepted_events
 from hookstream.log.producer import EventProducer
 from hookstream.log.topics import DEAD_LETTER, MESSAGES, OPERATIONAL, TopicNames
-from hookstream.runtime.settings import Settings
-from hookstream.runtime.tasks import cancel_and_wait
 
 log = logging.getLogger("hookstream.operational")
 

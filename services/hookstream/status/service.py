@@ -5,9 +5,9 @@ from __future__ import annotations
 from types import TracebackType
 
 from hookstream.config.cache import ConfigCache
+from hookstream.foundation.settings import Settings
 from hookstream.log.codec import AvroCodec
 from hookstream.log.streams import stop_app
-from hookstream.runtime.settings import Settings
 from hookstream.status.processor import StatusMetrics, build_status_app
 
 

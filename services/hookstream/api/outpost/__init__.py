@@ -23,7 +23,7 @@ from hookstream.api.outpost.errors import ERRORS, outpost_errors
 from hookstream.api.outpost.shapes import SCHEMAS
 from hookstream.api.requestid import install_log_filter, request_ids
 from hookstream.api.spec import Operation
-from hookstream.runtime.ops import METRICS, Metrics
+from hookstream.foundation.ops import METRICS, Metrics
 
 PREFIX = "/api/v1"
 OPERATIONS: tuple[Operation, ...] = (

@@ -30,7 +30,7 @@ from hookstream.api.svix.auth import bearer_auth, tenant_scope
 from hookstream.api.svix.errors import Invalid, svix_errors
 from hookstream.api.svix.ratelimit import RATE_LIMITER, limiter_for, rate_limit
 from hookstream.api.svix.schemas import ERRORS, SCHEMAS
-from hookstream.runtime.ops import HEALTH_CHECKS, METRICS, Check, Metrics
+from hookstream.foundation.ops import HEALTH_CHECKS, METRICS, Check, Metrics
 
 PREFIX = "/api/v1"
 MODULES = (health, authentication, applications, endpoints, event_types, messages, attempts, operational)

@@ -12,13 +12,13 @@ from aiohttp import web
 from hookstream.api.spec import Operation, Response
 from hookstream.api.svix.errors import SvixError
 from hookstream.api.svix.schemas import ref
-from hookstream.runtime.ops import HEALTH_CHECKS, _run_check
+from hookstream.foundation.ops import HEALTH_CHECKS, run_checks
 
 
 async def health(request: web.Request) -> web.Response:
     checks = request.app[HEALTH_CHECKS]
-    results = [await _run_check(name, check, 3.0) for name, check in checks.items()]
-    failing = sorted(name for name, error in results if error is not None)
+    results = await run_checks(checks)
+    failing = sorted(name for name, error in results.items() if error is not None)
     if failing:
         raise SvixError(503, "unhealthy", f"unavailable: {', '.join(failing)}")
     return web.Response(status=204)

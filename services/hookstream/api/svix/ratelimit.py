@@ -19,7 +19,7 @@ from hookstream.api.auth import bearer
 from hookstream.api.svix.auth import OPEN_PATHS
 from hookstream.api.svix.errors import Handler, rate_limited
 from hookstream.domain.ratelimit import RateLimiter
-from hookstream.runtime.settings import Settings
+from hookstream.foundation.settings import Settings
 
 RATE_LIMITER = web.AppKey("svix_rate_limiter", RateLimiter)
 

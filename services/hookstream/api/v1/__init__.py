@@ -21,7 +21,7 @@ from hookstream.api.v1.errors import v1_errors
 from hookstream.api.v1.shapes import ERROR, SCHEMAS
 from hookstream.domain.body_links import body_link_key
 from hookstream.domain.schedule import parse_duration
-from hookstream.runtime.ops import METRICS, Metrics
+from hookstream.foundation.ops import METRICS, Metrics
 
 PREFIX = "/v1"
 MODULES = (messages, bodies, analytics)
