@@ -19,6 +19,7 @@ from typing import Any
 from clickhouse_connect.driver import Client
 
 from hookstream.query.common import (
+    Listing,
     Page,
     Position,
     Where,
@@ -85,9 +86,11 @@ def _where(f: AttemptFilter) -> Where:
             where.add("0")
     if f.status_code_class is not None:
         where.add("status_code_class = {status_code_class:UInt16}", status_code_class=f.status_code_class)
-    add_message_filters(where, event_types=f.event_types, channel=f.channel, tag=f.tag, before=f.before,
-                        after=f.after, time_column="started_at")  # fmt: skip
+    add_message_filters(where, f, time_column="started_at")
     return where
+
+
+_FORMATS = {"response_body": "bytes"}
 
 
 def _columns(with_content: bool) -> str:
@@ -107,11 +110,8 @@ async def list_attempts(client: Client, f: AttemptFilter, limit: int, position: 
     """One page of attempts, newest first (by ``started_at``, then id), from the table that fits the filter."""
     by_endpoint = f.endpoint_id is not None or f.endpoint_ids
     table = "attempts" if by_endpoint or (f.msg_id is None and not f.msg_ids) else "attempts_by_msg"
-    return await newest_first_page(
-        client, table=table, columns=_columns(f.with_content), where=_where(f), time_column="started_at",
-        key_column="attempt_id", position=position, limit=limit, column_formats={"response_body": "bytes"},
-        clean=_clean,
-    )  # fmt: skip
+    listing = Listing(table, _columns(f.with_content), "started_at", "attempt_id", _FORMATS, _clean)
+    return await newest_first_page(client, listing, _where(f), position, limit)
 
 
 async def get_attempt(
@@ -124,7 +124,7 @@ async def get_attempt(
         "ORDER BY version DESC LIMIT 1"
     )
     params = {"app_id": app_id, "msg_id": msg_id, "attempt_id": attempt_id}
-    rows = await select(client, sql, params, {"response_body": "bytes"})
+    rows = await select(client, sql, params, _FORMATS)
     return _clean(rows[0]) if rows else None
 
 
@@ -137,7 +137,7 @@ async def first_attempts_of_message(
         "ORDER BY started_at ASC, attempt_id ASC, version DESC LIMIT 1 BY attempt_id LIMIT {page_rows:UInt32}"
     )
     params = {"app_id": app_id, "msg_id": msg_id, "page_rows": limit + 1}
-    rows = await select(client, sql, params, {"response_body": "bytes"})
+    rows = await select(client, sql, params, _FORMATS)
     return page_of([_clean(row) for row in rows], limit, None)
 
 
@@ -160,7 +160,7 @@ async def find_attempt(
         where.add("endpoint_id = {endpoint_id:UUID}", endpoint_id=endpoint_id)
     table = "attempts" if endpoint_id is not None else "attempts_by_msg"
     sql = f"SELECT {_columns(with_content)} FROM {table} WHERE {where.sql} ORDER BY version DESC LIMIT 1"
-    rows = await select(client, sql, where.params, {"response_body": "bytes"})
+    rows = await select(client, sql, where.params, _FORMATS)
     return _clean(rows[0]) if rows else None
 
 
@@ -184,7 +184,7 @@ async def attempts_of_message(client: Client, app_id: uuid.UUID, msg_id: uuid.UU
         "SELECT * FROM attempts_by_msg WHERE app_id = {app_id:UUID} AND msg_id = {msg_id:UUID} "
         "ORDER BY attempt_id, version DESC LIMIT 1 BY attempt_id"
     )
-    return await select(client, sql, {"app_id": app_id, "msg_id": msg_id}, {"response_body": "bytes"})
+    return await select(client, sql, {"app_id": app_id, "msg_id": msg_id}, _FORMATS)
 
 
 async def last_trigger_seq(client: Client, app_id: uuid.UUID, msg_id: uuid.UUID, endpoint_id: uuid.UUID) -> int:

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from clickhouse_connect.driver import Client
 
@@ -117,48 +117,56 @@ def in_list(values: Sequence[str]) -> list[str]:
     return sorted(set(values))
 
 
-def add_message_filters(
-    where: Where,
-    *,
-    event_types: Sequence[str],
-    channel: str | None,
-    tag: str | None,
-    before: datetime | None,
-    after: datetime | None,
-    time_column: str,
-) -> None:
+class MessageFilters(Protocol):
+    """The filters on a message that attempt lists and attempted-message lists both offer."""
+
+    @property
+    def event_types(self) -> Sequence[str]: ...
+    @property
+    def channel(self) -> str | None: ...
+    @property
+    def tag(self) -> str | None: ...
+    @property
+    def before(self) -> datetime | None: ...
+    @property
+    def after(self) -> datetime | None: ...
+
+
+def add_message_filters(where: Where, f: MessageFilters, time_column: str) -> None:
     """The message filters every per-message-or-attempt list shares (the row's ``app_id`` is already bound).
 
     ``tag`` lives on the message only, so it is a semi-join on ``messages``; the time bounds apply to
     ``time_column`` (when the attempt started, or when its message was created).
     """
-    if event_types:
-        where.add("event_type IN {event_types:Array(String)}", event_types=in_list(event_types))
-    if channel is not None:
-        where.add("has(channels, {channel:String})", channel=channel)
-    if tag is not None:
+    if f.event_types:
+        where.add("event_type IN {event_types:Array(String)}", event_types=in_list(f.event_types))
+    if f.channel is not None:
+        where.add("has(channels, {channel:String})", channel=f.channel)
+    if f.tag is not None:
         where.add(
             "msg_id IN (SELECT msg_id FROM messages WHERE app_id = {app_id:UUID} AND has(tags, {tag:String}))",
-            tag=tag,
+            tag=f.tag,
         )
-    if before is not None:
-        where.add(f"{time_column} < {{before:DateTime64(6, 'UTC')}}", before=before)
-    if after is not None:
-        where.add(f"{time_column} > {{after:DateTime64(6, 'UTC')}}", after=after)
+    if f.before is not None:
+        where.add(f"{time_column} < {{before:DateTime64(6, 'UTC')}}", before=f.before)
+    if f.after is not None:
+        where.add(f"{time_column} > {{after:DateTime64(6, 'UTC')}}", after=f.after)
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """How one table is listed newest first: its keyset columns, what to read, and how rows are tidied."""
+
+    table: str
+    columns: str
+    time_column: str
+    key_column: str
+    column_formats: Mapping[str, str]
+    clean: Callable[[dict[str, Any]], dict[str, Any]]
 
 
 async def newest_first_page(
-    client: Client,
-    *,
-    table: str,
-    columns: str,
-    where: Where,
-    time_column: str,
-    key_column: str,
-    position: Position | None,
-    limit: int,
-    column_formats: dict[str, str],
-    clean: Callable[[dict[str, Any]], dict[str, Any]],
+    client: Client, listing: Listing, where: Where, position: Position | None, limit: int
 ) -> Page[dict[str, Any]]:
     """One keyset page of the newest version of each entity, newest first (or the page before ``position``).
 
@@ -172,17 +180,18 @@ async def newest_first_page(
     perhaps the last; when duplicates leave fewer than ``limit + 1`` ids, the
     page is read again, larger.
     """
+    time_column, key_column = listing.time_column, listing.key_column
     direction, _ = keyset(where, time_column, key_column, position)
     sql = (
-        f"SELECT {columns} FROM {table} WHERE {where.sql} "
+        f"SELECT {listing.columns} FROM {listing.table} WHERE {where.sql} "
         f"ORDER BY {time_column} {direction}, {key_column} {direction} LIMIT {{page_rows:UInt32}}"
     )
     rows_wanted = limit + 1
     while True:
-        rows = await select(client, sql, {**where.params, "page_rows": rows_wanted}, column_formats)
+        rows = await select(client, sql, {**where.params, "page_rows": rows_wanted}, listing.column_formats)
         newest = newest_versions(rows, key_column)
         if len(newest) > limit or len(rows) < rows_wanted:
-            return page_of([clean(row) for row in newest[: limit + 1]], limit, position)
+            return page_of([listing.clean(row) for row in newest[: limit + 1]], limit, position)
         rows_wanted *= 4
 
 

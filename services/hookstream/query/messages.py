@@ -15,7 +15,7 @@ from typing import Any
 
 from clickhouse_connect.driver import Client
 
-from hookstream.query.common import Page, Position, Where, in_list, newest_first_page, select, utc
+from hookstream.query.common import Listing, Page, Position, Where, in_list, newest_first_page, select, utc
 
 LIGHT_COLUMNS = "app_id, msg_id, event_type, event_id, channels, tags, accepted_at, expunged, version"
 
@@ -70,10 +70,8 @@ async def list_messages(client: Client, f: MessageFilter, limit: int, position: 
         where.add("accepted_at < {before:DateTime64(6, 'UTC')}", before=f.before)
     if f.after is not None:
         where.add("accepted_at > {after:DateTime64(6, 'UTC')}", after=f.after)
-    return await newest_first_page(
-        client, table="messages", columns=_columns(f.with_content), where=where, time_column="accepted_at",
-        key_column="msg_id", position=position, limit=limit, column_formats={"payload": "bytes"}, clean=_clean,
-    )  # fmt: skip
+    listing = Listing("messages", _columns(f.with_content), "accepted_at", "msg_id", {"payload": "bytes"}, _clean)
+    return await newest_first_page(client, listing, where, position, limit)
 
 
 async def get_message(

@@ -95,8 +95,7 @@ async def messages_of_endpoint(
     where = Where()
     where.add("app_id = {app_id:UUID} AND endpoint_id = {endpoint_id:UUID}", app_id=f.app_id,
               endpoint_id=f.endpoint_id)  # fmt: skip
-    add_message_filters(where, event_types=f.event_types, channel=f.channel, tag=f.tag, before=f.before,
-                        after=f.after, time_column="msg_created_at")  # fmt: skip
+    add_message_filters(where, f, time_column="msg_created_at")
     direction, _ = keyset(where, "msg_created_at", "msg_id", position)
     outer = "1"
     if f.status is not None:
