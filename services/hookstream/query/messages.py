@@ -38,7 +38,8 @@ def _columns(with_content: bool) -> str:
     return LIGHT_COLUMNS + (", payload" if with_content else "")
 
 
-def _clean(row: dict[str, Any]) -> dict[str, Any]:
+def clean_message(row: dict[str, Any]) -> dict[str, Any]:
+    """A ``messages`` row as readers use it: ``accepted_at`` in UTC, no payload once expunged."""
     row["accepted_at"] = utc(row["accepted_at"])
     if row.get("expunged"):
         row["payload"] = None
@@ -72,7 +73,7 @@ async def list_messages(client: Client, f: MessageFilter, limit: int, position: 
         where.add("accepted_at > {after:DateTime64(6, 'UTC')}", after=f.after)
     return await newest_first_page(
         client, table="messages", columns=_columns(f.with_content), where=where, time_column="accepted_at",
-        key_column="msg_id", position=position, limit=limit, column_formats={"payload": "bytes"}, clean=_clean,
+        key_column="msg_id", position=position, limit=limit, column_formats={"payload": "bytes"}, clean=clean_message,
     )  # fmt: skip
 
 
@@ -84,14 +85,14 @@ async def get_message(
         "ORDER BY version DESC LIMIT 1"
     )
     rows = await select(client, sql, {"app_id": app_id, "msg_id": msg_id}, {"payload": "bytes"})
-    return _clean(rows[0]) if rows else None
+    return clean_message(rows[0]) if rows else None
 
 
 async def find_message(client: Client, msg_id: uuid.UUID, *, with_content: bool = True) -> dict[str, Any] | None:
     """A message by id in whichever application holds it (the operator's view), through the msg_id bloom filter."""
     sql = f"SELECT {_columns(with_content)} FROM messages WHERE msg_id = {{msg_id:UUID}} ORDER BY version DESC LIMIT 1"
     rows = await select(client, sql, {"msg_id": msg_id}, {"payload": "bytes"})
-    return _clean(rows[0]) if rows else None
+    return clean_message(rows[0]) if rows else None
 
 
 async def get_message_by_event_id(
@@ -107,7 +108,7 @@ async def get_message_by_event_id(
         "ORDER BY accepted_at DESC, version DESC LIMIT 1"
     )
     rows = await select(client, sql, where.params, {"payload": "bytes"})
-    return _clean(rows[0]) if rows else None
+    return clean_message(rows[0]) if rows else None
 
 
 async def tags_and_payloads(
@@ -121,4 +122,4 @@ async def tags_and_payloads(
         "AND msg_id IN {msg_ids:Array(UUID)} ORDER BY msg_id, version DESC LIMIT 1 BY msg_id"
     )
     rows = await select(client, sql, {"app_id": app_id, "msg_ids": msg_ids}, {"payload": "bytes"})
-    return {row["msg_id"]: _clean(row) for row in rows}
+    return {row["msg_id"]: clean_message(row) for row in rows}
