@@ -50,8 +50,8 @@ from hookstream.log.topics import (
     TopicNames,
 )
 from hookstream.projector.service import Projector, ProjectorMetrics
+from hookstream.recovery.service import Recoverer
 from hookstream.router.service import Router, RouterMetrics
-from hookstream.scheduler.recover import Recoverer
 from hookstream.scheduler.retries import SchedulerMetrics
 from hookstream.scheduler.service import Scheduler
 from hookstream.status.processor import StatusMetrics

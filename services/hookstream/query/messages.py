@@ -17,6 +17,7 @@ from clickhouse_connect.driver import Client
 
 from hookstream.query.common import Listing, Page, Position, Where, in_list, newest_first_page, select, utc
 
+_FORMATS = {"payload": "bytes"}
 LIGHT_COLUMNS = "app_id, msg_id, event_type, event_id, channels, tags, accepted_at, expunged, version"
 
 
@@ -38,7 +39,8 @@ def _columns(with_content: bool) -> str:
     return LIGHT_COLUMNS + (", payload" if with_content else "")
 
 
-def _clean(row: dict[str, Any]) -> dict[str, Any]:
+def clean_message(row: dict[str, Any]) -> dict[str, Any]:
+    """A ``messages`` row as readers use it: ``accepted_at`` in UTC, no payload once expunged."""
     row["accepted_at"] = utc(row["accepted_at"])
     if row.get("expunged"):
         row["payload"] = None
@@ -70,7 +72,7 @@ async def list_messages(client: Client, f: MessageFilter, limit: int, position: 
         where.add("accepted_at < {before:DateTime64(6, 'UTC')}", before=f.before)
     if f.after is not None:
         where.add("accepted_at > {after:DateTime64(6, 'UTC')}", after=f.after)
-    listing = Listing("messages", _columns(f.with_content), "accepted_at", "msg_id", {"payload": "bytes"}, _clean)
+    listing = Listing("messages", _columns(f.with_content), "accepted_at", "msg_id", _FORMATS, clean_message)
     return await newest_first_page(client, listing, where, position, limit)
 
 
@@ -81,15 +83,15 @@ async def get_message(
         f"SELECT {_columns(with_content)} FROM messages WHERE app_id = {{app_id:UUID}} AND msg_id = {{msg_id:UUID}} "
         "ORDER BY version DESC LIMIT 1"
     )
-    rows = await select(client, sql, {"app_id": app_id, "msg_id": msg_id}, {"payload": "bytes"})
-    return _clean(rows[0]) if rows else None
+    rows = await select(client, sql, {"app_id": app_id, "msg_id": msg_id}, _FORMATS)
+    return clean_message(rows[0]) if rows else None
 
 
 async def find_message(client: Client, msg_id: uuid.UUID, *, with_content: bool = True) -> dict[str, Any] | None:
     """A message by id in whichever application holds it (the operator's view), through the msg_id bloom filter."""
     sql = f"SELECT {_columns(with_content)} FROM messages WHERE msg_id = {{msg_id:UUID}} ORDER BY version DESC LIMIT 1"
-    rows = await select(client, sql, {"msg_id": msg_id}, {"payload": "bytes"})
-    return _clean(rows[0]) if rows else None
+    rows = await select(client, sql, {"msg_id": msg_id}, _FORMATS)
+    return clean_message(rows[0]) if rows else None
 
 
 async def get_message_by_event_id(
@@ -104,8 +106,8 @@ async def get_message_by_event_id(
         f"SELECT {_columns(with_content)} FROM messages WHERE {where.sql} "
         "ORDER BY accepted_at DESC, version DESC LIMIT 1"
     )
-    rows = await select(client, sql, where.params, {"payload": "bytes"})
-    return _clean(rows[0]) if rows else None
+    rows = await select(client, sql, where.params, _FORMATS)
+    return clean_message(rows[0]) if rows else None
 
 
 async def tags_and_payloads(
@@ -118,5 +120,5 @@ async def tags_and_payloads(
         f"SELECT {_columns(with_content)} FROM messages WHERE app_id = {{app_id:UUID}} "
         "AND msg_id IN {msg_ids:Array(UUID)} ORDER BY msg_id, version DESC LIMIT 1 BY msg_id"
     )
-    rows = await select(client, sql, {"app_id": app_id, "msg_ids": msg_ids}, {"payload": "bytes"})
-    return {row["msg_id"]: _clean(row) for row in rows}
+    rows = await select(client, sql, {"app_id": app_id, "msg_ids": msg_ids}, _FORMATS)
+    return {row["msg_id"]: clean_message(row) for row in rows}

@@ -5,9 +5,6 @@ sending) and next attempt time from the attempts topic; the projector writes
 every change as a new row version. A reader takes the newest version of each
 pair (``LIMIT 1 BY``) and only then filters by status, since an older version
 of a pair may carry a status the pair no longer has.
-
-Also the pairs a recover resends: those whose deliveries ended failed for
-messages created in a time range (``failed_messages_of_endpoint``).
 """
 
 from __future__ import annotations
@@ -108,20 +105,3 @@ async def messages_of_endpoint(
     )
     rows = await select(client, sql, {**where.params, "page_rows": limit + 1})
     return page_of([_state(row) for row in rows], limit, position)
-
-
-async def failed_messages_of_endpoint(
-    client: Client, app_id: uuid.UUID, endpoint_id: uuid.UUID, since: datetime, until: datetime | None
-) -> list[uuid.UUID]:
-    """Messages created in ``[since, until)`` whose delivery to the endpoint ended failed, oldest first."""
-    where = Where()
-    where.add("app_id = {app_id:UUID} AND endpoint_id = {endpoint_id:UUID}", app_id=app_id, endpoint_id=endpoint_id)
-    where.add("msg_created_at >= {since:DateTime64(6, 'UTC')}", since=since)
-    if until is not None:
-        where.add("msg_created_at < {until:DateTime64(6, 'UTC')}", until=until)
-    sql = (
-        "SELECT msg_id FROM (SELECT msg_id, msg_created_at, status FROM message_endpoint_status "
-        f"WHERE {where.sql} ORDER BY msg_created_at, msg_id, version DESC LIMIT 1 BY msg_id) "
-        "WHERE status = 'fail' ORDER BY msg_created_at, msg_id"
-    )
-    return [row["msg_id"] for row in await select(client, sql, where.params)]

@@ -25,9 +25,9 @@ from hookstream.log.codec import AvroCodec
 from hookstream.log.producer import EventProducer
 from hookstream.log.topics import CONFIG
 from hookstream.projector.service import Projector, ProjectorMetrics
+from hookstream.recovery.service import Recoverer
 from hookstream.router.service import Router, RouterMetrics
 from hookstream.runtime.clickhouse import connect
-from hookstream.scheduler.recover import Recoverer
 from hookstream.scheduler.retries import SchedulerMetrics
 from hookstream.scheduler.service import Scheduler
 from hookstream.status.processor import StatusMetrics

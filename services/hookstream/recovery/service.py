@@ -14,6 +14,11 @@ task dropped while the endpoint was disabled), as Svix's recover does; each
 one as a manual attempt (``trigger`` manual, the pair's next trigger
 sequence), which is never retried, like a resend. A message whose payload
 has expired or was expunged cannot be resent and is skipped with a log line.
+
+It runs in the ``schedule`` role (the role that turns decisions into tasks)
+and is the one part of it that reads ClickHouse: the failed pairs, their
+payloads and their trigger sequences, all in one query
+(:func:`hookstream.query.recovery.failed_deliveries`) on the client it is given.
 """
 
 from __future__ import annotations
@@ -35,9 +40,7 @@ from hookstream.log.codec import AvroCodec
 from hookstream.log.consumer import Event, EventConsumer, accepted_events
 from hookstream.log.producer import EventProducer
 from hookstream.log.topics import COMMANDS, DEAD_LETTER, TASKS, TopicNames
-from hookstream.query.attempts import last_trigger_seq
-from hookstream.query.messages import tags_and_payloads
-from hookstream.query.status import failed_messages_of_endpoint
+from hookstream.query.recovery import failed_deliveries
 
 log = logging.getLogger("hookstream.recover")
 
@@ -89,18 +92,14 @@ class Recoverer:
     async def recover(self, command: dict[str, Any]) -> int:
         """Resend the endpoint's failed messages of the command's window; returns how many were sent."""
         app_id, endpoint_id = uuid.UUID(command["app_id"]), uuid.UUID(command["endpoint_id"])
-        msg_ids = await failed_messages_of_endpoint(
-            self._clickhouse, app_id, endpoint_id, command["since"], command.get("until")
-        )
-        messages = await tags_and_payloads(self._clickhouse, app_id, msg_ids, with_content=True)
+        failed = await failed_deliveries(self._clickhouse, app_id, endpoint_id, command["since"], command.get("until"))
         acks = []
-        for msg_id in msg_ids:
-            message = messages.get(msg_id)
-            if message is None or not message.get("payload"):
-                log.warning("recover: message %s has no payload any more; not resent", msg_id)
+        for delivery in failed:
+            if delivery.message is None:
+                log.warning("recover: message %s has no payload any more; not resent", delivery.msg_id)
                 continue
-            seq = await last_trigger_seq(self._clickhouse, app_id, msg_id, endpoint_id) + 1
-            task = manual_task(message, str(endpoint_id), seq, datetime.now(UTC))
+            seq = delivery.last_trigger_seq + 1
+            task = manual_task(delivery.message, str(endpoint_id), seq, datetime.now(UTC))
             acks.append(await self._producer.send(self._tasks_topic, "DeliveryTask", task, str(endpoint_id).encode()))
         await asyncio.gather(*acks)
         log.info("recover %s: %d messages resent to endpoint %s", command["request_id"], len(acks), endpoint_id)
