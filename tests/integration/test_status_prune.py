@@ -20,7 +20,7 @@ from hookstream.log.admin import create_topics
 from hookstream.log.codec import AvroCodec
 from hookstream.log.consumer import TOMBSTONE, Event, EventConsumer
 from hookstream.log.producer import EventProducer
-from hookstream.log.topics import ATTEMPTS, CONFIG, DEAD_LETTER, STATUS, TopicNames, catalogue
+from hookstream.log.topics import ATTEMPTS, CONFIG, STATUS, TopicNames, catalogue
 from hookstream.status.processor import StatusMetrics
 from hookstream.status.service import StatusProcessor
 from tests.support import builders
@@ -43,8 +43,7 @@ class StatusLog:
     def __init__(self, settings: Settings, producer: EventProducer) -> None:
         names = TopicNames(settings.topic_namespace, settings.retry_schedule)
         self.events: list[Event] = []
-        self._reader = EventConsumer(settings.kafka_bootstrap_servers, [names(STATUS)], "status-prune-reader",
-                                     producer.codec, producer, names(DEAD_LETTER))  # fmt: skip
+        self._reader = EventConsumer(settings, producer, [names(STATUS)], "status-prune-reader")
         self._task: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> StatusLog:

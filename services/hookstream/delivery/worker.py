@@ -43,7 +43,7 @@ from hookstream.foundation.settings import Settings
 from hookstream.log.codec import AvroCodec, UndecodableRecord
 from hookstream.log.consumer import TOMBSTONE, dead_letter_record
 from hookstream.log.producer import EventProducer
-from hookstream.log.topics import ATTEMPTS, CONFIG, DEAD_LETTER, TASKS, TopicNames
+from hookstream.log.topics import ATTEMPTS, CONFIG, DEAD_LETTER, TopicNames
 
 log = logging.getLogger("hookstream.delivery")
 
@@ -94,10 +94,7 @@ class DeliveryWorker:
         self._config = cache or ConfigCache(bootstrap, names(CONFIG), codec)
         self._owns_producer, self._owns_config = producer is None, cache is None
         self._endpoints = EndpointDirectory(self._config, secret_box or SecretBox(parse_keys(settings.secret_keys)))
-        self._intake = TaskIntake(
-            bootstrap, names(TASKS), f"{settings.topic_namespace}delivery", codec, self._producer,
-            self._dead_letter_topic, on_revoked=self._on_revoked, on_assigned=self._on_assigned,
-        )  # fmt: skip
+        self._intake = TaskIntake(settings, self._producer, self._on_revoked, self._on_assigned)
         self._tracker: OffsetTracker[TopicPartition] = OffsetTracker()
         self._committed: dict[TopicPartition, int] = {}
         self._jobs: dict[tuple[TopicPartition, int], asyncio.Task[None]] = {}

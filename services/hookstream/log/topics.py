@@ -50,6 +50,11 @@ class TopicNames:
         self.namespace = namespace
         self.tiers = delay_tiers(parse_schedule(retry_schedule))
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TopicNames:
+        """The deployment's names: its namespace, and one delay tier per distinct delay of its retry schedule."""
+        return cls(settings.topic_namespace, settings.retry_schedule)
+
     def __call__(self, short: str) -> str:
         return f"{self.namespace}{short}"
 

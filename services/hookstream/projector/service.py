@@ -26,9 +26,9 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from hookstream.foundation.settings import Settings
 from hookstream.foundation.tasks import cancel_and_wait
 from hookstream.log.codec import AvroCodec
-from hookstream.log.consumer import TOMBSTONE, Event, EventConsumer, accepted_events
+from hookstream.log.consumer import TOMBSTONE, ConsumerOptions, Event, EventConsumer, accepted_events
 from hookstream.log.producer import EventProducer
-from hookstream.log.topics import ATTEMPTS, COMMANDS, CONFIG, DEAD_LETTER, MESSAGES, STATUS, TopicNames
+from hookstream.log.topics import ATTEMPTS, COMMANDS, CONFIG, MESSAGES, STATUS, TopicNames
 from hookstream.projector.expunge import apply_expunge, awaits_message
 from hookstream.projector.rows import to_row
 from hookstream.projector.store import write_rows
@@ -101,14 +101,13 @@ class Projector:
         self.producer = producer
         self.commands_topic = names(COMMANDS)
         self.consumer = EventConsumer(
-            settings.kafka_bootstrap_servers,
+            settings,
+            producer,
             [names(MESSAGES), names(CONFIG), names(ATTEMPTS), names(STATUS), names(COMMANDS)],
             group_id or f"{settings.topic_namespace}projector",
-            codec,
-            producer,
-            names(DEAD_LETTER),
-            max_records=5000,
-            accepts=accepted_events(names, MESSAGES, CONFIG, ATTEMPTS, STATUS, COMMANDS),
+            ConsumerOptions(
+                max_records=5000, accepts=accepted_events(names, MESSAGES, CONFIG, ATTEMPTS, STATUS, COMMANDS)
+            ),
         )
         self._task: asyncio.Task[None] | None = None
         self.failure: str | None = None  # why the last write failed, until one succeeds

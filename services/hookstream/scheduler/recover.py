@@ -32,9 +32,9 @@ from hookstream.domain.manual import manual_task
 from hookstream.foundation.settings import Settings
 from hookstream.foundation.tasks import cancel_and_wait
 from hookstream.log.codec import AvroCodec
-from hookstream.log.consumer import Event, EventConsumer, accepted_events
+from hookstream.log.consumer import ConsumerOptions, Event, EventConsumer, accepted_events
 from hookstream.log.producer import EventProducer
-from hookstream.log.topics import COMMANDS, DEAD_LETTER, TASKS, TopicNames
+from hookstream.log.topics import COMMANDS, TASKS, TopicNames
 from hookstream.query.attempts import last_trigger_seq
 from hookstream.query.messages import tags_and_payloads
 from hookstream.query.status import failed_messages_of_endpoint
@@ -51,8 +51,8 @@ class Recoverer:
         self._producer = producer
         self._clickhouse = clickhouse
         self._consumer = EventConsumer(
-            settings.kafka_bootstrap_servers, [names(COMMANDS)], f"{settings.topic_namespace}recover", codec, producer,
-            names(DEAD_LETTER), max_records=100, accepts=accepted_events(names, COMMANDS),
+            settings, producer, [names(COMMANDS)], f"{settings.topic_namespace}recover",
+            ConsumerOptions(max_records=100, accepts=accepted_events(names, COMMANDS)),
         )  # fmt: skip
         self._loop: asyncio.Task[None] | None = None
 

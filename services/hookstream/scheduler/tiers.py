@@ -32,7 +32,7 @@ from hookstream.domain.tiers import DueWindow
 from hookstream.foundation.settings import Settings
 from hookstream.foundation.tasks import cancel_and_wait
 from hookstream.log.codec import AvroCodec, UndecodableRecord
-from hookstream.log.consumer import EventConsumer, dead_letter_record
+from hookstream.log.consumer import ConsumerOptions, EventConsumer, dead_letter_record
 from hookstream.log.producer import EventProducer
 from hookstream.log.streams import now
 from hookstream.log.topics import DEAD_LETTER, TASKS, TopicNames
@@ -75,11 +75,11 @@ class TierForwarder:
         self._labels = {names.retry_tier(tier): tier_name(tier) for tier in names.tiers}
         if not self._labels:
             raise ValueError(f"the retry schedule {settings.retry_schedule!r} has no delays, so no delay tiers")
+        options = ConsumerOptions(max_records=1000, rebalance=_Rebalance(self), fetch_min_bytes=256 * 1024,
+                                  fetch_max_wait_ms=FETCH_WAIT_MS)  # fmt: skip
         self._consumer = EventConsumer(
-            settings.kafka_bootstrap_servers, list(self._labels), f"{settings.topic_namespace}scheduler-tiers",
-            codec, producer, self._dead_letter_topic, max_records=1000, rebalance=_Rebalance(self),
-            fetch_min_bytes=256 * 1024, fetch_max_wait_ms=FETCH_WAIT_MS,
-        )  # fmt: skip
+            settings, producer, list(self._labels), f"{settings.topic_namespace}scheduler-tiers", options
+        )
         self._windows: dict[TopicPartition, DueWindow[ConsumerRecord]] = {}
         self._tracker: OffsetTracker[TopicPartition] = OffsetTracker()
         self._committed: dict[TopicPartition, int] = {}

@@ -27,7 +27,7 @@ from hookstream.domain.operational import OPERATIONAL_APP_ID, relay_message, rel
 from hookstream.foundation.settings import Settings
 from hookstream.foundation.tasks import cancel_and_wait
 from hookstream.log.codec import AvroCodec
-from hookstream.log.consumer import Event, EventConsumer, accepted_events
+from hookstream.log.consumer import ConsumerOptions, Event, EventConsumer, accepted_events
 from hookstream.log.producer import EventProducer
 from hookstream.log.topics import DEAD_LETTER, MESSAGES, OPERATIONAL, TopicNames
 
@@ -45,8 +45,8 @@ class OperationalRelay:
         self._producer = producer
         self._cache = cache
         self._consumer = EventConsumer(
-            settings.kafka_bootstrap_servers, [names(OPERATIONAL)], f"{settings.topic_namespace}operational-relay",
-            codec, producer, names(DEAD_LETTER), accepts=accepted_events(names, OPERATIONAL),
+            settings, producer, [names(OPERATIONAL)], f"{settings.topic_namespace}operational-relay",
+            ConsumerOptions(accepts=accepted_events(names, OPERATIONAL)),
         )  # fmt: skip
         self._loop: asyncio.Task[None] | None = None
 
