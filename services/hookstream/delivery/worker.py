@@ -23,7 +23,6 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from ssl import SSLContext
-from types import TracebackType
 
 from aiohttp.abc import AbstractResolver
 from aiokafka import TopicPartition
@@ -40,6 +39,7 @@ from hookstream.delivery.slots import Slots
 from hookstream.domain.offsets import OffsetTracker
 from hookstream.domain.retry import RetryPolicy
 from hookstream.foundation.settings import Settings
+from hookstream.foundation.tasks import Lifecycle
 from hookstream.log.codec import AvroCodec, UndecodableRecord
 from hookstream.log.consumer import TOMBSTONE, dead_letter_record
 from hookstream.log.producer import EventProducer
@@ -57,7 +57,7 @@ class Unprocessable(UndecodableRecord):
     error_class = "unprocessable"
 
 
-class DeliveryWorker:
+class DeliveryWorker(Lifecycle):
     """One member of the ``<namespace>delivery`` consumer group; ``start()``, then ``stop()``.
 
     ``producer`` and ``cache`` may be shared with other services of the
@@ -153,14 +153,6 @@ class DeliveryWorker:
                 await close()
             except Exception:  # closing the rest matters more than one failed close
                 log.exception("delivery worker: error while closing")
-
-    async def __aenter__(self) -> DeliveryWorker:
-        return await self.start()
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
 
     # --- reading and committing -------------------------------------------------
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -40,11 +40,6 @@ EVENTS_ON: dict[str, frozenset[str]] = {
 }  # fmt: skip
 """The event types each topic carries (by short topic name), as the schemas' docs say; anything else on it was
 written to the wrong topic."""
-
-
-def accepted_events(names: TopicNames, *topics: str) -> dict[str, frozenset[str]]:
-    """``accepts`` for an :class:`EventConsumer` of these topics (short names): full topic name -> its types."""
-    return {names(topic): EVENTS_ON[topic] for topic in topics}
 
 
 class ConsumerStalled(RuntimeError):
@@ -90,16 +85,16 @@ class ConsumerOptions:
     ``fetch_min_bytes``/``fetch_max_wait_ms``: a consumer that can wait trades latency for fewer, fuller
     fetches (aiokafka parses each fetch response in Python; many tiny ones cost more than the records).
 
-    ``accepts`` (full topic name -> event types, see :func:`accepted_events`): a decodable record of
-    another type is dead-lettered as ``unexpected_type`` rather than handed over, where a consumer that
-    filters by type would pass it over without a trace.
+    ``typed``: only the event types each topic carries (:data:`EVENTS_ON`) are handed over; a decodable
+    record of another type is dead-lettered as ``unexpected_type``, where a consumer that filters by
+    type would pass it over without a trace.
     """
 
     max_records: int = 1000
     fetch_min_bytes: int = 1
     fetch_max_wait_ms: int = 500
     auto_offset_reset: str = "earliest"
-    accepts: Mapping[str, Collection[str]] | None = None
+    typed: bool = False
     rebalance: ConsumerRebalanceListener | None = None
 
 
@@ -141,9 +136,12 @@ class EventConsumer:
     ) -> None:
         self.codec = producer.codec
         self.group_id = group_id
-        self._accepts = options.accepts
+        names = TopicNames.from_settings(settings)
+        self._accepts: dict[str, frozenset[str]] = {}
+        if options.typed:  # full topic name -> the types it carries
+            self._accepts = {names(short): types for short, types in EVENTS_ON.items() if names(short) in topics}
         self._producer = producer
-        self._dead_letter_topic = TopicNames.from_settings(settings)(DEAD_LETTER)
+        self._dead_letter_topic = names(DEAD_LETTER)
         self._max_records = options.max_records
         self._topics = list(topics)
         self._rebalance = options.rebalance
@@ -194,7 +192,7 @@ class EventConsumer:
         return events
 
     def _check_type(self, topic: str, name: str) -> None:
-        if self._accepts is None or topic not in self._accepts:
+        if topic not in self._accepts:
             return
         if name not in self._accepts[topic]:
             expected = ", ".join(sorted(self._accepts[topic]))

@@ -27,7 +27,6 @@ from hookstream.log.consumer import (
     Event,
     EventConsumer,
     Outputs,
-    accepted_events,
     event_dead_letter,
 )
 from hookstream.log.producer import EventProducer
@@ -42,6 +41,9 @@ class ConsumerService(Lifecycle):
     ``topics`` are short topic names. ``producer`` belongs to the process
     (started and stopped by its owner); dead letters and outputs go through it.
     """
+
+    stalled: str = "batches failing, retrying"
+    """What the health check says while :attr:`failure` is set."""
 
     def __init__(
         self,
@@ -60,10 +62,6 @@ class ConsumerService(Lifecycle):
         self.consumer = EventConsumer(settings, producer, full, f"{settings.topic_namespace}{name}", options)
         self._task: asyncio.Task[None] | None = None
 
-    def accepting(self, *topics: str) -> dict[str, frozenset[str]]:
-        """``ConsumerOptions.accepts`` for these short topic names: only their own event types are handed over."""
-        return accepted_events(self.names, *topics)
-
     async def start(self) -> Self:
         await self.consumer.start()
         self._task = asyncio.create_task(self.loop(), name=self.name)
@@ -72,13 +70,17 @@ class ConsumerService(Lifecycle):
     async def stop(self) -> None:
         """Stop the loop (raising what killed it, if it died), then leave the group; nothing uncommitted is lost."""
         try:
-            await cancel_and_wait(self._task)
+            await self.halt()
         finally:
-            self._task = None
             try:
                 await self.consumer.stop()
             except Exception:  # leaving the group matters less than stopping the process's other services
                 log.exception("%s: stopping the consumer failed", self.name)
+
+    async def halt(self) -> None:
+        """Stop the loop only, still in the group: what a service does before committing on its way out."""
+        task, self._task = self._task, None
+        await cancel_and_wait(task)
 
     async def loop(self) -> None:
         """The background loop: batches handled and committed, failed ones rewound and retried."""
@@ -99,7 +101,7 @@ class ConsumerService(Lifecycle):
         if task is not None and task.done() and not task.cancelled():
             raise ConsumerStalled(f"the {self.name} loop stopped: {task.exception()!r}")
         if self.failure is not None:
-            raise ConsumerStalled(f"{self.consumer.group_id}: batches failing, retrying: {self.failure}")
+            raise ConsumerStalled(f"{self.consumer.group_id}: {self.stalled}: {self.failure}")
 
     async def dead_letter(self, event: Event, reason: str, error_class: str) -> asyncio.Future[Any]:
         """Send a decoded event the service cannot handle to the dead-letter topic; await the future to be sure."""

@@ -59,7 +59,12 @@ class TopicNames:
         return f"{self.namespace}{short}"
 
     def retry_tier(self, delay_s: float) -> str:
-        return self(f"retry.{tier_name(delay_s)}")
+        return self(retry_topic(delay_s))
+
+
+def retry_topic(delay_s: float) -> str:
+    """The short name of the delay tier holding tasks due ``delay_s`` after their attempt."""
+    return f"retry.{tier_name(delay_s)}"
 
 
 def idempotency_retention_ms(settings: Settings) -> int:
