@@ -41,7 +41,7 @@ class StatusLog:
     """Every record on ``status``, read by a consumer of its own, in order."""
 
     def __init__(self, settings: Settings, producer: EventProducer) -> None:
-        names = TopicNames(settings.topic_namespace, settings.retry_schedule)
+        names = TopicNames.from_settings(settings)
         self.events: list[Event] = []
         self._reader = EventConsumer(settings, producer, [names(STATUS)], "status-prune-reader")
         self._task: asyncio.Task[None] | None = None
@@ -87,7 +87,7 @@ async def test_a_final_status_is_pruned_a_pending_one_stays_and_neither_a_replay
     prune_settings: Settings, producer: EventProducer
 ) -> None:
     settings = prune_settings
-    names = TopicNames(settings.topic_namespace, settings.retry_schedule)
+    names = TopicNames.from_settings(settings)
     app = builders.application()
     endpoint = builders.endpoint(app["app_id"], "http://127.0.0.1:9/hook")["endpoint_id"]
     done, retrying, marker = (builders.message(app["app_id"]) for _ in range(3))

@@ -85,7 +85,7 @@ class DeliveryWorker(Lifecycle):
         self.metrics = metrics if metrics is not None else DeliveryMetrics()
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.drain_timeout_s = drain_timeout_s if drain_timeout_s is not None else settings.delivery_timeout_s + 5
-        names = TopicNames(settings.topic_namespace, settings.retry_schedule)
+        names = TopicNames.from_settings(settings)
         self._dead_letter_topic = names(DEAD_LETTER)
         codec = codec or (producer.codec if producer is not None else AvroCodec())
         bootstrap = settings.kafka_bootstrap_servers

@@ -72,7 +72,7 @@ def idempotency_retention_ms(settings: Settings) -> int:
 
 
 def catalogue(settings: Settings) -> list[TopicSpec]:
-    names = TopicNames(settings.topic_namespace, settings.retry_schedule)
+    names = TopicNames.from_settings(settings)
     p = settings.topic_partitions
     specs = [
         TopicSpec(names(CONFIG), 1, compacted=True),

@@ -26,7 +26,7 @@ class Scheduler(Lifecycle):
         self, settings: Settings, codec: AvroCodec, producer: EventProducer, metrics: SchedulerMetrics
     ) -> None:
         self.app = build_retry_app(settings, codec, metrics)
-        has_tiers = bool(TopicNames(settings.topic_namespace, settings.retry_schedule).tiers)
+        has_tiers = bool(TopicNames.from_settings(settings).tiers)
         self.tiers = TierForwarder(settings, codec, producer, metrics) if has_tiers else None
 
     async def start(self) -> Scheduler:
