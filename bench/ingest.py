@@ -57,7 +57,7 @@ async def raw_baseline(bootstrap: str, seconds: float) -> float:
 
 async def direct(dev: Dev, app_id: str, seconds: float) -> tuple[float, int]:
     settings = load_settings(env={})
-    topic = TopicNames(settings.topic_namespace, settings.retry_schedule)(MESSAGES)
+    topic = TopicNames.from_settings(settings)(MESSAGES)
     async with EventProducer(dev.bootstrap, AvroCodec(), client_id="bench-direct") as producer:
         sent = 0
         started = time.monotonic()

@@ -106,7 +106,7 @@ async def throughput(
 ) -> float:
     """Projected attempts/s over ``seconds`` after ``warmup``, keeping a backlog ahead of the pipeline."""
     app_id = app_uuid(setup_app(dev, receivers, endpoints))
-    topic = TopicNames(load_settings(env={}).topic_namespace, load_settings(env={}).retry_schedule)(MESSAGES)
+    topic = TopicNames.from_settings(load_settings(env={}))(MESSAGES)
     counter = ("hookstream_projector_rows_total", 'table="attempts"')
     async with EventProducer(dev.bootstrap, AvroCodec(), client_id="bench") as producer:
         produced = 0
@@ -199,7 +199,7 @@ async def latency(dev: Dev, receivers: Receivers, rate: float, seconds: float) -
 async def backlog_memory(dev: Dev, receivers: Receivers, messages: int, seconds: float) -> list[dict]:
     """B6: RSS while a backlog of ``messages`` waits in Kafka and the pipeline works through it."""
     app_id = app_uuid(setup_app(dev, receivers, 1))
-    topic = TopicNames(load_settings(env={}).topic_namespace, load_settings(env={}).retry_schedule)(MESSAGES)
+    topic = TopicNames.from_settings(load_settings(env={}))(MESSAGES)
     async with EventProducer(dev.bootstrap, AvroCodec(), client_id="bench-backlog") as producer:
         for start in range(0, messages, 50_000):
             await produce(producer, topic, app_id, min(50_000, messages - start))

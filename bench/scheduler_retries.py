@@ -250,7 +250,7 @@ async def main(args: argparse.Namespace) -> None:
         )  # fmt: skip
         await wait_for_broker(settings.kafka_bootstrap_servers)
         await create_topics(settings.kafka_bootstrap_servers, catalogue(settings))
-        names = TopicNames(settings.topic_namespace, settings.retry_schedule)
+        names = TopicNames.from_settings(settings)
         process, port = start_scheduler(settings, work)
         args.pid = process.pid
         await (due_mode if args.mode == "due" else rss_mode)(settings, names, port, args)

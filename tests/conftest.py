@@ -96,7 +96,7 @@ def clickhouse(settings: Settings) -> Iterator[Client]:
 @pytest.fixture
 async def topics(kafka: str, settings: Settings) -> TopicNames:
     await create_topics(kafka, catalogue(settings))
-    return TopicNames(settings.topic_namespace, settings.retry_schedule)
+    return TopicNames.from_settings(settings)
 
 
 @pytest.fixture(scope="session")

@@ -32,7 +32,7 @@ from hookstream.foundation.settings import Settings
 from hookstream.log.codec import AvroCodec
 from hookstream.log.consumer import Event, EventConsumer
 from hookstream.log.producer import EventProducer
-from hookstream.log.topics import ATTEMPTS, CONFIG, DEAD_LETTER, TASKS, TopicNames
+from hookstream.log.topics import ATTEMPTS, CONFIG, TASKS, TopicNames
 from tests.conftest import ReceiverFactory
 from tests.support import builders
 from tests.support.receivers import Received, Reply
@@ -78,8 +78,7 @@ async def _read(
     settings: Settings, producer: EventProducer, topic: str, done: Callable[[list[Event]], bool], settle_s: float
 ) -> list[Event]:
     """Every record on ``topic``: until ``done`` says enough, then until ``settle_s`` passes with nothing new."""
-    reader = EventConsumer(settings.kafka_bootstrap_servers, [topic], f"reader-{uuid.uuid4().hex}", producer.codec,
-                           producer, settings.topic_namespace + DEAD_LETTER)  # fmt: skip
+    reader = EventConsumer(settings, producer, [topic], f"reader-{uuid.uuid4().hex}")
     await reader.start()
     events: list[Event] = []
     try:

@@ -29,7 +29,7 @@ from hookstream.foundation.settings import Settings
 from hookstream.log.codec import AvroCodec
 from hookstream.log.consumer import Event, EventConsumer
 from hookstream.log.producer import EventProducer
-from hookstream.log.topics import CONFIG, DEAD_LETTER, MESSAGES, OPERATIONAL, TopicNames
+from hookstream.log.topics import CONFIG, MESSAGES, OPERATIONAL, TopicNames
 from hookstream.runtime.roles import ALL_ROLES, running_roles
 from hookstream.status.processor import StatusMetrics
 from hookstream.status.service import StatusProcessor
@@ -99,8 +99,7 @@ MESSAGES_SQL = "SELECT * FROM message_status ORDER BY msg_id, version DESC LIMIT
 
 
 async def _read_all(settings: Settings, producer: EventProducer, topic: str, count: int) -> list[Event]:
-    reader = EventConsumer(settings.kafka_bootstrap_servers, [topic], f"reader-{uuid.uuid4().hex}", producer.codec,
-                           producer, settings.topic_namespace + DEAD_LETTER)  # fmt: skip
+    reader = EventConsumer(settings, producer, [topic], f"reader-{uuid.uuid4().hex}")
     await reader.start()
     events: list[Event] = []
     try:

@@ -21,7 +21,7 @@ from hookstream.foundation.settings import Settings
 from hookstream.log.codec import AvroCodec
 from hookstream.log.consumer import ConsumerStalled, Event, EventConsumer
 from hookstream.log.producer import EventProducer
-from hookstream.log.topics import CONFIG, DEAD_LETTER, MESSAGES, TASKS, TopicNames
+from hookstream.log.topics import CONFIG, MESSAGES, TASKS, TopicNames
 from hookstream.projector.service import Projector, ProjectorMetrics
 from hookstream.router.service import Router, RouterMetrics
 from tests.support import builders
@@ -58,8 +58,7 @@ async def producer(kafka: str) -> AsyncIterator[BrokerAwayFor]:
 
 
 async def _read_tasks(settings: Settings, producer: EventProducer, topic: str, wanted: set[str]) -> list[Event]:
-    reader = EventConsumer(settings.kafka_bootstrap_servers, [topic], f"reader-{topic}", producer.codec, producer,
-                           settings.topic_namespace + DEAD_LETTER)  # fmt: skip
+    reader = EventConsumer(settings, producer, [topic], f"reader-{topic}")
     await reader.start()
     events: list[Event] = []
     try:

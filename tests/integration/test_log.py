@@ -10,6 +10,7 @@ from pathlib import Path
 import faust
 import pytest
 
+from hookstream.foundation.settings import Settings
 from hookstream.log.codec import AvroCodec
 from hookstream.log.consumer import EventConsumer
 from hookstream.log.producer import EventProducer
@@ -49,14 +50,14 @@ async def _produce(kafka: str, codec: AvroCodec, topic: str, records: list[dict]
 
 
 async def test_ten_thousand_records_round_trip_through_aiokafka(
-    kafka: str, topics: TopicNames, codec: AvroCodec
+    kafka: str, settings: Settings, topics: TopicNames, codec: AvroCodec
 ) -> None:
     apps = [str(uuid.uuid4()) for _ in range(7)]
     sent = [_message(i, apps[i % 7]) for i in range(COUNT)]
     await _produce(kafka, codec, topics(MESSAGES), sent)
 
     async with EventProducer(kafka, codec) as producer:
-        consumer = EventConsumer(kafka, [topics(MESSAGES)], "g-roundtrip", codec, producer, topics(DEAD_LETTER))
+        consumer = EventConsumer(settings, producer, [topics(MESSAGES)], "g-roundtrip")
         await consumer.start()
         received = []
         try:
@@ -118,7 +119,7 @@ async def test_ten_thousand_records_through_a_faust_agent(
 
 
 async def test_corrupt_and_unknown_records_go_to_the_dead_letter_topic(
-    kafka: str, topics: TopicNames, codec: AvroCodec
+    kafka: str, settings: Settings, topics: TopicNames, codec: AvroCodec
 ) -> None:
     good = [_message(i, "app-dlq") for i in range(3)]
     unknown_fingerprint = b"\xc3\x01" + b"\x00" * 8 + b"\x02"
@@ -129,7 +130,7 @@ async def test_corrupt_and_unknown_records_go_to_the_dead_letter_topic(
         await (await producer.send_raw(topics(MESSAGES), unknown_fingerprint, b"k"))
         await (await producer.send(topics(MESSAGES), "MessageAccepted", good[2], b"k"))
 
-        consumer = EventConsumer(kafka, [topics(MESSAGES)], "g-dlq", codec, producer, topics(DEAD_LETTER))
+        consumer = EventConsumer(settings, producer, [topics(MESSAGES)], "g-dlq")
         await consumer.start()
         try:
             async with asyncio.timeout(30):
@@ -140,7 +141,7 @@ async def test_corrupt_and_unknown_records_go_to_the_dead_letter_topic(
             await consumer.stop()
         assert [event.record["msg_id"] for event in received] == [record["msg_id"] for record in good]
 
-        letters = EventConsumer(kafka, [topics(DEAD_LETTER)], "g-dlq-read", codec, producer, topics(DEAD_LETTER))
+        letters = EventConsumer(settings, producer, [topics(DEAD_LETTER)], "g-dlq-read")
         await letters.start()
         dead: list = []
         try:

@@ -63,10 +63,10 @@ async def _world(producer: EventProducer, topics: TopicNames) -> dict:
 
 
 async def _project(
-    settings: Settings, producer: EventProducer, clickhouse: Client, attempts: int, group_id: str | None = None
+    settings: Settings, producer: EventProducer, clickhouse: Client, attempts: int, name: str = "projector"
 ) -> None:
     metrics = ProjectorMetrics(CollectorRegistry())
-    projector = Projector(settings, producer.codec, producer, clickhouse, metrics, group_id=group_id)
+    projector = Projector(settings, producer.codec, producer, clickhouse, metrics, name=name)
     await projector.start()
     try:
         await _wait_rows(clickhouse, "attempts", attempts)
@@ -115,7 +115,7 @@ async def test_rows_field_by_field_and_replay_is_idempotent(
     assert not any("secret" in column for column in columns), "secrets are never projected"
 
     # A second projector in a new consumer group re-projects everything: the same rows again.
-    await _project(settings, producer, clickhouse, 12, group_id=settings.topic_namespace + "replay")
+    await _project(settings, producer, clickhouse, 12, name="replay")
     clickhouse.command("OPTIMIZE TABLE attempts FINAL")
     counts = clickhouse.query("SELECT count(), uniqExact(attempt_id) FROM attempts").first_row
     assert counts == (6, 6), "re-projected attempts are identical rows, merged away"

@@ -46,8 +46,7 @@ async def _read(
     settings: Settings, producer: EventProducer, topic: str, count: int, settle_s: float = 1.0
 ) -> list[Event]:
     """Everything on ``topic``: at least ``count`` records, then nothing more for ``settle_s``."""
-    reader = EventConsumer(settings.kafka_bootstrap_servers, [topic], f"reader-{topic}", producer.codec, producer,
-                           settings.topic_namespace + DEAD_LETTER)  # fmt: skip
+    reader = EventConsumer(settings, producer, [topic], f"reader-{topic}")
     await reader.start()
     events: list[Event] = []
     try:

@@ -139,7 +139,7 @@ async def test_scheduler_killed_with_retries_pending_in_every_tier_fires_each_on
     scheduler_settings: Settings, producer: EventProducer, tmp_path: Path
 ) -> None:
     settings = scheduler_settings
-    names = TopicNames(settings.topic_namespace, settings.retry_schedule)
+    names = TopicNames.from_settings(settings)
     tier_topics = [names.retry_tier(tier) for tier in TIERS]
     bootstrap = settings.kafka_bootstrap_servers
     process, port = _start(settings, tmp_path, 1)

@@ -20,7 +20,7 @@ from hookstream.log.admin import create_topics
 from hookstream.log.codec import AvroCodec
 from hookstream.log.consumer import TOMBSTONE, Event, EventConsumer
 from hookstream.log.producer import EventProducer
-from hookstream.log.topics import ATTEMPTS, CONFIG, DEAD_LETTER, STATUS, TopicNames, catalogue
+from hookstream.log.topics import ATTEMPTS, CONFIG, STATUS, TopicNames, catalogue
 from hookstream.status.processor import StatusMetrics
 from hookstream.status.service import StatusProcessor
 from tests.support import builders
@@ -41,10 +41,9 @@ class StatusLog:
     """Every record on ``status``, read by a consumer of its own, in order."""
 
     def __init__(self, settings: Settings, producer: EventProducer) -> None:
-        names = TopicNames(settings.topic_namespace, settings.retry_schedule)
+        names = TopicNames.from_settings(settings)
         self.events: list[Event] = []
-        self._reader = EventConsumer(settings.kafka_bootstrap_servers, [names(STATUS)], "status-prune-reader",
-                                     producer.codec, producer, names(DEAD_LETTER))  # fmt: skip
+        self._reader = EventConsumer(settings, producer, [names(STATUS)], "status-prune-reader")
         self._task: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> StatusLog:
@@ -88,7 +87,7 @@ async def test_a_final_status_is_pruned_a_pending_one_stays_and_neither_a_replay
     prune_settings: Settings, producer: EventProducer
 ) -> None:
     settings = prune_settings
-    names = TopicNames(settings.topic_namespace, settings.retry_schedule)
+    names = TopicNames.from_settings(settings)
     app = builders.application()
     endpoint = builders.endpoint(app["app_id"], "http://127.0.0.1:9/hook")["endpoint_id"]
     done, retrying, marker = (builders.message(app["app_id"]) for _ in range(3))

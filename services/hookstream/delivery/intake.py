@@ -13,11 +13,14 @@ from dataclasses import dataclass
 
 from aiokafka import ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 
-from hookstream.log.codec import AvroCodec
-from hookstream.log.consumer import Event, EventConsumer
+from hookstream.foundation.settings import Settings
+from hookstream.log.consumer import ConsumerOptions, Event, EventConsumer
 from hookstream.log.producer import EventProducer
+from hookstream.log.topics import TASKS, TopicNames
 
 RebalanceHook = Callable[[set[TopicPartition]], Awaitable[None]]
+
+MAX_RECORDS = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,23 +51,14 @@ class TaskIntake:
     """One consumer-group member on one topic, with the hooks a concurrent worker needs."""
 
     def __init__(
-        self,
-        bootstrap: str,
-        topic: str,
-        group_id: str,
-        codec: AvroCodec,
-        producer: EventProducer,
-        dead_letter_topic: str,
-        *,
-        on_revoked: RebalanceHook,
-        on_assigned: RebalanceHook,
-        max_records: int = 500,
+        self, settings: Settings, producer: EventProducer, on_revoked: RebalanceHook, on_assigned: RebalanceHook
     ) -> None:
-        self._events = EventConsumer(
-            bootstrap, [topic], group_id, codec, producer, dead_letter_topic,
-            max_records=max_records, rebalance=_Listener(self, on_revoked, on_assigned),
-        )  # fmt: skip
-        self._max_records = max_records
+        """The ``<namespace>delivery`` group on ``tasks``; the hooks run when partitions are taken away or given."""
+        options = ConsumerOptions(max_records=MAX_RECORDS, rebalance=_Listener(self, on_revoked, on_assigned))
+        names = TopicNames.from_settings(settings)
+        group = f"{settings.topic_namespace}delivery"
+        self._events = EventConsumer(settings, producer, [names(TASKS)], group, options)
+        self._max_records = options.max_records
         self.generation = 0
         """Bumped by every rebalance; records read before one are not handed out after it."""
 

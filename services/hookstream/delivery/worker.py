@@ -23,7 +23,6 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from ssl import SSLContext
-from types import TracebackType
 
 from aiohttp.abc import AbstractResolver
 from aiokafka import TopicPartition
@@ -40,10 +39,11 @@ from hookstream.delivery.slots import Slots
 from hookstream.domain.offsets import OffsetTracker
 from hookstream.domain.retry import RetryPolicy
 from hookstream.foundation.settings import Settings
+from hookstream.foundation.tasks import Lifecycle
 from hookstream.log.codec import AvroCodec, UndecodableRecord
 from hookstream.log.consumer import TOMBSTONE, dead_letter_record
 from hookstream.log.producer import EventProducer
-from hookstream.log.topics import ATTEMPTS, CONFIG, DEAD_LETTER, TASKS, TopicNames
+from hookstream.log.topics import ATTEMPTS, CONFIG, DEAD_LETTER, TopicNames
 
 log = logging.getLogger("hookstream.delivery")
 
@@ -57,7 +57,7 @@ class Unprocessable(UndecodableRecord):
     error_class = "unprocessable"
 
 
-class DeliveryWorker:
+class DeliveryWorker(Lifecycle):
     """One member of the ``<namespace>delivery`` consumer group; ``start()``, then ``stop()``.
 
     ``producer`` and ``cache`` may be shared with other services of the
@@ -85,7 +85,7 @@ class DeliveryWorker:
         self.metrics = metrics if metrics is not None else DeliveryMetrics()
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.drain_timeout_s = drain_timeout_s if drain_timeout_s is not None else settings.delivery_timeout_s + 5
-        names = TopicNames(settings.topic_namespace, settings.retry_schedule)
+        names = TopicNames.from_settings(settings)
         self._dead_letter_topic = names(DEAD_LETTER)
         codec = codec or (producer.codec if producer is not None else AvroCodec())
         bootstrap = settings.kafka_bootstrap_servers
@@ -94,10 +94,7 @@ class DeliveryWorker:
         self._config = cache or ConfigCache(bootstrap, names(CONFIG), codec)
         self._owns_producer, self._owns_config = producer is None, cache is None
         self._endpoints = EndpointDirectory(self._config, secret_box or SecretBox(parse_keys(settings.secret_keys)))
-        self._intake = TaskIntake(
-            bootstrap, names(TASKS), f"{settings.topic_namespace}delivery", codec, self._producer,
-            self._dead_letter_topic, on_revoked=self._on_revoked, on_assigned=self._on_assigned,
-        )  # fmt: skip
+        self._intake = TaskIntake(settings, self._producer, self._on_revoked, self._on_assigned)
         self._tracker: OffsetTracker[TopicPartition] = OffsetTracker()
         self._committed: dict[TopicPartition, int] = {}
         self._jobs: dict[tuple[TopicPartition, int], asyncio.Task[None]] = {}
@@ -156,14 +153,6 @@ class DeliveryWorker:
                 await close()
             except Exception:  # closing the rest matters more than one failed close
                 log.exception("delivery worker: error while closing")
-
-    async def __aenter__(self) -> DeliveryWorker:
-        return await self.start()
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
 
     # --- reading and committing -------------------------------------------------
 

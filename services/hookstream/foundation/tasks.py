@@ -1,10 +1,12 @@
-"""Stopping a service's background loop: the one way every service does it."""
+"""Starting and stopping a service and its background loop: the one way every service does it."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
+from abc import ABC, abstractmethod
+from types import TracebackType
+from typing import Any, Self
 
 
 async def cancel_and_wait(task: asyncio.Task[Any] | None) -> None:
@@ -18,3 +20,21 @@ async def cancel_and_wait(task: asyncio.Task[Any] | None) -> None:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+
+
+class Lifecycle(ABC):
+    """``start()`` then ``stop()``, or ``async with``: every service, so a caller never needs to know which."""
+
+    @abstractmethod
+    async def start(self) -> Self: ...
+
+    @abstractmethod
+    async def stop(self) -> None: ...
+
+    async def __aenter__(self) -> Self:
+        return await self.start()
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()

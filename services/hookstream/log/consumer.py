@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 
+from hookstream.foundation.settings import Settings
 from hookstream.log.codec import AvroCodec, UndecodableRecord, UnexpectedType
 from hookstream.log.producer import EventProducer
-from hookstream.log.topics import ATTEMPTS, COMMANDS, CONFIG, MESSAGES, OPERATIONAL, STATUS, TopicNames
+from hookstream.log.topics import ATTEMPTS, COMMANDS, CONFIG, DEAD_LETTER, MESSAGES, OPERATIONAL, STATUS, TopicNames
 
 log = logging.getLogger("hookstream.log.consumer")
 
@@ -41,11 +42,6 @@ EVENTS_ON: dict[str, frozenset[str]] = {
 written to the wrong topic."""
 
 
-def accepted_events(names: TopicNames, *topics: str) -> dict[str, frozenset[str]]:
-    """``accepts`` for an :class:`EventConsumer` of these topics (short names): full topic name -> its types."""
-    return {names(topic): EVENTS_ON[topic] for topic in topics}
-
-
 class ConsumerStalled(RuntimeError):
     """A consumer's loop keeps failing (broker away, a send unacknowledged); it retries by itself."""
 
@@ -58,6 +54,12 @@ class Event:
     key: bytes | None
     name: str
     record: dict[str, Any]
+
+
+Outputs = Sequence[Awaitable[object]] | None
+"""What a batch handler hands back: the acknowledgements its batch waits for before it is committed."""
+
+BatchHandler = Callable[[list[Event]], Awaitable[Outputs]]
 
 
 def dead_letter_record(message: ConsumerRecord, error: UndecodableRecord, consumer: str) -> dict[str, Any]:
@@ -76,51 +78,85 @@ def dead_letter_record(message: ConsumerRecord, error: UndecodableRecord, consum
     }
 
 
+@dataclass(frozen=True, slots=True)
+class ConsumerOptions:
+    """How one consumer fetches and what it accepts; the defaults suit a consumer that handles batches as they come.
+
+    ``fetch_min_bytes``/``fetch_max_wait_ms``: a consumer that can wait trades latency for fewer, fuller
+    fetches (aiokafka parses each fetch response in Python; many tiny ones cost more than the records).
+
+    ``typed``: only the event types each topic carries (:data:`EVENTS_ON`) are handed over; a decodable
+    record of another type is dead-lettered as ``unexpected_type``, where a consumer that filters by
+    type would pass it over without a trace.
+    """
+
+    max_records: int = 1000
+    fetch_min_bytes: int = 1
+    fetch_max_wait_ms: int = 500
+    auto_offset_reset: str = "earliest"
+    typed: bool = False
+    rebalance: ConsumerRebalanceListener | None = None
+
+
+DEFAULT_OPTIONS = ConsumerOptions()
+
+
+def event_dead_letter(event: Event, codec: AvroCodec, reason: str, error_class: str, consumer: str) -> dict[str, Any]:
+    """The DeadLetter record of an event that decoded but cannot be handled (the record re-encoded as it was)."""
+    return {
+        "topic": event.topic,
+        "partition": event.partition,
+        "offset": event.offset,
+        "timestamp_ms": None,
+        "key": event.key,
+        "value": codec.encode(event.name, event.record) if event.name != TOMBSTONE else None,
+        "headers": [],
+        "reason": reason,
+        "error_class": error_class,
+        "consumer": consumer,
+        "failed_at": datetime.now(UTC),
+    }
+
+
 class EventConsumer:
-    """An aiokafka consumer group with manual commits, decoding each batch."""
+    """An aiokafka consumer group with manual commits, decoding each batch.
+
+    ``group_id`` is the full group name (services name theirs under the namespace, see
+    :class:`~hookstream.log.service.ConsumerService`); undecodable records go to the deployment's
+    dead-letter topic through ``producer``, which also lends its codec.
+    """
 
     def __init__(
         self,
-        bootstrap: str,
+        settings: Settings,
+        producer: EventProducer,
         topics: Sequence[str],
         group_id: str,
-        codec: AvroCodec,
-        producer: EventProducer,
-        dead_letter_topic: str,
-        *,
-        max_records: int = 1000,
-        auto_offset_reset: str = "earliest",
-        rebalance: ConsumerRebalanceListener | None = None,
-        fetch_min_bytes: int = 1,
-        fetch_max_wait_ms: int = 500,
-        accepts: Mapping[str, Collection[str]] | None = None,
+        options: ConsumerOptions = DEFAULT_OPTIONS,
     ) -> None:
-        """``fetch_min_bytes``/``fetch_max_wait_ms``: a consumer that can wait trades latency for fewer, fuller
-        fetches (aiokafka parses each fetch response in Python; many tiny ones cost more than the records).
-
-        ``accepts`` (full topic name -> event types, see :func:`accepted_events`): a decodable record of
-        another type is dead-lettered as ``unexpected_type`` rather than handed over, where a consumer
-        that filters by type would pass it over without a trace."""
-        self.codec = codec
-        self._accepts = accepts
+        self.codec = producer.codec
         self.group_id = group_id
+        names = TopicNames.from_settings(settings)
+        self._accepts: dict[str, frozenset[str]] = {}
+        if options.typed:  # full topic name -> the types it carries
+            self._accepts = {names(short): types for short, types in EVENTS_ON.items() if names(short) in topics}
         self._producer = producer
-        self._dead_letter_topic = dead_letter_topic
-        self._max_records = max_records
+        self._dead_letter_topic = names(DEAD_LETTER)
+        self._max_records = options.max_records
         self._topics = list(topics)
-        self._rebalance = rebalance
+        self._rebalance = options.rebalance
         self._batch_start: dict[TopicPartition, int] = {}
         self.failure: str | None = None
         """Why the last batch failed, until one succeeds (see :meth:`run` and :meth:`check`)."""
         self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap,
+            bootstrap_servers=settings.kafka_bootstrap_servers,
             group_id=group_id,
             enable_auto_commit=False,
-            auto_offset_reset=auto_offset_reset,
-            max_poll_records=max_records,
+            auto_offset_reset=options.auto_offset_reset,
+            max_poll_records=options.max_records,
             isolation_level="read_committed",
-            fetch_min_bytes=fetch_min_bytes,
-            fetch_max_wait_ms=fetch_max_wait_ms,
+            fetch_min_bytes=options.fetch_min_bytes,
+            fetch_max_wait_ms=options.fetch_max_wait_ms,
         )
 
     @property
@@ -156,7 +192,7 @@ class EventConsumer:
         return events
 
     def _check_type(self, topic: str, name: str) -> None:
-        if self._accepts is None or topic not in self._accepts:
+        if topic not in self._accepts:
             return
         if name not in self._accepts[topic]:
             expected = ", ".join(sorted(self._accepts[topic]))
@@ -184,19 +220,24 @@ class EventConsumer:
                 self._consumer.seek(tp, offset)
         self._batch_start = {}
 
-    async def run(self, handle: Callable[[list[Event]], Awaitable[None]], name: str) -> None:
-        """Handle every batch, then commit it, forever; a failed batch is rewound and retried with backoff.
+    async def run(self, handle: BatchHandler, name: str) -> None:
+        """Handle every batch, wait for its outputs' acknowledgements, then commit it, forever.
 
-        Any failure (a send the broker did not acknowledge, a commit, the
-        handler's own) leaves the batch uncommitted and is read again, so a
-        broker restart delays records but never skips one. Meanwhile
-        :attr:`failure` says why, and :meth:`check` fails the health check.
+        ``handle`` returns the batch's outputs (the futures of its sends) or
+        awaits them itself; either way the batch is committed only once they
+        are acknowledged. Any failure (a send the broker did not acknowledge, a
+        commit, the handler's own) leaves the batch uncommitted and it is
+        rewound and read again, with backoff, so a broker restart delays records
+        but never skips one. Meanwhile :attr:`failure` says why, and
+        :meth:`check` fails the health check.
         """
         delay = RETRY_FIRST_S
         while True:
             try:
                 async for batch in self.batches():
-                    await handle(batch)
+                    outputs = await handle(batch)
+                    if outputs:
+                        await asyncio.gather(*outputs)
                     await self.commit()
                     if self.failure is not None:
                         log.info("%s: consuming again after a failure", name)

@@ -7,12 +7,12 @@ import contextlib
 import functools
 import logging
 from collections.abc import Mapping
-from types import TracebackType
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import OutOfOrderSequenceNumber
 
+from hookstream.foundation.tasks import Lifecycle
 from hookstream.log.codec import AvroCodec
 
 log = logging.getLogger("hookstream.log.producer")
@@ -20,7 +20,7 @@ log = logging.getLogger("hookstream.log.producer")
 OLD_PRODUCER_STOP_S = 5.0
 
 
-class EventProducer:
+class EventProducer(Lifecycle):
     """One idempotent producer per process; ``send`` returns once the record is queued.
 
     ``await`` the returned future (or call ``flush``) before treating the write
@@ -130,11 +130,3 @@ class EventProducer:
 
     async def flush(self) -> None:
         await self._producer.flush()
-
-    async def __aenter__(self) -> EventProducer:
-        return await self.start()
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()

@@ -50,11 +50,21 @@ class TopicNames:
         self.namespace = namespace
         self.tiers = delay_tiers(parse_schedule(retry_schedule))
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TopicNames:
+        """The deployment's names: its namespace, and one delay tier per distinct delay of its retry schedule."""
+        return cls(settings.topic_namespace, settings.retry_schedule)
+
     def __call__(self, short: str) -> str:
         return f"{self.namespace}{short}"
 
     def retry_tier(self, delay_s: float) -> str:
-        return self(f"retry.{tier_name(delay_s)}")
+        return self(retry_topic(delay_s))
+
+
+def retry_topic(delay_s: float) -> str:
+    """The short name of the delay tier holding tasks due ``delay_s`` after their attempt."""
+    return f"retry.{tier_name(delay_s)}"
 
 
 def idempotency_retention_ms(settings: Settings) -> int:
@@ -62,7 +72,7 @@ def idempotency_retention_ms(settings: Settings) -> int:
 
 
 def catalogue(settings: Settings) -> list[TopicSpec]:
-    names = TopicNames(settings.topic_namespace, settings.retry_schedule)
+    names = TopicNames.from_settings(settings)
     p = settings.topic_partitions
     specs = [
         TopicSpec(names(CONFIG), 1, compacted=True),

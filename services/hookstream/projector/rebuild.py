@@ -69,7 +69,7 @@ async def rebuild(
     progress: Callable[[int, int, float], None] = _progress,
 ) -> RebuildReport:
     started = time.monotonic()
-    names = TopicNames(settings.topic_namespace, settings.retry_schedule)
+    names = TopicNames.from_settings(settings)
     topics = [names(MESSAGES), names(CONFIG), names(ATTEMPTS), names(STATUS), names(COMMANDS)]
     for table in (*COLUMNS, *DERIVED_TABLES):
         clickhouse.command(f"TRUNCATE TABLE IF EXISTS {table}")

@@ -24,11 +24,11 @@ from clickhouse_connect.driver import Client
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from hookstream.foundation.settings import Settings
-from hookstream.foundation.tasks import cancel_and_wait
 from hookstream.log.codec import AvroCodec
-from hookstream.log.consumer import TOMBSTONE, Event, EventConsumer, accepted_events
+from hookstream.log.consumer import TOMBSTONE, ConsumerOptions, Event
 from hookstream.log.producer import EventProducer
-from hookstream.log.topics import ATTEMPTS, COMMANDS, CONFIG, DEAD_LETTER, MESSAGES, STATUS, TopicNames
+from hookstream.log.service import ConsumerService
+from hookstream.log.topics import ATTEMPTS, COMMANDS, CONFIG, MESSAGES, STATUS
 from hookstream.projector.expunge import apply_expunge, awaits_message
 from hookstream.projector.rows import to_row
 from hookstream.projector.store import write_rows
@@ -37,10 +37,6 @@ log = logging.getLogger("hookstream.projector")
 
 RETRY_FIRST_S = 0.5
 RETRY_MAX_S = 10.0
-
-
-class ProjectorStalled(RuntimeError):
-    """The projector cannot write to ClickHouse (or its loop died); the message says why."""
 
 
 @dataclass
@@ -84,7 +80,16 @@ class RowBatch:
         return self.started is not None and time.monotonic() - self.started >= max_age_s
 
 
-class Projector:
+class Projector(ConsumerService):
+    """``name`` is the consumer group under the namespace: a second name projects everything again from the start.
+
+    Not the batch loop of :class:`ConsumerService`: rows gather across fetches until the batch is big or old
+    enough, a ``ContentExpunged`` cuts the batch short, and a failed write is retried in place (the rows are
+    in hand) rather than re-read; only a failure outside the write rewinds to the committed offsets.
+    """
+
+    stalled = "writes to ClickHouse failing, consumption paused"
+
     def __init__(
         self,
         settings: Settings,
@@ -92,44 +97,15 @@ class Projector:
         producer: EventProducer,
         clickhouse: Client,
         metrics: ProjectorMetrics,
-        group_id: str | None = None,
+        name: str = "projector",
     ) -> None:
-        self.settings = settings
-        names = TopicNames(settings.topic_namespace, settings.retry_schedule)
+        options = ConsumerOptions(max_records=5000, typed=True)
+        super().__init__(settings, producer, name, [MESSAGES, CONFIG, ATTEMPTS, STATUS, COMMANDS], options)
         self.clickhouse = clickhouse
         self.metrics = metrics
-        self.producer = producer
-        self.commands_topic = names(COMMANDS)
-        self.consumer = EventConsumer(
-            settings.kafka_bootstrap_servers,
-            [names(MESSAGES), names(CONFIG), names(ATTEMPTS), names(STATUS), names(COMMANDS)],
-            group_id or f"{settings.topic_namespace}projector",
-            codec,
-            producer,
-            names(DEAD_LETTER),
-            max_records=5000,
-            accepts=accepted_events(names, MESSAGES, CONFIG, ATTEMPTS, STATUS, COMMANDS),
-        )
-        self._task: asyncio.Task[None] | None = None
-        self.failure: str | None = None  # why the last write failed, until one succeeds
+        self.commands_topic = self.names(COMMANDS)
 
-    async def check(self) -> None:
-        """The health check: raises while writes fail or if the loop has died."""
-        if self._task is not None and self._task.done() and not self._task.cancelled():
-            raise ProjectorStalled(f"the projector loop stopped: {self._task.exception()!r}")
-        if self.failure is not None:
-            raise ProjectorStalled(f"writes to ClickHouse failing, consumption paused: {self.failure}")
-
-    async def start(self) -> Projector:
-        await self.consumer.start()
-        self._task = asyncio.create_task(self._run(), name="projector")
-        return self
-
-    async def stop(self) -> None:
-        await cancel_and_wait(self._task)
-        await self.consumer.stop()
-
-    async def _run(self) -> None:
+    async def loop(self) -> None:
         """Project forever; a failure outside the retried write (e.g. a dead letter the broker did not take)
         drops the uncommitted batch and re-reads from the committed offsets, so nothing is skipped."""
         delay = RETRY_FIRST_S
@@ -143,7 +119,7 @@ class Projector:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                self.failure = f"{type(exc).__name__}: {exc}"[:500]
+                self.consumer.failure = f"{type(exc).__name__}: {exc}"[:500]
                 log.error("projector: reading failed; re-reading from the committed offsets in %.1f s", delay,
                           extra={"error": self.failure})  # fmt: skip
                 rewind = True
@@ -189,14 +165,14 @@ class Projector:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # any failure of the write or the commit: retry the same step
-                self.failure = f"{type(exc).__name__}: {exc}"[:500]
+                self.consumer.failure = f"{type(exc).__name__}: {exc}"[:500]
                 log.error("projector: write or commit failed; retrying in %.1f s", delay, extra={"error": self.failure})
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RETRY_MAX_S)
                 continue
             if self.failure is not None:
                 log.info("projector: writing again after a failure")
-            self.failure = None
+            self.consumer.failure = None
             return
 
     async def _expunge(self, event: Event) -> None:

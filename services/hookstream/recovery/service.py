@@ -24,70 +24,39 @@ payloads and their trigger sequences, all in one query
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from datetime import UTC, datetime
-from types import TracebackType
 from typing import Any
 
 from clickhouse_connect.driver import Client
 
 from hookstream.domain.manual import manual_task
 from hookstream.foundation.settings import Settings
-from hookstream.foundation.tasks import cancel_and_wait
 from hookstream.log.codec import AvroCodec
-from hookstream.log.consumer import Event, EventConsumer, accepted_events
+from hookstream.log.consumer import ConsumerOptions, Event, Outputs
 from hookstream.log.producer import EventProducer
-from hookstream.log.topics import COMMANDS, DEAD_LETTER, TASKS, TopicNames
+from hookstream.log.service import ConsumerService
+from hookstream.log.topics import COMMANDS, TASKS
 from hookstream.query.recovery import failed_deliveries
 
 log = logging.getLogger("hookstream.recover")
 
 
-class Recoverer:
+class Recoverer(ConsumerService):
     """``commands`` (RecoverRequested) -> ``tasks``; ``start()``/``stop()``. ``producer``/``clickhouse`` are shared."""
 
     def __init__(self, settings: Settings, codec: AvroCodec, producer: EventProducer, clickhouse: Client) -> None:
-        names = TopicNames(settings.topic_namespace, settings.retry_schedule)
-        self._tasks_topic = names(TASKS)
-        self._producer = producer
+        super().__init__(settings, producer, "recover", [COMMANDS], ConsumerOptions(max_records=100, typed=True))
+        self._tasks_topic = self.names(TASKS)
         self._clickhouse = clickhouse
-        self._consumer = EventConsumer(
-            settings.kafka_bootstrap_servers, [names(COMMANDS)], f"{settings.topic_namespace}recover", codec, producer,
-            names(DEAD_LETTER), max_records=100, accepts=accepted_events(names, COMMANDS),
-        )  # fmt: skip
-        self._loop: asyncio.Task[None] | None = None
 
-    async def start(self) -> Recoverer:
-        await self._consumer.start()
-        self._loop = asyncio.create_task(self._run(), name="recover")
-        return self
-
-    async def stop(self) -> None:
-        await cancel_and_wait(self._loop)
-        with contextlib.suppress(Exception):
-            await self._consumer.stop()
-
-    async def __aenter__(self) -> Recoverer:
-        return await self.start()
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
-
-    async def _run(self) -> None:
-        await self._consumer.run(self._recover_all, "recover")
-
-    async def check(self) -> None:
-        """The health check: fails while commands fail (they are retried)."""
-        self._consumer.check()
-
-    async def _recover_all(self, batch: list[Event]) -> None:
+    async def handle(self, batch: list[Event]) -> Outputs:
+        """Each command's tasks are acknowledged by :meth:`recover` itself, before the batch is committed."""
         for event in batch:
             if event.name == "RecoverRequested":
                 await self.recover(event.record)
+        return None
 
     async def recover(self, command: dict[str, Any]) -> int:
         """Resend the endpoint's failed messages of the command's window; returns how many were sent."""
@@ -100,7 +69,7 @@ class Recoverer:
                 continue
             seq = delivery.last_trigger_seq + 1
             task = manual_task(delivery.message, str(endpoint_id), seq, datetime.now(UTC))
-            acks.append(await self._producer.send(self._tasks_topic, "DeliveryTask", task, str(endpoint_id).encode()))
+            acks.append(await self.producer.send(self._tasks_topic, "DeliveryTask", task, str(endpoint_id).encode()))
         await asyncio.gather(*acks)
         log.info("recover %s: %d messages resent to endpoint %s", command["request_id"], len(acks), endpoint_id)
         return len(acks)

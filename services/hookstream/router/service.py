@@ -4,7 +4,7 @@ A batch of messages is routed, its tasks (and dead letters) acknowledged by
 the broker, and only then are the message offsets committed: a crash routes
 a message again, never loses it, and the replayed tasks carry the same
 attempt identity downstream. A batch that fails (the broker away) is read
-again and retried by the loop itself (:meth:`EventConsumer.run`).
+again and retried by the loop itself (:class:`~hookstream.log.service.ConsumerService`).
 """
 
 from __future__ import annotations
@@ -24,11 +24,11 @@ from hookstream.domain.dedupe import DedupeIndex
 from hookstream.domain.routing import Routed, UnknownApplication, message_facts, route
 from hookstream.domain.schedule import parse_duration
 from hookstream.foundation.settings import Settings
-from hookstream.foundation.tasks import cancel_and_wait
 from hookstream.log.codec import AvroCodec, UndecodableRecord
-from hookstream.log.consumer import ConsumerStalled, Event, EventConsumer
+from hookstream.log.consumer import ConsumerOptions, Event, Outputs
 from hookstream.log.producer import EventProducer
-from hookstream.log.topics import DEAD_LETTER, MESSAGES, TASKS, TopicNames
+from hookstream.log.service import ConsumerService
+from hookstream.log.topics import MESSAGES, TASKS
 
 log = logging.getLogger("hookstream.router")
 
@@ -65,7 +65,7 @@ class _WarmDedupe(ConsumerRebalanceListener):  # type: ignore[misc]
             self.router.warming[tp.partition] = asyncio.create_task(self.router.warm(tp))
 
 
-class Router:
+class Router(ConsumerService):
     def __init__(
         self,
         settings: Settings,
@@ -74,45 +74,18 @@ class Router:
         cache: ConfigCache,
         metrics: RouterMetrics,
     ) -> None:
-        self.settings = settings
-        self.names = TopicNames(settings.topic_namespace, settings.retry_schedule)
+        super().__init__(settings, producer, "router", [MESSAGES], ConsumerOptions(rebalance=_WarmDedupe(self)))
         self.codec = codec
-        self.producer = producer
         self.cache = cache
         self.metrics = metrics
         self.window_us = int(parse_duration(settings.dedupe_window) * 1_000_000)
         self.indexes: dict[int, DedupeIndex] = {}
         self.warming: dict[int, asyncio.Task[None]] = {}
-        self.consumer = EventConsumer(
-            settings.kafka_bootstrap_servers,
-            [self.names(MESSAGES)],
-            f"{settings.topic_namespace}router",
-            codec,
-            producer,
-            self.names(DEAD_LETTER),
-            rebalance=_WarmDedupe(self),
-        )
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> Router:
-        await self.consumer.start()
-        self._task = asyncio.create_task(self._run(), name="router")
-        return self
 
     async def stop(self) -> None:
         for warming in self.warming.values():
             warming.cancel()
-        await cancel_and_wait(self._task)
-        await self.consumer.stop()
-
-    async def _run(self) -> None:
-        await self.consumer.run(self.handle, "router")
-
-    async def check(self) -> None:
-        """The health check: fails while batches fail (they are retried), and if the loop has died."""
-        if self._task is not None and self._task.done() and not self._task.cancelled():
-            raise ConsumerStalled(f"the router loop stopped: {self._task.exception()!r}")
-        self.consumer.check()
+        await super().stop()
 
     async def _warmed(self, event: Event) -> None:
         """Wait for the partition's dedupe index; a warm-up that failed (broker away) is started again."""
@@ -127,13 +100,13 @@ class Router:
             self.warming[event.partition] = asyncio.create_task(self.warm(tp))
         raise RuntimeError(f"dedupe index of partition {event.partition} not warmed: {warming.exception()!r}")
 
-    async def handle(self, batch: list[Event]) -> None:
+    async def handle(self, batch: list[Event]) -> Outputs:
         acks: list[asyncio.Future[Any]] = []
         now = datetime.now(UTC)
         for event in batch:
             if event.name != "MessageAccepted":
                 reason = f"unexpected {event.name} on the messages topic"
-                acks.append(await self._dead_letter(event, reason, "unexpected_type"))
+                acks.append(await self.dead_letter(event, reason, "unexpected_type"))
                 continue
             message = event.record
             await self._warmed(event)
@@ -152,7 +125,7 @@ class Router:
                 decision = route(message, self.cache.view, now)
             if isinstance(decision, UnknownApplication):
                 self.metrics.messages.labels("unknown_application").inc()
-                acks.append(await self._dead_letter(event, decision.reason, "unknown_application"))
+                acks.append(await self.dead_letter(event, decision.reason, "unknown_application"))
                 continue
             assert isinstance(decision, Routed)
             for task in decision.tasks:
@@ -161,25 +134,7 @@ class Router:
                 )
             self.metrics.messages.labels("routed" if decision.tasks else "no_endpoint").inc()
             self.metrics.tasks.inc(len(decision.tasks))
-        if acks:
-            await asyncio.gather(*acks)
-
-    async def _dead_letter(self, event: Event, reason: str, error_class: str) -> asyncio.Future[Any]:
-        letter = {
-            "topic": event.topic,
-            "partition": event.partition,
-            "offset": event.offset,
-            "timestamp_ms": None,
-            "key": event.key,
-            "value": self.codec.encode(event.name, event.record) if event.name != "Tombstone" else None,
-            "headers": [],
-            "reason": reason,
-            "error_class": error_class,
-            "consumer": self.consumer.group_id,
-            "failed_at": datetime.now(UTC),
-        }
-        log.warning("message dead-lettered", extra={"reason": reason, "offset": event.offset})
-        return await self.producer.send(self.names(DEAD_LETTER), "DeadLetter", letter, event.key)
+        return acks
 
     async def warm(self, tp: TopicPartition) -> None:
         """Feed the window's worth of already-routed records of ``tp`` into its dedupe index."""

@@ -31,7 +31,7 @@ from hookstream.runtime.clickhouse import connect
 async def running_api(settings: Settings, operator_token: str) -> AsyncIterator[ApiContext]:
     """Start what the API needs; stop it in reverse order whatever happens."""
     codec = AvroCodec()
-    names = TopicNames(settings.topic_namespace, settings.retry_schedule)
+    names = TopicNames.from_settings(settings)
     async with contextlib.AsyncExitStack() as stack:
         box = SecretBox(parse_keys(settings.secret_keys))
         producer = EventProducer(settings.kafka_bootstrap_servers, codec, linger_ms=0, client_id="hookstream-api")

@@ -56,7 +56,7 @@ class SchedulerMetrics:
 def build_retry_app(settings: Settings, codec: AvroCodec, metrics: SchedulerMetrics) -> faust.App:
     """The faust app of the scheduler (consumer group ``<namespace>scheduler``)."""
     app = faust_app(settings, "scheduler")
-    names = TopicNames(settings.topic_namespace, settings.retry_schedule)
+    names = TopicNames.from_settings(settings)
     schedule = parse_schedule(settings.retry_schedule)
     attempts = raw_topic(app, names(ATTEMPTS))
     tasks = raw_topic(app, names(TASKS))

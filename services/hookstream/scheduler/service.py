@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from types import TracebackType
 
 from hookstream.foundation.settings import Settings
+from hookstream.foundation.tasks import Lifecycle
 from hookstream.log.codec import AvroCodec
 from hookstream.log.producer import EventProducer
 from hookstream.log.streams import stop_app
@@ -14,7 +14,7 @@ from hookstream.scheduler.retries import SchedulerMetrics, build_retry_app
 from hookstream.scheduler.tiers import TierForwarder
 
 
-class Scheduler:
+class Scheduler(Lifecycle):
     """``attempts`` -> delay tiers (faust) and delay tiers -> ``tasks`` (aiokafka), in one process.
 
     ``producer`` is the process's shared producer (its owner stops it); the
@@ -26,7 +26,7 @@ class Scheduler:
         self, settings: Settings, codec: AvroCodec, producer: EventProducer, metrics: SchedulerMetrics
     ) -> None:
         self.app = build_retry_app(settings, codec, metrics)
-        has_tiers = bool(TopicNames(settings.topic_namespace, settings.retry_schedule).tiers)
+        has_tiers = bool(TopicNames.from_settings(settings).tiers)
         self.tiers = TierForwarder(settings, codec, producer, metrics) if has_tiers else None
 
     async def start(self) -> Scheduler:
@@ -49,11 +49,3 @@ class Scheduler:
         if self.tiers is not None:
             await self.tiers.abort()
         await stop_app(self.app)
-
-    async def __aenter__(self) -> Scheduler:
-        return await self.start()
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()

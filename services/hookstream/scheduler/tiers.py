@@ -30,12 +30,12 @@ from hookstream.domain.schedule import tier_name
 from hookstream.domain.status import to_us
 from hookstream.domain.tiers import DueWindow
 from hookstream.foundation.settings import Settings
-from hookstream.foundation.tasks import cancel_and_wait
 from hookstream.log.codec import AvroCodec, UndecodableRecord
-from hookstream.log.consumer import EventConsumer, dead_letter_record
+from hookstream.log.consumer import ConsumerOptions, dead_letter_record
 from hookstream.log.producer import EventProducer
+from hookstream.log.service import ConsumerService
 from hookstream.log.streams import now
-from hookstream.log.topics import DEAD_LETTER, TASKS, TopicNames
+from hookstream.log.topics import DEAD_LETTER, TASKS, TopicNames, retry_topic
 from hookstream.scheduler.retries import SchedulerMetrics
 
 log = logging.getLogger("hookstream.scheduler")
@@ -59,66 +59,55 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         log.info("delay tiers assigned %s", sorted((tp.topic, tp.partition) for tp in assigned))
 
 
-class TierForwarder:
-    """One member of the ``<namespace>scheduler-tiers`` group, reading every delay tier."""
+class TierForwarder(ConsumerService):
+    """One member of the ``<namespace>scheduler-tiers`` group, reading every delay tier.
+
+    Not the batch loop of :class:`ConsumerService`: records are held, not handled, until due; a partition
+    is paused while its window is full; and offsets are committed out of order, as tasks are forwarded.
+    """
 
     def __init__(
         self, settings: Settings, codec: AvroCodec, producer: EventProducer, metrics: SchedulerMetrics
     ) -> None:
-        names = TopicNames(settings.topic_namespace, settings.retry_schedule)
-        self.settings = settings
+        names = TopicNames.from_settings(settings)
+        if not names.tiers:
+            raise ValueError(f"the retry schedule {settings.retry_schedule!r} has no delays, so no delay tiers")
+        options = ConsumerOptions(max_records=1000, rebalance=_Rebalance(self), fetch_min_bytes=256 * 1024,
+                                  fetch_max_wait_ms=FETCH_WAIT_MS)  # fmt: skip
+        tiers = [retry_topic(tier) for tier in names.tiers]
+        super().__init__(settings, producer, "scheduler-tiers", tiers, options)
         self.metrics = metrics
-        self._codec = codec
-        self._producer = producer
+        self._labels = {names.retry_tier(tier): tier_name(tier) for tier in names.tiers}
         self._tasks_topic = names(TASKS)
         self._dead_letter_topic = names(DEAD_LETTER)
-        self._labels = {names.retry_tier(tier): tier_name(tier) for tier in names.tiers}
-        if not self._labels:
-            raise ValueError(f"the retry schedule {settings.retry_schedule!r} has no delays, so no delay tiers")
-        self._consumer = EventConsumer(
-            settings.kafka_bootstrap_servers, list(self._labels), f"{settings.topic_namespace}scheduler-tiers",
-            codec, producer, self._dead_letter_topic, max_records=1000, rebalance=_Rebalance(self),
-            fetch_min_bytes=256 * 1024, fetch_max_wait_ms=FETCH_WAIT_MS,
-        )  # fmt: skip
         self._windows: dict[TopicPartition, DueWindow[ConsumerRecord]] = {}
         self._tracker: OffsetTracker[TopicPartition] = OffsetTracker()
         self._committed: dict[TopicPartition, int] = {}
         self._paused: set[TopicPartition] = set()
         self._generation = 0  # bumped by every revocation: work begun before one is not booked after it
-        self._task: asyncio.Task[None] | None = None
 
     @property
     def held(self) -> int:
         """Tasks held in memory across all partitions (bounded by the window settings)."""
         return sum(len(window) for window in self._windows.values())
 
-    async def start(self) -> TierForwarder:
-        await self._consumer.start()
-        self._task = asyncio.create_task(self._run(), name="delay-tiers")
-        return self
-
     async def stop(self) -> None:
         """Stop reading and commit what was forwarded; held tasks are read again by the next owner."""
-        await self._cancel()
+        await self.halt()
         try:
             await self._commit(set(self._windows))
         except KafkaError as exc:  # the next owner re-reads from the last commit: duplicates, never a loss
             log.warning("delay tiers: commit on stop failed: %s", exc)
-        await self._consumer.stop()
+        await super().stop()
 
     async def abort(self) -> None:
         """Stop without committing anything: what a crash leaves behind."""
-        await self._cancel()
-        await self._consumer.stop()
+        await super().stop()
 
-    async def _cancel(self) -> None:
-        await cancel_and_wait(self._task)
-        self._task = None
-
-    async def _run(self) -> None:
+    async def loop(self) -> None:
         while True:
             try:
-                fetched = await self._consumer.kafka.getmany(timeout_ms=self._wait_ms(), max_records=1000)
+                fetched = await self.consumer.kafka.getmany(timeout_ms=self._wait_ms(), max_records=1000)
                 await self._hold_all(fetched)
                 await self._forward_due()
                 self.metrics.held.set(self.held)
@@ -144,7 +133,7 @@ class TierForwarder:
             except Exception:
                 if generation == self._generation:  # else revoked meanwhile: positions are the new owner's
                     for later, records in items[index + 1 :]:
-                        self._consumer.kafka.seek(later, records[0].offset)
+                        self.consumer.kafka.seek(later, records[0].offset)
                 raise
 
     async def _hold(self, tp: TopicPartition, messages: Sequence[ConsumerRecord]) -> None:
@@ -155,18 +144,18 @@ class TierForwarder:
         generation = self._generation
         for message in messages:
             if window.full:
-                self._consumer.kafka.seek(tp, message.offset)  # re-read after the window moves
+                self.consumer.kafka.seek(tp, message.offset)  # re-read after the window moves
                 self._pause(tp)
                 return
             try:
-                _, task = self._codec.decode(message.value or b"", expected="DeliveryTask")
+                _, task = self.codec.decode(message.value or b"", expected="DeliveryTask")
             except UndecodableRecord as error:
-                letter = dead_letter_record(message, error, self._consumer.group_id)
+                letter = dead_letter_record(message, error, self.consumer.group_id)
                 try:
-                    await (await self._producer.send(self._dead_letter_topic, "DeadLetter", letter, message.key))
+                    await (await self.producer.send(self._dead_letter_topic, "DeadLetter", letter, message.key))
                 except Exception:  # not acknowledged: read it (and what follows) again, or it would be skipped
                     if generation == self._generation:
-                        self._consumer.kafka.seek(tp, message.offset)
+                        self.consumer.kafka.seek(tp, message.offset)
                     raise
                 if generation != self._generation:
                     return  # revoked meanwhile: the new owner reads these records again
@@ -196,7 +185,7 @@ class TierForwarder:
         await self._commit(partitions)
         for tp in partitions & self._paused:
             if tp in self._windows and not self._windows[tp].full:
-                self._consumer.kafka.resume(tp)
+                self.consumer.kafka.resume(tp)
                 self._paused.discard(tp)
 
     async def _send_acked(self, messages: list[ConsumerRecord]) -> None:
@@ -205,7 +194,7 @@ class TierForwarder:
         while True:
             try:
                 futures = [
-                    await self._producer.send_raw(self._tasks_topic, m.value, m.key, list(m.headers or ()))
+                    await self.producer.send_raw(self._tasks_topic, m.value, m.key, list(m.headers or ()))
                     for m in messages
                 ]
                 await asyncio.gather(*futures)
@@ -217,7 +206,7 @@ class TierForwarder:
 
     def _pause(self, tp: TopicPartition) -> None:
         if tp not in self._paused:
-            self._consumer.kafka.pause(tp)
+            self.consumer.kafka.pause(tp)
             self._paused.add(tp)
 
     async def _commit(self, partitions: set[TopicPartition]) -> None:
@@ -227,7 +216,7 @@ class TierForwarder:
             if tp in partitions and self._committed.get(tp) != offset
         }
         if offsets:
-            await self._consumer.commit(offsets)
+            await self.consumer.commit(offsets)
             self._committed.update(offsets)
 
     async def release(self, revoked: set[TopicPartition]) -> None:

@@ -51,7 +51,7 @@ def build_status_app(
 ) -> faust.App:
     """The faust app of the status processor; ``name`` (under the namespace) is its group and changelog prefix."""
     app = faust_app(settings, name)
-    names = TopicNames(settings.topic_namespace, settings.retry_schedule)
+    names = TopicNames.from_settings(settings)
     topics = StatusTopics(
         attempts=raw_topic(app, names(ATTEMPTS)),
         endpoint_attempts=raw_topic(app, f"{app.conf.id}-endpoint-attempts", internal=True),

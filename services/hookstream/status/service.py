@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from types import TracebackType
-
 from hookstream.config.cache import ConfigCache
 from hookstream.foundation.settings import Settings
+from hookstream.foundation.tasks import Lifecycle
 from hookstream.log.codec import AvroCodec
 from hookstream.log.streams import stop_app
 from hookstream.status.processor import StatusMetrics, build_status_app
 
 
-class StatusProcessor:
+class StatusProcessor(Lifecycle):
     """``cache`` is the process's config view (started and stopped by its owner).
 
     ``name`` sets the faust app id under the namespace (its consumer group and
@@ -30,11 +29,3 @@ class StatusProcessor:
 
     async def stop(self) -> None:
         await stop_app(self.app)
-
-    async def __aenter__(self) -> StatusProcessor:
-        return await self.start()
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
