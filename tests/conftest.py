@@ -18,6 +18,8 @@ from clickhouse_connect.driver import Client
 
 from hookstream.foundation.settings import Settings, load_settings
 from hookstream.log.admin import create_topics, wait_for_broker
+from hookstream.log.codec import AvroCodec
+from hookstream.log.producer import EventProducer
 from hookstream.log.topics import TopicNames, catalogue
 from hookstream.projector.migrations import apply_migrations
 from hookstream.runtime.clickhouse import connect
@@ -97,6 +99,13 @@ def clickhouse(settings: Settings) -> Iterator[Client]:
 async def topics(kafka: str, settings: Settings) -> TopicNames:
     await create_topics(kafka, catalogue(settings))
     return TopicNames(settings.topic_namespace, settings.retry_schedule)
+
+
+@pytest.fixture
+async def producer(kafka: str) -> AsyncIterator[EventProducer]:
+    """A producer on the session's broker, for tests that write events where a service would."""
+    async with EventProducer(kafka, AvroCodec()) as producer:
+        yield producer
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,6 @@ duplicates, rebuild, every query of docs/analytics.md, ``hookstream sql``, Svix 
 
 from __future__ import annotations
 
-import asyncio
 import random
 import re
 import uuid
@@ -25,7 +24,6 @@ from hookstream.config.secrets import new_key_text
 from hookstream.domain.access import app_token_key, issue_app_token
 from hookstream.domain.ids import IdKind, parse_id
 from hookstream.foundation.settings import Settings
-from hookstream.log.codec import AvroCodec
 from hookstream.log.producer import EventProducer
 from hookstream.log.topics import ATTEMPTS, TopicNames
 from hookstream.projector.expunge import apply_expunge
@@ -35,6 +33,7 @@ from hookstream.projector.store import write_rows
 from hookstream.query.analytics import Granularity, endpoint_status_counts, latency, slowest_endpoints
 from hookstream.runtime.sql import QueryRefused, SqlResult, query_readonly
 from tests.support import builders
+from tests.support.log import send_all
 from tests.support.svix_api import ServedApi, served_api
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "analytics.md"
@@ -182,21 +181,13 @@ def test_rollups_equal_raw_aggregates_and_ignore_duplicates(
     assert _normal(_raw(clickhouse, bucket)) == expected
 
 
-@pytest.fixture
-async def producer(kafka: str) -> AsyncIterator[EventProducer]:
-    async with EventProducer(kafka, AvroCodec()) as producer:
-        yield producer
-
-
 async def test_rebuild_recreates_rollups(
     settings: Settings, topics: TopicNames, producer: EventProducer, clickhouse: Client
 ) -> None:
     world = seed([APP_A], ENDPOINTS, seed_value=11)
-    sends = [await producer.send(topics(ATTEMPTS), "AttemptFinished", a, a["msg_id"].encode()) for a in world.attempts]
-    await asyncio.gather(*sends)
-    sends = [await producer.send(topics(ATTEMPTS), "AttemptFinished", a, a["msg_id"].encode())
-             for a in world.attempts[:30]]  # fmt: skip
-    await asyncio.gather(*sends)  # the log itself holds duplicates (an at-least-once producer's retry)
+    await send_all(producer, topics(ATTEMPTS), "AttemptFinished", world.attempts, "msg_id")
+    # the log itself holds duplicates (an at-least-once producer's retry)
+    await send_all(producer, topics(ATTEMPTS), "AttemptFinished", world.attempts[:30], "msg_id")
     world.write(clickhouse)
     expected = {t: _normal(_rollup(clickhouse, t)) for t in ("attempt_rollup_hourly", "attempt_rollup_daily")}
     await rebuild(settings, producer.codec, clickhouse, batch_rows=50, progress=lambda *_: None)
