@@ -6,7 +6,6 @@ from __future__ import annotations
 import random
 import re
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,7 +19,6 @@ from svix.exceptions import HttpError
 from svix.models import ApplicationIn
 
 from hookstream.cli import main as cli_main
-from hookstream.config.secrets import new_key_text
 from hookstream.domain.access import app_token_key, issue_app_token
 from hookstream.domain.ids import IdKind, parse_id
 from hookstream.foundation.settings import Settings
@@ -34,7 +32,7 @@ from hookstream.query.analytics import Granularity, endpoint_status_counts, late
 from hookstream.runtime.sql import QueryRefused, SqlResult, query_readonly
 from tests.support import builders
 from tests.support.log import send_all
-from tests.support.svix_api import ServedApi, served_api
+from tests.support.svix_api import ServedApi
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "analytics.md"
 NOW = datetime.now(UTC).replace(minute=30, second=0, microsecond=0)
@@ -266,12 +264,6 @@ def test_sql_command_prints_a_table_and_refuses_writes(
 
 
 # --- the APIs (real broker for the config view, in-process HTTP) ---
-
-
-@pytest.fixture
-async def api(settings: Settings, topics: TopicNames, clickhouse: Client) -> AsyncIterator[ServedApi]:
-    async with served_api(settings.replace(secret_keys=new_key_text())) as served:
-        yield served
 
 
 async def _tenant(api: ServedApi, name: str, endpoints: int) -> tuple[str, list[str]]:

@@ -10,27 +10,20 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
 import pytest
-from clickhouse_connect.driver import Client
 
 from hookstream.config.secrets import new_key_text
 from hookstream.domain.ids import IdKind, parse_id
 from hookstream.foundation.settings import Settings
 from hookstream.log.topics import MESSAGES, TopicNames
-from tests.support.svix_api import ServedApi, events_on_log, served_api
+from tests.support.svix_api import ServedApi, events_on_log
 
 pytestmark = pytest.mark.integration
 TWINS = 10
 
 
 @pytest.fixture
-def api_settings(settings: Settings, topics: TopicNames, clickhouse: Client) -> Settings:
+def api_settings(settings: Settings) -> Settings:
     return settings.replace(secret_keys=new_key_text(), api_rate_limit_per_s=0.0)
-
-
-@pytest.fixture
-async def api(api_settings: Settings) -> AsyncIterator[ServedApi]:
-    async with served_api(api_settings) as served:
-        yield served
 
 
 @pytest.fixture
