@@ -7,6 +7,7 @@ missing engine fails the run; nothing here skips.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 import uuid
@@ -15,15 +16,21 @@ from pathlib import Path
 
 import pytest
 from clickhouse_connect.driver import Client
+from prometheus_client import CollectorRegistry
 
+from hookstream.config.secrets import new_key_text
 from hookstream.foundation.settings import Settings, load_settings
 from hookstream.log.admin import create_topics, wait_for_broker
+from hookstream.log.codec import AvroCodec
+from hookstream.log.producer import EventProducer
 from hookstream.log.topics import TopicNames, catalogue
 from hookstream.projector.migrations import apply_migrations
 from hookstream.runtime.clickhouse import connect
 from hookstream.runtime.kafka_dist import ensure_kafka
 from hookstream.runtime.local_kafka import LocalKafka
+from hookstream.runtime.roles import running_roles
 from tests.support.receivers import Receiver, ReceiverCA
+from tests.support.svix_api import ServedApi, served_api
 
 
 def _docker_engine_answers() -> bool:
@@ -97,6 +104,39 @@ def clickhouse(settings: Settings) -> Iterator[Client]:
 async def topics(kafka: str, settings: Settings) -> TopicNames:
     await create_topics(kafka, catalogue(settings))
     return TopicNames.from_settings(settings)
+
+
+@pytest.fixture
+async def producer(kafka: str) -> AsyncIterator[EventProducer]:
+    """A producer on the session's broker, for tests that write events where a service would."""
+    async with EventProducer(kafka, AvroCodec()) as producer:
+        yield producer
+
+
+@pytest.fixture
+def api_settings(settings: Settings, topics: TopicNames, clickhouse: Client) -> Settings:
+    """What the served ``api`` runs with: the test's settings and a secret key (so endpoints can be created).
+    A module whose API needs other knobs overrides this fixture, keeping the topics and database."""
+    return settings.replace(secret_keys=new_key_text())
+
+
+@pytest.fixture
+def api_roles() -> tuple[str, ...]:
+    """The roles running beside the served ``api``: none, the API alone. A module that needs the pipeline
+    behind the API (deliveries, projected rows) overrides this with ``ALL_ROLES``."""
+    return ()
+
+
+@pytest.fixture
+async def api(
+    api_settings: Settings, api_roles: tuple[str, ...], topics: TopicNames, clickhouse: Client
+) -> AsyncIterator[ServedApi]:
+    """The API over real HTTP on the test's topics and database, ``api_roles`` started before it and
+    stopped after it."""
+    async with contextlib.AsyncExitStack() as stack:
+        if api_roles:
+            await stack.enter_async_context(running_roles(api_settings, api_roles, CollectorRegistry()))
+        yield await stack.enter_async_context(served_api(api_settings))
 
 
 @pytest.fixture(scope="session")

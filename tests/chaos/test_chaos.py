@@ -24,13 +24,13 @@ from typing import Any
 
 import aiohttp
 import pytest
-from bench.harness import report
 
 from hookstream.projector.rebuild import DERIVED_TABLES
 from hookstream.projector.rows import COLUMNS, KEY_COLUMN
 from tests.chaos.cluster import ROLES, Cluster, get_health
 from tests.chaos.load import Ledger, post_one, setup, steady_load, wait_delivered
 from tests.support.receivers import Receiver
+from tests.support.results import report
 
 pytestmark = pytest.mark.e2e
 

@@ -13,7 +13,7 @@ import asyncio
 import os
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -29,12 +29,12 @@ from hookstream.delivery.worker import DeliveryWorker
 from hookstream.domain.ids import IdKind, attempt_id, generate_id, to_svix
 from hookstream.domain.signing import generate_secret
 from hookstream.foundation.settings import Settings
-from hookstream.log.codec import AvroCodec
 from hookstream.log.consumer import Event, EventConsumer
 from hookstream.log.producer import EventProducer
 from hookstream.log.topics import ATTEMPTS, CONFIG, TASKS, TopicNames
 from tests.conftest import ReceiverFactory
 from tests.support import builders
+from tests.support.log import send_all
 from tests.support.receivers import Received, Reply
 
 pytestmark = pytest.mark.e2e
@@ -43,12 +43,6 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture
 def delivery_settings(settings: Settings) -> Settings:
     return settings.replace(secret_keys=new_key_text(), delivery_allowed_networks="127.0.0.0/8", delivery_timeout_s=3.0)
-
-
-@pytest.fixture
-async def producer(kafka: str) -> AsyncIterator[EventProducer]:
-    async with EventProducer(kafka, AvroCodec()) as producer:
-        yield producer
 
 
 def _task(endpoint: dict[str, Any], *, due_at: datetime | None = None, n: int = 0) -> dict[str, Any]:
@@ -68,10 +62,6 @@ def _task(endpoint: dict[str, Any], *, due_at: datetime | None = None, n: int = 
         "payload": b'{"invoice":%d,"total":"12.50"}' % n,
         "accepted_at": now,
     }
-
-
-async def _send(producer: EventProducer, topic: str, name: str, records: list[dict], key: str) -> None:
-    await asyncio.gather(*[await producer.send(topic, name, r, r[key].encode()) for r in records])
 
 
 async def _read(
@@ -140,11 +130,11 @@ async def test_worker_delivers_signed_requests_and_records_every_field(
     ep_later = builders.endpoint(app_id, later.url, box=box, secrets=[secret])
     ep_disabled = builders.endpoint(app_id, disabled.url, box=box, secrets=[secret], disabled=True)
     ep_gone = builders.endpoint(app_id, ok.url, box=box, secrets=[secret])  # never written to the config topic
-    await _send(producer, topics(CONFIG), "EndpointUpserted", [ep_ok, ep_fail, ep_later, ep_disabled], "endpoint_id")
+    await send_all(producer, topics(CONFIG), "EndpointUpserted", [ep_ok, ep_fail, ep_later, ep_disabled], "endpoint_id")
     due_later = datetime.now(UTC) + timedelta(seconds=1.5)
     t_ok, t_fail, t_later = _task(ep_ok, n=1), _task(ep_fail, n=2), _task(ep_later, due_at=due_later, n=3)
     tasks = [t_ok, t_fail, t_later, _task(ep_disabled, n=4), _task(ep_gone, n=5)]
-    await _send(producer, topics(TASKS), "DeliveryTask", tasks, "endpoint_id")
+    await send_all(producer, topics(TASKS), "DeliveryTask", tasks, "endpoint_id")
 
     registry = CollectorRegistry()
     worker = DeliveryWorker(settings, DeliveryMetrics(registry), worker_id="worker-e2e")
@@ -153,8 +143,8 @@ async def test_worker_delivers_signed_requests_and_records_every_field(
         # an endpoint created after the worker started, its task right behind it: must not be skipped
         fresh = await receivers.plain()
         ep_fresh = builders.endpoint(app_id, fresh.url, box=box, secrets=[secret])
-        await _send(producer, topics(CONFIG), "EndpointUpserted", [ep_fresh], "endpoint_id")
-        await _send(producer, topics(TASKS), "DeliveryTask", [_task(ep_fresh, n=6)], "endpoint_id")
+        await send_all(producer, topics(CONFIG), "EndpointUpserted", [ep_fresh], "endpoint_id")
+        await send_all(producer, topics(TASKS), "DeliveryTask", [_task(ep_fresh, n=6)], "endpoint_id")
         [got_ok] = await ok.wait_for(1)
         [got_fail] = await failing.wait_for(1)
         [got_later] = await later.wait_for(1, timeout_s=15)
@@ -244,9 +234,9 @@ async def test_worker_killed_mid_batch_and_restarted_loses_nothing(
     receiver = await receivers.plain(lambda _: Reply(200, delay_s=0.2))  # slow enough to be caught mid-request
     app_id = builders.application()["app_id"]
     endpoints = [builders.endpoint(app_id, receiver.url, box=box, secrets=[secret]) for _ in range(3)]
-    await _send(producer, topics(CONFIG), "EndpointUpserted", endpoints, "endpoint_id")
+    await send_all(producer, topics(CONFIG), "EndpointUpserted", endpoints, "endpoint_id")
     tasks = [_task(endpoints[i % 3], n=i) for i in range(30)]
-    await _send(producer, topics(TASKS), "DeliveryTask", tasks, "endpoint_id")
+    await send_all(producer, topics(TASKS), "DeliveryTask", tasks, "endpoint_id")
 
     first = DeliveryWorker(settings, DeliveryMetrics(CollectorRegistry()), worker_id="first")
     await first.start()
@@ -300,9 +290,9 @@ async def test_workers_joining_and_leaving_hand_partitions_over_without_loss_or_
     receiver = await receivers.plain(lambda _: Reply(200, delay_s=0.05))
     app_id = builders.application()["app_id"]
     endpoints = [builders.endpoint(app_id, receiver.url, box=box, secrets=[secret]) for _ in range(8)]
-    await _send(producer, topics(CONFIG), "EndpointUpserted", endpoints, "endpoint_id")
+    await send_all(producer, topics(CONFIG), "EndpointUpserted", endpoints, "endpoint_id")
     tasks = [_task(endpoints[i % 8], n=i) for i in range(120)]
-    await _send(producer, topics(TASKS), "DeliveryTask", tasks, "endpoint_id")
+    await send_all(producer, topics(TASKS), "DeliveryTask", tasks, "endpoint_id")
 
     first = await DeliveryWorker(settings, DeliveryMetrics(CollectorRegistry()), worker_id="first").start()
     second: DeliveryWorker | None = None

@@ -14,13 +14,12 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 import pytest
 from clickhouse_connect.driver import Client
-from prometheus_client import CollectorRegistry
 from standardwebhooks import Webhook
 from svix.api import (
     ApplicationIn,
@@ -36,11 +35,10 @@ from hookstream.config.secrets import new_key_text
 from hookstream.domain.ids import IdKind, parse_id, to_svix
 from hookstream.domain.operational import OPERATIONAL_APP_ID
 from hookstream.foundation.settings import Settings
-from hookstream.log.topics import TopicNames
-from hookstream.runtime.roles import ALL_ROLES, running_roles
+from hookstream.runtime.roles import ALL_ROLES
 from tests.conftest import ReceiverFactory
 from tests.support.receivers import Received, Reply
-from tests.support.svix_api import ServedApi, served_api
+from tests.support.svix_api import ServedApi
 
 pytestmark = pytest.mark.e2e
 
@@ -48,13 +46,16 @@ T = TypeVar("T")
 
 
 @pytest.fixture
-async def api(settings: Settings, topics: TopicNames, clickhouse: Client) -> AsyncIterator[ServedApi]:
-    settings = settings.replace(
+def api_settings(settings: Settings) -> Settings:
+    return settings.replace(
         secret_keys=new_key_text(), delivery_allowed_networks="127.0.0.1/32", delivery_timeout_s=2.0,
         projector_batch_s=0.1, retry_schedule="0s,2s,2s", retry_jitter=0.2, endpoint_disable_after="1h",
     )  # fmt: skip
-    async with running_roles(settings, ALL_ROLES, CollectorRegistry()), served_api(settings) as served:
-        yield served
+
+
+@pytest.fixture
+def api_roles() -> tuple[str, ...]:
+    return ALL_ROLES
 
 
 async def eventually(read: Callable[[], Awaitable[T]], ok: Callable[[T], bool], timeout_s: float = 30) -> T:

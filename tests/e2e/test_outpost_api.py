@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -16,19 +15,16 @@ from typing import Any, TypeVar
 import aiohttp
 import httpx
 import pytest
-from clickhouse_connect.driver import Client
 from outpost_sdk import Outpost, errors
-from prometheus_client import CollectorRegistry
 from standardwebhooks import Webhook
 
 from hookstream.config.secrets import new_key_text
 from hookstream.foundation.settings import Settings
-from hookstream.log.topics import TopicNames
-from hookstream.runtime.roles import ALL_ROLES, running_roles
+from hookstream.runtime.roles import ALL_ROLES
 from tests.conftest import ReceiverFactory
 from tests.support.openapi import OpenApiDocument
 from tests.support.receivers import Reply
-from tests.support.svix_api import ServedApi, eventually, served_api
+from tests.support.svix_api import ServedApi, eventually
 
 pytestmark = pytest.mark.e2e
 T = TypeVar("T")
@@ -37,12 +33,13 @@ SEED_000 = Path(__file__).resolve().parents[1] / "support" / "seeds" / "000_adc2
 
 
 @pytest.fixture
-async def api(settings: Settings, topics: TopicNames, clickhouse: Client) -> AsyncIterator[ServedApi]:
-    settings = settings.replace(
-        secret_keys=new_key_text(), delivery_allowed_networks="127.0.0.1/32", projector_batch_s=0.1
-    )
-    async with running_roles(settings, ALL_ROLES, CollectorRegistry()), served_api(settings) as served:
-        yield served
+def api_settings(settings: Settings) -> Settings:
+    return settings.replace(secret_keys=new_key_text(), delivery_allowed_networks="127.0.0.1/32", projector_batch_s=0.1)
+
+
+@pytest.fixture
+def api_roles() -> tuple[str, ...]:
+    return ALL_ROLES
 
 
 def outpost(api: ServedApi, token: str | None = None) -> Outpost:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -22,13 +21,13 @@ from hookstream.config.secrets import SecretBox, new_key_text, parse_keys
 from hookstream.domain.ids import IdKind, attempt_id, to_svix
 from hookstream.domain.signing import generate_secret
 from hookstream.foundation.settings import Settings
-from hookstream.log.codec import AvroCodec
 from hookstream.log.producer import EventProducer
 from hookstream.log.topics import CONFIG, MESSAGES, TopicNames
 from hookstream.runtime.local_kafka import free_port
 from hookstream.runtime.roles import ALL_ROLES, running_roles
 from tests.conftest import ReceiverFactory
 from tests.support import builders
+from tests.support.log import send_all
 from tests.support.receivers import ReceiverCA, Reply
 
 pytestmark = pytest.mark.e2e
@@ -47,16 +46,6 @@ def pipeline_settings(settings: Settings) -> Settings:
         projector_batch_s=0.2,
         retry_schedule="0s",  # one attempt each: these check the first attempt's record (retries: test_retries.py)
     )
-
-
-@pytest.fixture
-async def producer(kafka: str) -> AsyncIterator[EventProducer]:
-    async with EventProducer(kafka, AvroCodec()) as producer:
-        yield producer
-
-
-async def _send(producer: EventProducer, topic: str, name: str, records: list[dict], key: str) -> None:
-    await asyncio.gather(*[await producer.send(topic, name, r, r[key].encode()) for r in records])
 
 
 async def _attempt_rows(clickhouse: Client, count: int, timeout_s: float = 60) -> list[dict[str, Any]]:
@@ -100,9 +89,9 @@ async def test_every_outcome_lands_in_clickhouse_field_by_field(
     message = builders.message(app["app_id"], "invoice.paid", payload={"amount": 42}, event_id="inv-42")
 
     async with running_roles(pipeline_settings, ALL_ROLES, CollectorRegistry(), delivery_ssl=test_ca.client_context()):
-        await _send(producer, topics(CONFIG), "ApplicationUpserted", [app], "app_id")
-        await _send(producer, topics(CONFIG), "EndpointUpserted", list(endpoints.values()), "endpoint_id")
-        await _send(producer, topics(MESSAGES), "MessageAccepted", [message], "app_id")
+        await send_all(producer, topics(CONFIG), "ApplicationUpserted", [app], "app_id")
+        await send_all(producer, topics(CONFIG), "EndpointUpserted", list(endpoints.values()), "endpoint_id")
+        await send_all(producer, topics(MESSAGES), "MessageAccepted", [message], "app_id")
         rows = await _attempt_rows(clickhouse, len(endpoints))
 
     assert len(rows) == len(endpoints)
@@ -181,8 +170,8 @@ async def test_fan_out_matching_and_duplicate_event_id_through_the_pipeline(
         return f"{m['app_id']}:{m['event_id']}".encode()
 
     async with running_roles(pipeline_settings, ALL_ROLES, CollectorRegistry()):
-        await _send(producer, topics(CONFIG), "ApplicationUpserted", [app], "app_id")
-        await _send(producer, topics(CONFIG), "EndpointUpserted", [ep_orders, ep_eu], "endpoint_id")
+        await send_all(producer, topics(CONFIG), "ApplicationUpserted", [app], "app_id")
+        await send_all(producer, topics(CONFIG), "EndpointUpserted", [ep_orders, ep_eu], "endpoint_id")
         for m in [*messages, duplicate]:
             await (await producer.send(topics(MESSAGES), "MessageAccepted", m, key(m)))
         rows = await _attempt_rows(clickhouse, len(expected))

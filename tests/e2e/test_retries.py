@@ -14,7 +14,7 @@ import asyncio
 import itertools
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -60,12 +60,6 @@ def retry_settings(settings: Settings) -> Settings:
         endpoint_disable_after="2s",
         endpoint_disable_min_span="0s",
     )
-
-
-@pytest.fixture
-async def producer(kafka: str) -> AsyncIterator[EventProducer]:
-    async with EventProducer(kafka, AvroCodec()) as producer:
-        yield producer
 
 
 def _answers(*replies: Reply) -> Callable[[Received], Reply]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import aiohttp
@@ -15,7 +15,6 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from clickhouse_connect.driver import Client
-from prometheus_client import CollectorRegistry
 from standardwebhooks import Webhook
 from svix.api import (
     ApplicationIn,
@@ -32,23 +31,24 @@ from hookstream.foundation.settings import Settings
 from hookstream.log.codec import AvroCodec
 from hookstream.log.topics import COMMANDS, TopicNames
 from hookstream.projector.expunge import apply_expunge
-from hookstream.runtime.roles import ALL_ROLES, running_roles
+from hookstream.runtime.roles import ALL_ROLES
 from tests.conftest import ReceiverFactory
 from tests.support.openapi import OpenApiDocument
 from tests.support.receivers import Reply
-from tests.support.svix_api import ServedApi, served_api
+from tests.support.svix_api import ServedApi
 
 pytestmark = pytest.mark.e2e
 T = TypeVar("T")
 
 
 @pytest.fixture
-async def api(settings: Settings, topics: TopicNames, clickhouse: Client) -> AsyncIterator[ServedApi]:
-    settings = settings.replace(
-        secret_keys=new_key_text(), delivery_allowed_networks="127.0.0.1/32", projector_batch_s=0.1
-    )
-    async with running_roles(settings, ALL_ROLES, CollectorRegistry()), served_api(settings) as served:
-        yield served
+def api_settings(settings: Settings) -> Settings:
+    return settings.replace(secret_keys=new_key_text(), delivery_allowed_networks="127.0.0.1/32", projector_batch_s=0.1)
+
+
+@pytest.fixture
+def api_roles() -> tuple[str, ...]:
+    return ALL_ROLES
 
 
 async def eventually(read: Callable[[], Awaitable[T]], ok: Callable[[T], bool], timeout_s: float = 30) -> T:

@@ -3,11 +3,9 @@ duplicates, rebuild, every query of docs/analytics.md, ``hookstream sql``, Svix 
 
 from __future__ import annotations
 
-import asyncio
 import random
 import re
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,11 +19,9 @@ from svix.exceptions import HttpError
 from svix.models import ApplicationIn
 
 from hookstream.cli import main as cli_main
-from hookstream.config.secrets import new_key_text
 from hookstream.domain.access import app_token_key, issue_app_token
 from hookstream.domain.ids import IdKind, parse_id
 from hookstream.foundation.settings import Settings
-from hookstream.log.codec import AvroCodec
 from hookstream.log.producer import EventProducer
 from hookstream.log.topics import ATTEMPTS, TopicNames
 from hookstream.projector.expunge import apply_expunge
@@ -35,7 +31,8 @@ from hookstream.projector.store import write_rows
 from hookstream.query.analytics import Granularity, endpoint_status_counts, latency, slowest_endpoints
 from hookstream.runtime.sql import QueryRefused, SqlResult, query_readonly
 from tests.support import builders
-from tests.support.svix_api import ServedApi, served_api
+from tests.support.log import send_all
+from tests.support.svix_api import ServedApi
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "analytics.md"
 NOW = datetime.now(UTC).replace(minute=30, second=0, microsecond=0)
@@ -182,21 +179,13 @@ def test_rollups_equal_raw_aggregates_and_ignore_duplicates(
     assert _normal(_raw(clickhouse, bucket)) == expected
 
 
-@pytest.fixture
-async def producer(kafka: str) -> AsyncIterator[EventProducer]:
-    async with EventProducer(kafka, AvroCodec()) as producer:
-        yield producer
-
-
 async def test_rebuild_recreates_rollups(
     settings: Settings, topics: TopicNames, producer: EventProducer, clickhouse: Client
 ) -> None:
     world = seed([APP_A], ENDPOINTS, seed_value=11)
-    sends = [await producer.send(topics(ATTEMPTS), "AttemptFinished", a, a["msg_id"].encode()) for a in world.attempts]
-    await asyncio.gather(*sends)
-    sends = [await producer.send(topics(ATTEMPTS), "AttemptFinished", a, a["msg_id"].encode())
-             for a in world.attempts[:30]]  # fmt: skip
-    await asyncio.gather(*sends)  # the log itself holds duplicates (an at-least-once producer's retry)
+    await send_all(producer, topics(ATTEMPTS), "AttemptFinished", world.attempts, "msg_id")
+    # the log itself holds duplicates (an at-least-once producer's retry)
+    await send_all(producer, topics(ATTEMPTS), "AttemptFinished", world.attempts[:30], "msg_id")
     world.write(clickhouse)
     expected = {t: _normal(_rollup(clickhouse, t)) for t in ("attempt_rollup_hourly", "attempt_rollup_daily")}
     await rebuild(settings, producer.codec, clickhouse, batch_rows=50, progress=lambda *_: None)
@@ -275,12 +264,6 @@ def test_sql_command_prints_a_table_and_refuses_writes(
 
 
 # --- the APIs (real broker for the config view, in-process HTTP) ---
-
-
-@pytest.fixture
-async def api(settings: Settings, topics: TopicNames, clickhouse: Client) -> AsyncIterator[ServedApi]:
-    async with served_api(settings.replace(secret_keys=new_key_text())) as served:
-        yield served
 
 
 async def _tenant(api: ServedApi, name: str, endpoints: int) -> tuple[str, list[str]]:

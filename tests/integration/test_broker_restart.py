@@ -53,6 +53,7 @@ class BrokerAwayFor(EventProducer):
 
 @pytest.fixture
 async def producer(kafka: str) -> AsyncIterator[BrokerAwayFor]:
+    """Replaces the suite's producer here: this one loses the broker for its first DeliveryTask sends."""
     async with BrokerAwayFor(kafka, "DeliveryTask", failures=3) as producer:
         yield producer
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import pytest
@@ -42,11 +41,10 @@ from svix.api import ApplicationIn, EndpointIn, EventTypeIn, MessageIn
 from hookstream.config.secrets import new_key_text
 from hookstream.domain.ids import IdKind, parse_id
 from hookstream.foundation.settings import Settings
-from hookstream.log.topics import TopicNames
 from hookstream.projector.rows import attempt_row, message_row
 from hookstream.projector.store import write_rows
 from tests.support import builders
-from tests.support.svix_api import ServedApi, served_api
+from tests.support.svix_api import ServedApi
 
 pytestmark = pytest.mark.integration
 
@@ -69,9 +67,8 @@ class FuzzReport:
 
 
 @pytest.fixture
-async def api(settings: Settings, topics: TopicNames, clickhouse: Client) -> AsyncIterator[ServedApi]:
-    async with served_api(settings.replace(secret_keys=new_key_text(), api_rate_limit_per_s=0.0)) as served:
-        yield served
+def api_settings(settings: Settings) -> Settings:
+    return settings.replace(secret_keys=new_key_text(), api_rate_limit_per_s=0.0)
 
 
 async def seed(api: ServedApi, clickhouse: Client) -> None:

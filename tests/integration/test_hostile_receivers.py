@@ -31,13 +31,13 @@ from hookstream.config.secrets import SecretBox, new_key_text, parse_keys
 from hookstream.delivery.metrics import DeliveryMetrics
 from hookstream.delivery.worker import DeliveryWorker
 from hookstream.foundation.settings import Settings
-from hookstream.log.codec import AvroCodec
 from hookstream.log.consumer import Event
 from hookstream.log.producer import EventProducer
 from hookstream.log.topics import ATTEMPTS, CONFIG, TASKS, TopicNames
 from tests.conftest import ReceiverFactory
-from tests.e2e.test_delivery_worker import _read, _send, _task
+from tests.e2e.test_delivery_worker import _read, _task
 from tests.support import builders
+from tests.support.log import send_all
 from tests.support.receivers import Received, ReceiverCA, Reply
 
 pytestmark = pytest.mark.integration
@@ -157,12 +157,6 @@ def hostile_settings(settings: Settings) -> Settings:
     )
 
 
-@pytest.fixture
-async def producer(kafka: str) -> AsyncIterator[EventProducer]:
-    async with EventProducer(kafka, AvroCodec()) as producer:
-        yield producer
-
-
 async def _healthy_latencies(
     producer: EventProducer, topics: TopicNames, endpoint: dict[str, Any], arrivals: list[Received], count: int
 ) -> list[float]:
@@ -172,7 +166,7 @@ async def _healthy_latencies(
         task = _task(endpoint, n=n)
         seen = len(arrivals)
         sent = time.time()
-        await _send(producer, topics(TASKS), "DeliveryTask", [task], "endpoint_id")
+        await send_all(producer, topics(TASKS), "DeliveryTask", [task], "endpoint_id")
         deadline = time.monotonic() + 30
         while len(arrivals) == seen:
             assert time.monotonic() < deadline, "the healthy endpoint got nothing in 30 s"
@@ -211,7 +205,7 @@ async def test_hostile_receivers_end_in_time_with_the_right_class_and_bounded_me
         urls |= {"redirect_loop": looping.url, "expired_cert": expired.url, "self_signed": self_signed.url}
         endpoints = {name: builders.endpoint(app_id, url, box=box, secrets=[secret]) for name, url in urls.items()}
         ep_healthy = builders.endpoint(app_id, healthy.url, box=box, secrets=[secret])
-        await _send(producer, topics(CONFIG), "EndpointUpserted", [ep_healthy, *endpoints.values()], "endpoint_id")
+        await send_all(producer, topics(CONFIG), "EndpointUpserted", [ep_healthy, *endpoints.values()], "endpoint_id")
 
         worker = DeliveryWorker(settings, DeliveryMetrics(CollectorRegistry()), ssl=test_ca.client_context())
         await worker.start()
@@ -221,7 +215,7 @@ async def test_hostile_receivers_end_in_time_with_the_right_class_and_bounded_me
 
             hostile_tasks = [_task(ep, n=i) for i in range(3) for ep in endpoints.values()]
             async with peak_rss() as rss:
-                await _send(producer, topics(TASKS), "DeliveryTask", hostile_tasks, "endpoint_id")
+                await send_all(producer, topics(TASKS), "DeliveryTask", hostile_tasks, "endpoint_id")
                 beside = await _healthy_latencies(producer, topics, ep_healthy, healthy.received, 20)
                 wanted = {t["msg_id"] for t in hostile_tasks}
                 events = await _read(settings, producer, topics(ATTEMPTS), _covering(wanted), settle_s=0.5)

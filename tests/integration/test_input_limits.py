@@ -15,13 +15,12 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from clickhouse_connect.driver import Client
 
 from hookstream.config.secrets import new_key_text
 from hookstream.foundation.settings import Settings
 from hookstream.log.topics import MESSAGES, TopicNames
 from hookstream.runtime.http_server import MAX_LINE_BYTES
-from tests.support.svix_api import ServedApi, events_on_log, served_api
+from tests.support.svix_api import ServedApi, events_on_log
 
 pytestmark = pytest.mark.integration
 
@@ -30,12 +29,10 @@ MAX_ENDPOINTS = 3
 
 
 @pytest.fixture
-async def api(settings: Settings, topics: TopicNames, clickhouse: Client) -> AsyncIterator[ServedApi]:
-    limited = settings.replace(
+def api_settings(settings: Settings) -> Settings:
+    return settings.replace(
         secret_keys=new_key_text(), api_max_payload_bytes=CAP, api_max_endpoints_per_app=MAX_ENDPOINTS
     )
-    async with served_api(limited) as served:
-        yield served
 
 
 @pytest.fixture

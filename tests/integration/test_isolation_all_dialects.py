@@ -15,25 +15,22 @@ each with why); and no id, uid, URL or payload of B appears in any body.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
 from clickhouse_connect.driver import Client
-from prometheus_client import CollectorRegistry
 from svix.api import EventTypeIn
 
 from hookstream.config.secrets import new_key_text
 from hookstream.domain.access import app_token_key, issue_app_token
 from hookstream.domain.ids import IdKind, generate_id, parse_id, to_svix
 from hookstream.foundation.settings import Settings
-from hookstream.log.topics import TopicNames
-from hookstream.runtime.roles import ALL_ROLES, running_roles
+from hookstream.runtime.roles import ALL_ROLES
 from tests.conftest import ReceiverFactory
 from tests.support.routes import fill, path_params
-from tests.support.svix_api import ServedApi, eventually, served_api
+from tests.support.svix_api import ServedApi, eventually
 
 pytestmark = pytest.mark.integration
 
@@ -60,13 +57,16 @@ class Tenant:
 
 
 @pytest.fixture
-async def api(settings: Settings, topics: TopicNames, clickhouse: Client) -> AsyncIterator[ServedApi]:
-    settings = settings.replace(
+def api_settings(settings: Settings) -> Settings:
+    return settings.replace(
         secret_keys=new_key_text(), delivery_allowed_networks="127.0.0.1/32", projector_batch_s=0.1,
         api_rate_limit_per_s=0.0,
     )  # fmt: skip
-    async with running_roles(settings, ALL_ROLES, CollectorRegistry()), served_api(settings) as served:
-        yield served
+
+
+@pytest.fixture
+def api_roles() -> tuple[str, ...]:
+    return ALL_ROLES
 
 
 def _ok(response: httpx.Response) -> Any:

@@ -5,31 +5,20 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 from clickhouse_connect.driver import Client
 from prometheus_client import CollectorRegistry
 
 from hookstream.foundation.settings import Settings
-from hookstream.log.codec import AvroCodec
 from hookstream.log.producer import EventProducer
 from hookstream.log.topics import ATTEMPTS, CONFIG, MESSAGES, TopicNames
 from hookstream.projector.rebuild import rebuild
 from hookstream.projector.service import Projector, ProjectorMetrics
 from tests.support import builders
+from tests.support.log import send_all
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def producer(kafka: str) -> AsyncIterator[EventProducer]:
-    async with EventProducer(kafka, AvroCodec()) as producer:
-        yield producer
-
-
-async def _send(producer: EventProducer, topic: str, name: str, records: list[dict], key: str) -> None:
-    await asyncio.gather(*[await producer.send(topic, name, r, r[key].encode()) for r in records])
 
 
 async def _wait_rows(client: Client, table: str, count: int, timeout_s: float = 30) -> None:
@@ -53,12 +42,12 @@ async def _world(producer: EventProducer, topics: TopicNames) -> dict:
     msgs = [builders.message(app["app_id"], event_id=f"e{i}", channels=["eu"]) for i in range(3)]
     attempts = [builders.attempt(m, ep1["endpoint_id"], status=500) for m in msgs]
     attempts += [builders.attempt(m, ep1["endpoint_id"], attempt_number=2) for m in msgs]
-    await _send(producer, topics(CONFIG), "ApplicationUpserted", [app], "app_id")
-    await _send(producer, topics(CONFIG), "EndpointUpserted", [ep1, ep2], "endpoint_id")
-    await _send(producer, topics(CONFIG), "EndpointDeleted", [gone], "endpoint_id")
-    await _send(producer, topics(CONFIG), "EventTypeUpserted", [event_type], "name")
-    await _send(producer, topics(MESSAGES), "MessageAccepted", msgs, "app_id")
-    await _send(producer, topics(ATTEMPTS), "AttemptFinished", attempts, "msg_id")
+    await send_all(producer, topics(CONFIG), "ApplicationUpserted", [app], "app_id")
+    await send_all(producer, topics(CONFIG), "EndpointUpserted", [ep1, ep2], "endpoint_id")
+    await send_all(producer, topics(CONFIG), "EndpointDeleted", [gone], "endpoint_id")
+    await send_all(producer, topics(CONFIG), "EventTypeUpserted", [event_type], "name")
+    await send_all(producer, topics(MESSAGES), "MessageAccepted", msgs, "app_id")
+    await send_all(producer, topics(ATTEMPTS), "AttemptFinished", attempts, "msg_id")
     return {"app": app, "ep1": ep1, "ep2": ep2, "msgs": msgs, "attempts": attempts}
 
 

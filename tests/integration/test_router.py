@@ -3,31 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 from prometheus_client import CollectorRegistry
 
 from hookstream.config.cache import ConfigCache
 from hookstream.foundation.settings import Settings
-from hookstream.log.codec import AvroCodec
 from hookstream.log.consumer import Event, EventConsumer
 from hookstream.log.producer import EventProducer
 from hookstream.log.topics import CONFIG, DEAD_LETTER, MESSAGES, TASKS, TopicNames
 from hookstream.router.service import Router, RouterMetrics
 from tests.support import builders
+from tests.support.log import send_all
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def producer(kafka: str) -> AsyncIterator[EventProducer]:
-    async with EventProducer(kafka, AvroCodec()) as producer:
-        yield producer
-
-
-async def _send(producer: EventProducer, topic: str, name: str, records: list[dict], key: str) -> None:
-    await asyncio.gather(*[await producer.send(topic, name, r, r[key].encode()) for r in records])
 
 
 async def _start_router(settings: Settings, producer: EventProducer) -> tuple[Router, ConfigCache]:
@@ -68,8 +57,8 @@ async def test_fan_out_two_endpoints_three_event_types_and_channels(
     app = builders.application()
     ep_a = builders.endpoint(app["app_id"], "http://127.0.0.1:1/a", event_types=["a.created", "a.updated"])
     ep_b = builders.endpoint(app["app_id"], "http://127.0.0.1:1/b", channels=["eu"])
-    await _send(producer, topics(CONFIG), "ApplicationUpserted", [app], "app_id")
-    await _send(producer, topics(CONFIG), "EndpointUpserted", [ep_a, ep_b], "endpoint_id")
+    await send_all(producer, topics(CONFIG), "ApplicationUpserted", [app], "app_id")
+    await send_all(producer, topics(CONFIG), "EndpointUpserted", [ep_a, ep_b], "endpoint_id")
     messages = [
         builders.message(app["app_id"], event_type, channels=channels)
         for event_type in ("a.created", "a.updated", "a.deleted")
@@ -77,7 +66,7 @@ async def test_fan_out_two_endpoints_three_event_types_and_channels(
     ]
     router, cache = await _start_router(settings, producer)
     try:
-        await _send(producer, topics(MESSAGES), "MessageAccepted", messages, "app_id")
+        await send_all(producer, topics(MESSAGES), "MessageAccepted", messages, "app_id")
         expected = set()
         for m in messages:
             if m["event_type"] != "a.deleted":
@@ -96,8 +85,8 @@ async def test_duplicate_event_id_is_routed_once_even_across_a_restart(
 ) -> None:
     app = builders.application()
     ep = builders.endpoint(app["app_id"], "http://127.0.0.1:1/a")
-    await _send(producer, topics(CONFIG), "ApplicationUpserted", [app], "app_id")
-    await _send(producer, topics(CONFIG), "EndpointUpserted", [ep], "endpoint_id")
+    await send_all(producer, topics(CONFIG), "ApplicationUpserted", [app], "app_id")
+    await send_all(producer, topics(CONFIG), "EndpointUpserted", [ep], "endpoint_id")
     first = builders.message(app["app_id"], event_id="order-1")
     copy = builders.message(app["app_id"], event_id="order-1")
     other = builders.message(app["app_id"], event_id="order-2")
@@ -129,7 +118,7 @@ async def test_unknown_application_goes_to_the_dead_letter_topic(
     stray = builders.message(str(builders.application()["app_id"]))
     router, cache = await _start_router(settings, producer)
     try:
-        await _send(producer, topics(MESSAGES), "MessageAccepted", [stray], "app_id")
+        await send_all(producer, topics(MESSAGES), "MessageAccepted", [stray], "app_id")
         letters = await _read(settings, producer, topics(DEAD_LETTER), 1)
     finally:
         await _stop(router, cache)
@@ -147,10 +136,10 @@ async def test_application_created_just_before_its_message_is_routed(
     try:
         app = builders.application()
         ep = builders.endpoint(app["app_id"], "http://127.0.0.1:1/a")
-        await _send(producer, topics(CONFIG), "ApplicationUpserted", [app], "app_id")
-        await _send(producer, topics(CONFIG), "EndpointUpserted", [ep], "endpoint_id")
+        await send_all(producer, topics(CONFIG), "ApplicationUpserted", [app], "app_id")
+        await send_all(producer, topics(CONFIG), "EndpointUpserted", [ep], "endpoint_id")
         msg = builders.message(app["app_id"])
-        await _send(producer, topics(MESSAGES), "MessageAccepted", [msg], "app_id")
+        await send_all(producer, topics(MESSAGES), "MessageAccepted", [msg], "app_id")
         tasks = await _read(settings, producer, topics(TASKS), 1, settle_s=0.3)
     finally:
         await _stop(router, cache)

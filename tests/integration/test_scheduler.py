@@ -20,7 +20,6 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,7 @@ from hookstream.log.producer import EventProducer
 from hookstream.log.topics import ATTEMPTS, TASKS, TopicNames, catalogue
 from hookstream.runtime.local_kafka import free_port
 from tests.support import builders
+from tests.support.log import send_all
 
 pytestmark = pytest.mark.integration
 
@@ -48,12 +48,6 @@ async def scheduler_settings(settings: Settings, kafka: str) -> Settings:
     settings = settings.replace(retry_schedule="0s,1s,2s,3s", scheduler_window_records=2)
     await create_topics(kafka, catalogue(settings))
     return settings
-
-
-@pytest.fixture
-async def producer(kafka: str) -> AsyncIterator[EventProducer]:
-    async with EventProducer(kafka, AvroCodec()) as producer:
-        yield producer
 
 
 def _start(settings: Settings, workdir: Path, run: int) -> tuple[subprocess.Popen[bytes], int]:
@@ -152,8 +146,7 @@ async def test_scheduler_killed_with_retries_pending_in_every_tier_fires_each_on
             _failed_attempt(tier, now + timedelta(seconds=2 + tier + rng.uniform(-1, 1)), now)
             for tier in TIERS for _ in range(PER_TIER)
         ]  # fmt: skip
-        await asyncio.gather(*[await producer.send(names(ATTEMPTS), "AttemptFinished", a, a["msg_id"].encode())
-                               for a in attempts])  # fmt: skip
+        await send_all(producer, names(ATTEMPTS), "AttemptFinished", attempts, "msg_id")
         await _wait_offsets(bootstrap, tier_topics, len(attempts))
         await _wait_offsets(bootstrap, [names(TASKS)], 1)  # the first retries fired; the rest wait in the tiers
         process.send_signal(signal.SIGKILL)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -69,12 +69,6 @@ class StatusLog:
         while not ready():
             assert time.monotonic() < deadline, f"timed out waiting for {what}"
             await asyncio.sleep(0.1)
-
-
-@pytest.fixture
-async def producer(kafka: str) -> AsyncIterator[EventProducer]:
-    async with EventProducer(kafka, AvroCodec()) as producer:
-        yield producer
 
 
 def _attempt(msg: dict[str, Any], endpoint_id: str, status: int, next_at: datetime | None = None) -> dict[str, Any]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,27 +25,18 @@ from svix.api import (
     StatusCodeClass,
 )
 
-from hookstream.config.secrets import new_key_text
 from hookstream.domain.ids import IdKind, parse_id, to_svix
 from hookstream.domain.status import AttemptFacts, MessageState, fold_attempt, pair_record
-from hookstream.foundation.settings import Settings
-from hookstream.log.topics import TopicNames
 from hookstream.projector.rows import attempt_row, endpoint_status_row, message_row
 from hookstream.projector.store import write_rows
 from tests.support import builders
-from tests.support.svix_api import ServedApi, served_api
+from tests.support.svix_api import ServedApi
 
 pytestmark = pytest.mark.integration
 
 BASE = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
 EVENT_TYPES = ("order.created", "order.paid", "order.refunded")
 CODES = (200, 204, 404, 500, 0)
-
-
-@pytest.fixture
-async def api(settings: Settings, topics: TopicNames, clickhouse: Client) -> AsyncIterator[ServedApi]:
-    async with served_api(settings.replace(secret_keys=new_key_text())) as served:
-        yield served
 
 
 def synthetic(app_id: str, endpoint_id: str, n: int, *, offset_ms: int = 0) -> list[dict[str, Any]]:

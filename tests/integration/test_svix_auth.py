@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,9 +52,8 @@ APP_TOKEN_ROUTES = {
 
 
 @pytest.fixture
-async def api(settings: Settings, topics: TopicNames, clickhouse: Client) -> AsyncIterator[ServedApi]:
-    async with served_api(settings.replace(secret_keys=new_key_text(), api_rate_limit_per_s=0.0)) as served:
-        yield served
+def api_settings(settings: Settings) -> Settings:
+    return settings.replace(secret_keys=new_key_text(), api_rate_limit_per_s=0.0)
 
 
 @dataclass

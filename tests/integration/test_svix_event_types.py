@@ -6,12 +6,10 @@ last test starts a second API that rebuilds that view from the log alone.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-from clickhouse_connect.driver import Client
 from svix.api import (
     ApplicationIn,
     EventTypeDeleteOptions,
@@ -25,7 +23,6 @@ from svix.api import (
 )
 from svix.exceptions import HttpError
 
-from hookstream.config.secrets import new_key_text
 from hookstream.foundation.settings import Settings
 from hookstream.log.topics import CONFIG, TopicNames
 from tests.support.svix_api import ServedApi, events_on_log, served_api, status_of
@@ -33,17 +30,6 @@ from tests.support.svix_api import ServedApi, events_on_log, served_api, status_
 pytestmark = pytest.mark.integration
 
 SCHEMA = {"1": {"type": "object", "properties": {"amount": {"type": "integer"}}, "required": ["amount"]}}
-
-
-@pytest.fixture
-def keyed(settings: Settings) -> Settings:
-    return settings.replace(secret_keys=new_key_text())
-
-
-@pytest.fixture
-async def api(keyed: Settings, topics: TopicNames, clickhouse: Client) -> AsyncIterator[ServedApi]:
-    async with served_api(keyed) as served:
-        yield served
 
 
 async def _names(api: ServedApi, **options: Any) -> list[str]:
@@ -255,7 +241,7 @@ async def test_every_invalid_field_is_a_422_naming_it(api: ServedApi, topics: To
     assert written == ["EventTypeUpserted"], "no rejected request wrote anything"
 
 
-async def test_a_restarted_api_rebuilds_event_types_from_the_log(api: ServedApi, keyed: Settings) -> None:
+async def test_a_restarted_api_rebuilds_event_types_from_the_log(api: ServedApi, api_settings: Settings) -> None:
     types = api.svix.event_type
     await types.create(EventTypeIn(name="kept", description="live", schemas=SCHEMA, feature_flags=["f"]))
     await types.create(EventTypeIn(name="archived", description="old"))
@@ -267,7 +253,7 @@ async def test_a_restarted_api_rebuilds_event_types_from_the_log(api: ServedApi,
     await types.create(EventTypeIn(name="recreated", description="second"))
     before = await types.list(EventTypeListOptions(include_archived=True, with_content=True))
 
-    async with served_api(keyed) as restarted:
+    async with served_api(api_settings) as restarted:
         after = await restarted.svix.event_type.list(EventTypeListOptions(include_archived=True, with_content=True))
         assert after.data == before.data
         assert [t.name for t in after.data] == ["archived", "kept", "recreated"]

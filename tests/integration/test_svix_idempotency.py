@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from clickhouse_connect.driver import Client
 from svix.api import ApplicationCreateOptions, ApplicationIn, MessageCreateOptions, MessageIn
 from svix.exceptions import HTTPValidationError
 
-from hookstream.config.secrets import new_key_text
 from hookstream.domain.access import app_token_key, issue_app_token
 from hookstream.domain.ids import IdKind, parse_id
 from hookstream.foundation.settings import Settings
@@ -21,17 +18,6 @@ from hookstream.log.topics import CONFIG, IDEMPOTENCY, MESSAGES, TopicNames
 from tests.support.svix_api import TOKEN, ServedApi, events_on_log, served_api
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def api_settings(settings: Settings, topics: TopicNames, clickhouse: Client) -> Settings:
-    return settings.replace(secret_keys=new_key_text())
-
-
-@pytest.fixture
-async def api(api_settings: Settings) -> AsyncIterator[ServedApi]:
-    async with served_api(api_settings) as served:
-        yield served
 
 
 def keyed(key: str) -> MessageCreateOptions:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -47,14 +46,13 @@ CONTENT = MessageGetOptions(with_content=True)
 
 
 @pytest.fixture
-def pipeline_settings(settings: Settings, topics: TopicNames, clickhouse: Client) -> Settings:
+def api_settings(settings: Settings, topics: TopicNames, clickhouse: Client) -> Settings:
     return settings.replace(secret_keys=new_key_text(), delivery_allowed_networks="127.0.0.1/32", projector_batch_s=0.1)
 
 
 @pytest.fixture
-async def api(pipeline_settings: Settings) -> AsyncIterator[ServedApi]:
-    async with running_roles(pipeline_settings, ALL_ROLES, CollectorRegistry()), served_api(pipeline_settings) as s:
-        yield s
+def api_roles() -> tuple[str, ...]:
+    return ALL_ROLES
 
 
 def stored_message(clickhouse: Client, msg_id: str) -> list[tuple[Any, ...]]:
@@ -70,19 +68,19 @@ def stored_message_by_uuid(clickhouse: Client, msg_uuid: str) -> list[tuple[Any,
 
 
 async def test_expunged_payload_is_gone_from_every_read_clickhouse_and_a_rebuild(
-    receivers: ReceiverFactory, pipeline_settings: Settings, topics: TopicNames, clickhouse: Client
+    receivers: ReceiverFactory, api_settings: Settings, topics: TopicNames, clickhouse: Client
 ) -> None:
-    async with running_roles(pipeline_settings, ALL_ROLES, CollectorRegistry()), served_api(pipeline_settings) as api:
-        message_id, kept_id = await _expunge_and_read(api, receivers, pipeline_settings, topics, clickhouse)
+    async with running_roles(api_settings, ALL_ROLES, CollectorRegistry()), served_api(api_settings) as api:
+        message_id, kept_id = await _expunge_and_read(api, receivers, api_settings, topics, clickhouse)
     # With the projector stopped, as `hookstream project --rebuild` runs:
-    report = await rebuild(pipeline_settings, AvroCodec(), clickhouse, progress=lambda *_: None)
+    report = await rebuild(api_settings, AvroCodec(), clickhouse, progress=lambda *_: None)
     assert report.consistent
     assert stored_message(clickhouse, message_id) == [("", 1)], "replayed from the log, it stays expunged"
     assert stored_message(clickhouse, kept_id)[0] == ('{"keep":1}', 0)
 
 
 async def _expunge_and_read(
-    api: ServedApi, receivers: ReceiverFactory, pipeline_settings: Settings, topics: TopicNames, clickhouse: Client
+    api: ServedApi, receivers: ReceiverFactory, api_settings: Settings, topics: TopicNames, clickhouse: Client
 ) -> tuple[str, str]:
     receiver = await receivers.plain(lambda _: Reply(200, b"ok"))
     svix = api.svix
@@ -108,7 +106,7 @@ async def _expunge_and_read(
         await svix.message_attempt.resend(app.id, message.id, endpoint.id)
     assert (refused.value.status_code, refused.value.code) == (400, "payload_expunged")
 
-    [(_, command)] = [e for e in await events_on_log(pipeline_settings, topics(COMMANDS)) if e[0] == "ContentExpunged"]
+    [(_, command)] = [e for e in await events_on_log(api_settings, topics(COMMANDS)) if e[0] == "ContentExpunged"]
     assert command["msg_id"] == str(parse_id(message.id, IdKind.MESSAGE)) and command["attempt_id"] is None
     await eventually(lambda: asyncio.to_thread(stored_message, clickhouse, message.id), lambda r: r == [("", 1)])
     assert stored_message(clickhouse, kept.id)[0][1] == 0
@@ -135,7 +133,7 @@ async def test_an_expunge_right_after_create_blanks_the_projection_too(api: Serv
 
 
 async def test_unknown_or_foreign_messages_answer_404_and_write_nothing(
-    api: ServedApi, pipeline_settings: Settings, topics: TopicNames
+    api: ServedApi, api_settings: Settings, topics: TopicNames
 ) -> None:
     app = await api.svix.application.create(ApplicationIn(name="mine"))
     other = await api.svix.application.create(ApplicationIn(name="theirs"))
@@ -144,7 +142,7 @@ async def test_unknown_or_foreign_messages_answer_404_and_write_nothing(
         with pytest.raises(HttpError) as missing:
             await api.svix.message.expunge_content(app.id, msg_id)
         assert (missing.value.status_code, missing.value.code) == (404, "not_found")
-    assert not [e for e in await events_on_log(pipeline_settings, topics(COMMANDS)) if e[0] == "ContentExpunged"]
+    assert not [e for e in await events_on_log(api_settings, topics(COMMANDS)) if e[0] == "ContentExpunged"]
     assert (await api.svix.message.get(other.id, theirs.id, CONTENT)).payload == SECRET
 
 

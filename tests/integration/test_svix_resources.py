@@ -6,11 +6,8 @@ API's own writes (config view after catch_up, recent messages).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
 import pytest
-from clickhouse_connect.driver import Client
 from svix.api import (
     ApplicationIn,
     ApplicationListOptions,
@@ -31,16 +28,14 @@ from hookstream.config.secrets import new_key_text
 from hookstream.domain.ids import IdKind, parse_id
 from hookstream.domain.signing import decode_secret
 from hookstream.foundation.settings import Settings
-from hookstream.log.topics import TopicNames
-from tests.support.svix_api import ServedApi, served_api
+from tests.support.svix_api import ServedApi
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-async def api(settings: Settings, topics: TopicNames, clickhouse: Client) -> AsyncIterator[ServedApi]:
-    async with served_api(settings.replace(secret_keys=new_key_text(), api_max_payload_bytes=2048)) as served:
-        yield served
+def api_settings(settings: Settings) -> Settings:
+    return settings.replace(secret_keys=new_key_text(), api_max_payload_bytes=2048)
 
 
 async def _status(call) -> int:  # type: ignore[no-untyped-def]

@@ -160,12 +160,6 @@ class V1:
 
 
 @pytest.fixture
-async def api(settings: Settings, topics: TopicNames, clickhouse: Client) -> AsyncIterator[ServedApi]:
-    async with served_api(settings.replace(secret_keys=new_key_text())) as served:
-        yield served
-
-
-@pytest.fixture
 async def v1(api: ServedApi) -> AsyncIterator[V1]:
     async with aiohttp.ClientSession() as session:
         yield V1(api, session, await OpenApiDocument.fetch(session, api.url))

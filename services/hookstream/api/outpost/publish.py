@@ -10,13 +10,13 @@ same pure matcher the router uses.
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
+from hookstream.api.accept import PayloadTooLarge, accept_message, encode_payload
 from hookstream.api.context import API_CONTEXT, ApiContext
 from hookstream.api.outpost import lookup
 from hookstream.api.outpost.auth import require_admin
@@ -28,8 +28,6 @@ from hookstream.domain.config import endpoint_from_record
 from hookstream.domain.ids import generate_id
 from hookstream.domain.matching import match_endpoints
 from hookstream.domain.routing import message_facts
-from hookstream.domain.schedule import parse_duration
-from hookstream.query.messages import get_message_by_event_id
 
 BODY = {
     "type": "object", "required": ["data"], "additionalProperties": False,
@@ -72,13 +70,6 @@ def _time(body: dict[str, Any]) -> datetime:
     return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
-async def _duplicate(ctx: ApiContext, app_id: uuid.UUID, event_id: str) -> bool:
-    if ctx.recent.message_by_event_id(app_id, event_id) is not None:
-        return True
-    since = datetime.fromtimestamp(datetime.now(UTC).timestamp() - parse_duration(ctx.settings.dedupe_window), UTC)
-    return await get_message_by_event_id(ctx.clickhouse, app_id, event_id, since=since, with_content=False) is not None
-
-
 async def publish(request: web.Request) -> web.Response:
     ctx = request.app[API_CONTEXT]
     require_admin(request, "publishing")
@@ -89,10 +80,10 @@ async def publish(request: web.Request) -> web.Response:
         raise invalid("destination_id", "is not supported: hookstream routes every event by topic and filter")
     if body.get("eligible_for_retry") is False:
         raise invalid("eligible_for_retry", "false is not supported: failed deliveries follow the retry schedule")
-    encoded = json.dumps(body["data"], separators=(",", ":"), ensure_ascii=False).encode()
-    cap = ctx.settings.api_max_payload_bytes
-    if len(encoded) > cap:
-        raise invalid("data", f"is {len(encoded)} bytes serialized; the limit is {cap}")
+    try:
+        encoded = encode_payload(ctx, body["data"])
+    except PayloadTooLarge as error:
+        raise invalid("data", f"is {error}") from None
     app = await lookup.tenant(ctx, request, body["tenant_id"])
     app_id = lookup.app_uuid(app)
     record = {
@@ -101,20 +92,8 @@ async def publish(request: web.Request) -> web.Response:
         "source": "http", "metadata": body.get("metadata") or {},
     }  # fmt: skip
     destinations = matched(ctx, app, record)
-    if record["event_id"] is None:
-        await ctx.commands.message(record)
-        ctx.recent.add_message(record)
-    else:
-        if await _duplicate(ctx, app_id, record["event_id"]):
-            return web.json_response({"id": record["event_id"], "duplicate": True, "destination_ids": destinations},
-                                     status=202)  # fmt: skip
-        ctx.recent.add_message(record)  # reserve the id before awaiting, against a concurrent twin
-        try:
-            await ctx.commands.message(record)
-        except BaseException:
-            ctx.recent.forget_message(record)
-            raise
-    return web.json_response({"id": lookup.event_id(record), "duplicate": False, "destination_ids": destinations},
+    duplicate = not await accept_message(ctx, record)
+    return web.json_response({"id": lookup.event_id(record), "duplicate": duplicate, "destination_ids": destinations},
                              status=202)  # fmt: skip
 
 

@@ -3,19 +3,18 @@ expunge the payload (204, a ContentExpunged command without an attempt: the proj
 message row and its attempts' response content).
 
 Payloads are stored as the compact JSON serialization of what the caller
-sent (Svix also minifies), and the cap applies to those bytes. A repeated
-``eventId`` within the dedupe window answers 409; the router dedupes again
-on the log, so two API processes racing on one eventId still deliver once.
+sent, and the cap applies to those bytes; a repeated ``eventId`` within the
+dedupe window answers 409 (``api/accept.py`` owns that sequence).
 """
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import UTC, datetime
 
 from aiohttp import web
 
+from hookstream.api.accept import PayloadTooLarge, accept_message, encode_payload
 from hookstream.api.context import API_CONTEXT
 from hookstream.api.spec import Operation, Response, read_body, read_params
 from hookstream.api.svix import lookup
@@ -25,8 +24,7 @@ from hookstream.api.svix.params import APP_ID, FILTERS, IDEMPOTENCY_KEY, MSG_ID,
 from hookstream.api.svix.schemas import MESSAGE_IN, list_of, ref
 from hookstream.api.svix.shapes import message_out
 from hookstream.domain.ids import IdKind, generate_id
-from hookstream.domain.schedule import parse_duration
-from hookstream.query.messages import MessageFilter, get_message_by_event_id, list_messages
+from hookstream.query.messages import MessageFilter, list_messages
 
 
 async def create(request: web.Request) -> web.Response:
@@ -34,35 +32,20 @@ async def create(request: web.Request) -> web.Response:
     query = read_params(request, CREATE)
     body = await read_body(request, CREATE)
     event_type, event_id, payload = body["eventType"], body.get("eventId"), body["payload"]
-    encoded = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
-    cap = ctx.settings.api_max_payload_bytes
-    if len(encoded) > cap:
-        raise Invalid(["body", "payload"], f"payload is {len(encoded)} bytes serialized; the limit is {cap}")
+    try:
+        encoded = encode_payload(ctx, payload)
+    except PayloadTooLarge as error:
+        raise Invalid(["body", "payload"], f"payload is {error}") from None
     channels = body.get("channels") or []
     tags = body.get("tags") or []
     app = await lookup.application(ctx, query["app_id"])
-    app_id = uuid.UUID(app["app_id"])
-    now = datetime.now(UTC)
     record = {
-        "msg_id": str(generate_id()), "app_id": str(app_id), "event_type": event_type, "event_id": event_id,
-        "channels": channels, "payload": encoded, "tags": tags, "accepted_at": now, "source": "http", "metadata": {},
+        "msg_id": str(generate_id()), "app_id": str(uuid.UUID(app["app_id"])), "event_type": event_type,
+        "event_id": event_id, "channels": channels, "payload": encoded, "tags": tags,
+        "accepted_at": datetime.now(UTC), "source": "http", "metadata": {},
     }  # fmt: skip
-    if event_id is not None:
-        if ctx.recent.message_by_event_id(app_id, event_id) is not None:
-            raise conflict(f"a message with eventId {event_id!r} already exists")
-        ctx.recent.add_message(record)  # reserve the eventId before awaiting, against a concurrent twin
-        window = now.timestamp() - parse_duration(ctx.settings.dedupe_window)
-        since = datetime.fromtimestamp(window, UTC)
-        try:
-            if await get_message_by_event_id(ctx.clickhouse, app_id, event_id, since=since, with_content=False):
-                raise conflict(f"a message with eventId {event_id!r} already exists")
-            await ctx.commands.message(record)
-        except BaseException:
-            ctx.recent.forget_message(record)
-            raise
-    else:
-        await ctx.commands.message(record)
-        ctx.recent.add_message(record)
+    if not await accept_message(ctx, record):
+        raise conflict(f"a message with eventId {event_id!r} already exists")
     return web.json_response(message_out(record, with_content=query["with_content"]), status=202)
 
 
