@@ -53,7 +53,7 @@ async def running_api(settings: Settings, operator_token: str) -> AsyncIterator[
         yield ApiContext(
             settings=settings,
             operator_token=operator_token,
-            commands=Commands(producer, cache, names),
+            commands=Commands(producer, cache, directory, names),
             cache=cache,
             directory=directory,
             clickhouse=clickhouse,

@@ -239,14 +239,32 @@ def build_status_app(
             log.info("endpoint %s not disabled: changed after the attempt that decided it", endpoint_id)
             return
         changed_at = from_us(facts.finished_us)
-        record = endpoint_record(endpoint, updated_at=changed_at, disabled=True, version=endpoint.version + 1)
-        await config.send(key=facts.endpoint_id.encode(), value=codec.encode("EndpointUpserted", record))
+        # The API writes endpoints too: when it took this version first the view keeps its record and drops
+        # this one, so the disable is read back and applied again on top of what the view now holds (a later
+        # version, a delete or a disabled endpoint mean nothing of this one was lost).
+        for _ in range(DISABLE_TRIES):
+            version = endpoint.version + 1
+            stamp = max(changed_at, endpoint.updated_at or changed_at)  # never before what it replaces
+            record = endpoint_record(endpoint, updated_at=stamp, disabled=True, version=version)
+            await (await config.send(key=facts.endpoint_id.encode(), value=codec.encode("EndpointUpserted", record)))
+            await cache.catch_up()
+            held = cache.view.endpoints.get(endpoint_id)
+            if held is None or held.disabled or held.version != version:
+                break
+            log.warning(
+                "endpoint %s: disable lost version %d to another writer; applying it again", endpoint_id, version
+            )
+            endpoint = held
         application = cache.view.applications.get(endpoint.app_id)
         log.warning("endpoint %s disabled: only failures since %s", endpoint_id, from_us(failing_since_us))
         app_uid = application.uid if application else None
         await emit(endpoint_disabled_event(facts, failing_since_us, app_uid=app_uid, endpoint_uid=endpoint.uid))
 
     return app
+
+
+DISABLE_TRIES = 5
+"""Attempts of one disable when another writer keeps taking the version it needs."""
 
 
 def now_us() -> int:

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from hookstream.api.commands import ENDPOINT, ENDPOINT_SECRETS, Read, Record
 from hookstream.api.context import API_CONTEXT, ApiContext
 from hookstream.api.spec import Operation, Response, read_body, read_params
 from hookstream.api.svix import lookup, params
@@ -60,11 +61,6 @@ def _secret(body: Mapping[str, Any], name: str) -> str:
     return given if given.startswith("whsec_") else "whsec_" + given
 
 
-def _sealed(ctx: ApiContext, secret: str, now: datetime) -> dict[str, Any]:
-    ciphertext, key_id = ctx.box.seal(secret)
-    return {"ciphertext": ciphertext, "key_id": key_id, "created_at": now, "expires_at": None}
-
-
 def _fields(body: Mapping[str, Any], *, partial: bool) -> dict[str, Any]:
     """The endpoint record fields the body sets (all of them unless ``partial``)."""
     present = (lambda name: name in body) if partial else (lambda name: True)
@@ -104,18 +100,18 @@ def _check_room(ctx: ApiContext, app_id: uuid.UUID) -> None:
 
 
 def _new(ctx: ApiContext, app_id: uuid.UUID, body: Mapping[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
-    now = datetime.now(UTC)
+    """A new endpoint's fields (``Commands.upsert`` adds the version and times)."""
     return {
         "endpoint_id": str(generate_id()), "app_id": str(app_id), "description": "", "disabled": False,
         "filter_types": [], "channels": [], "payload_filter": None, "headers": {}, "rate_limit": None, "uid": None,
-        "metadata": {}, **fields, "secrets": [_sealed(ctx, _secret(body, "secret"), now)], "version": 1,
-        "created_at": now, "updated_at": now,
+        "metadata": {}, **fields, "secrets": [ctx.box.sealed(_secret(body, "secret"), datetime.now(UTC))],
     }  # fmt: skip
 
 
-async def _write(ctx: ApiContext, record: dict[str, Any]) -> dict[str, Any]:
-    await ctx.commands.config("EndpointUpserted", record, record["endpoint_id"])
-    return record
+def _checked_new(ctx: ApiContext, app_id: uuid.UUID, body: Mapping[str, Any], fields: dict[str, Any]) -> Record:
+    _check_uid_free(ctx, app_id, fields.get("uid"), None)
+    _check_room(ctx, app_id)
+    return _new(ctx, app_id, body, fields)
 
 
 async def create(request: web.Request) -> web.Response:
@@ -123,13 +119,13 @@ async def create(request: web.Request) -> web.Response:
     app_ref = read_params(request, CREATE)["app_id"]
     body = await read_body(request, CREATE)
     fields = _fields(body, partial=False)
-    async with ctx.commands.config_lock:
-        app = await lookup.application(ctx, app_ref)
-        app_id = uuid.UUID(app["app_id"])
-        _check_uid_free(ctx, app_id, fields.get("uid"), None)
-        _check_room(ctx, app_id)
-        record = await _write(ctx, _new(ctx, app_id, body, fields))
-    return web.json_response(endpoint_out(record), status=201)
+    app_id = uuid.UUID((await lookup.application(ctx, app_ref))["app_id"])
+
+    async def absent() -> None:
+        await lookup.application(ctx, app_ref)  # deleted meanwhile: 404
+
+    written = await ctx.commands.upsert(ENDPOINT, absent, lambda _: _checked_new(ctx, app_id, body, fields))
+    return web.json_response(endpoint_out(written.record), status=201)
 
 
 async def list_endpoints(request: web.Request) -> web.Response:
@@ -160,46 +156,46 @@ async def update(request: web.Request) -> web.Response:
     body = await read_body(request, UPDATE)
     fields = _fields(body, partial=False)
     ref_ = path["endpoint_id"]
-    async with ctx.commands.config_lock:
-        app = await lookup.application(ctx, path["app_id"])
-        app_id = uuid.UUID(app["app_id"])
-        await ctx.cache.catch_up()
-        current = lookup.find_endpoint(ctx, app_id, ref_)
+    app_id = uuid.UUID((await lookup.application(ctx, path["app_id"]))["app_id"])
+
+    def change(current: Record | None) -> Record:
         if current is None:
             if params.id_or_ref(ref_, IdKind.ENDPOINT) is not None:
                 raise not_found("Endpoint")
-            fields["uid"] = fields.get("uid") or ref_
-            _check_uid_free(ctx, app_id, fields["uid"], None)
-            _check_room(ctx, app_id)
-            record = await _write(ctx, _new(ctx, app_id, body, fields))
-            return web.json_response(endpoint_out(record), status=201)
+            return _checked_new(ctx, app_id, body, {**fields, "uid": fields.get("uid") or ref_})
         _check_uid_free(ctx, app_id, fields.get("uid"), uuid.UUID(current["endpoint_id"]))
-        fields.setdefault("headers", current["headers"])
-        record = {**current, **fields, "version": current["version"] + 1, "updated_at": datetime.now(UTC)}
-        await _write(ctx, record)
-    return web.json_response(endpoint_out(record))
+        return {"headers": current["headers"], **fields}
+
+    written = await ctx.commands.upsert(ENDPOINT, lambda: lookup.find_endpoint_fresh(ctx, app_id, ref_), change)
+    return web.json_response(endpoint_out(written.record), status=201 if written.created else 200)
+
+
+def _reader(ctx: ApiContext, path: Mapping[str, Any]) -> Read:
+    """The fresh read of the endpoint the path names (404 when there is none), for ``Commands``."""
+
+    async def read() -> Record:
+        return (await _endpoint(ctx, path))[1]
+
+    return read
 
 
 async def patch(request: web.Request) -> web.Response:
     ctx = request.app[API_CONTEXT]
     path = read_params(request, PATCH)
     fields = _fields(await read_body(request, PATCH), partial=True)
-    async with ctx.commands.config_lock:
-        app_id, current = await _endpoint(ctx, path)
-        _check_uid_free(ctx, app_id, fields.get("uid"), uuid.UUID(current["endpoint_id"]))
-        record = {**current, **fields, "version": current["version"] + 1, "updated_at": datetime.now(UTC)}
-        await _write(ctx, record)
-    return web.json_response(endpoint_out(record))
+
+    def change(current: Record | None) -> Record:
+        assert current is not None
+        _check_uid_free(ctx, uuid.UUID(current["app_id"]), fields.get("uid"), uuid.UUID(current["endpoint_id"]))
+        return fields
+
+    written = await ctx.commands.upsert(ENDPOINT, _reader(ctx, path), change)
+    return web.json_response(endpoint_out(written.record))
 
 
 async def delete(request: web.Request) -> web.Response:
     ctx = request.app[API_CONTEXT]
-    path = read_params(request, DELETE)
-    async with ctx.commands.config_lock:
-        _, current = await _endpoint(ctx, path)
-        record = {"endpoint_id": current["endpoint_id"], "app_id": current["app_id"], "uid": current.get("uid"),
-                  "version": current["version"] + 1, "deleted_at": datetime.now(UTC)}  # fmt: skip
-        await ctx.commands.config("EndpointDeleted", record, current["endpoint_id"])
+    await ctx.commands.delete(ENDPOINT, _reader(ctx, read_params(request, DELETE)))
     return web.Response(status=204)
 
 
@@ -218,19 +214,9 @@ async def rotate_secret(request: web.Request) -> web.Response:
     secret = _secret(body, "key")
     grace = body.get("gracePeriodSeconds")
     grace = DEFAULT_GRACE_S if grace is None else grace
-    async with ctx.commands.config_lock:
-        _, current = await _endpoint(ctx, path)
-        now = datetime.now(UTC)
-        until = now + timedelta(seconds=grace)
-        kept = [
-            {**old, "expires_at": min(old["expires_at"] or until, until)}
-            for old in current["secrets"]
-            if old["expires_at"] is None or old["expires_at"] > now
-        ]
-        record = {"endpoint_id": current["endpoint_id"], "app_id": current["app_id"],
-                  "secrets": [_sealed(ctx, secret, now), *kept], "version": current["version"] + 1,
-                  "rotated_at": now}  # fmt: skip
-        await ctx.commands.config("SecretRotated", record, f"{current['endpoint_id']}:secrets")
+    await ctx.commands.upsert(ENDPOINT_SECRETS, _reader(ctx, path), lambda current: {
+        "secrets": ctx.box.rotated(current["secrets"], secret, datetime.now(UTC), timedelta(seconds=grace))
+    })  # fmt: skip
     return web.json_response({"key": secret})
 
 
@@ -280,14 +266,16 @@ async def _set_headers(request: web.Request, op: Operation, *, merge: bool) -> w
     ctx = request.app[API_CONTEXT]
     path = read_params(request, op)
     given = params.custom_headers(await read_body(request, op), "headers") or {}
-    async with ctx.commands.config_lock:
-        _, current = await _endpoint(ctx, path)
+
+    def change(current: Record | None) -> Record:
+        assert current is not None
         headers = {**current["headers"], **given} if merge else dict(given)
         headers = {name: value for name, value in headers.items() if value is not None}
         if (problem := headers_problem(headers)) is not None:  # the merge can go over the count
             raise Invalid(["body", "headers"], problem)
-        record = {**current, "headers": headers, "version": current["version"] + 1, "updated_at": datetime.now(UTC)}
-        await _write(ctx, record)
+        return {"headers": headers}
+
+    await ctx.commands.upsert(ENDPOINT, _reader(ctx, path), change)
     return web.Response(status=204)
 
 

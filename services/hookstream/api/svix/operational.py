@@ -15,12 +15,13 @@ with the first operational endpoint.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
 
 from aiohttp import web
 
 from hookstream.api.auth import scope_of
-from hookstream.api.context import API_CONTEXT
+from hookstream.api.commands import APPLICATION, Record
+from hookstream.api.context import API_CONTEXT, ApiContext
+from hookstream.api.fresh import find_fresh
 from hookstream.api.spec import Operation, read_params
 from hookstream.api.svix import endpoints
 from hookstream.api.svix.errors import forbidden, not_found
@@ -43,9 +44,7 @@ def _operational(endpoint_op: Operation, operation_id: str, summary: str, *, cre
             raise forbidden("operational webhooks are managed with the operator token only")
         read_params(request, declared)  # bad input is a 422 even before the reserved application exists
         ctx = request.app[API_CONTEXT]
-        if ctx.directory.application(OPERATIONAL_APP_ID) is None:
-            await ctx.cache.catch_up()
-        if ctx.directory.application(OPERATIONAL_APP_ID) is None:
+        if await _reserved_application(ctx) is None:
             if not creates:
                 if endpoint_op is endpoints.LIST:
                     return web.json_response(id_list_response([], Page([], done=True)))
@@ -62,16 +61,17 @@ def _operational(endpoint_op: Operation, operation_id: str, summary: str, *, cre
     return declared
 
 
+async def _reserved_application(ctx: ApiContext) -> Record | None:
+    return await find_fresh(ctx.cache, lambda: ctx.directory.application(OPERATIONAL_APP_ID))
+
+
 async def _create_application(request: web.Request) -> None:
     ctx = request.app[API_CONTEXT]
-    async with ctx.commands.config_lock:
-        await ctx.cache.catch_up()
-        if ctx.directory.application(OPERATIONAL_APP_ID) is not None:
-            return
-        now = datetime.now(UTC)
-        record = {"app_id": str(OPERATIONAL_APP_ID), "name": OPERATIONAL_APP_NAME, "uid": None, "rate_limit": None,
-                  "metadata": {}, "version": 1, "created_at": now, "updated_at": now}  # fmt: skip
-        await ctx.commands.config("ApplicationUpserted", record, record["app_id"])
+    record = {"app_id": str(OPERATIONAL_APP_ID), "name": OPERATIONAL_APP_NAME, "uid": None, "rate_limit": None,
+              "metadata": {}}  # fmt: skip
+    await ctx.commands.upsert(
+        APPLICATION, lambda: _reserved_application(ctx), lambda current: None if current is not None else record
+    )
 
 
 OPERATIONS = (
