@@ -5,7 +5,7 @@ application :data:`~hookstream.domain.operational.OPERATIONAL_APP_ID`: the
 status role relays each operational event as a message of that application,
 so the endpoint's event-type filter picks which events it receives, and its
 secret signs them. Each route is therefore the endpoint route of the same
-name with the application fixed: the handlers of :mod:`.endpoints` serve
+name with the application fixed: the handlers of :mod:`.endpoints` (and its secret and header modules) serve
 them, so validation, errors and shapes stay one implementation (Svix's
 ``OperationalWebhookEndpointOut`` is its endpoint shape without channels;
 the extra field is ignored by clients). The reserved application is created
@@ -23,7 +23,7 @@ from hookstream.api.commands import APPLICATION, Record
 from hookstream.api.context import API_CONTEXT, ApiContext
 from hookstream.api.fresh import find_fresh
 from hookstream.api.spec import Operation, read_params
-from hookstream.api.svix import endpoints
+from hookstream.api.svix import endpoint_headers, endpoint_secrets, endpoints
 from hookstream.api.svix.errors import forbidden, not_found
 from hookstream.api.svix.pagination import id_list_response
 from hookstream.domain.ids import IdKind, to_svix
@@ -82,12 +82,12 @@ OPERATIONS = (
     _operational(endpoints.UPDATE, "v1.operational-webhook.endpoint.update",
                  "Update an operational webhook endpoint (create it: the path is its uid)", creates=True),
     _operational(endpoints.DELETE, "v1.operational-webhook.endpoint.delete", "Delete an operational webhook endpoint"),
-    _operational(endpoints.GET_SECRET, "v1.operational-webhook.endpoint.get-secret",
+    _operational(endpoint_secrets.GET_SECRET, "v1.operational-webhook.endpoint.get-secret",
                  "An operational webhook endpoint's signing secret"),
-    _operational(endpoints.ROTATE_SECRET, "v1.operational-webhook.endpoint.rotate-secret",
+    _operational(endpoint_secrets.ROTATE_SECRET, "v1.operational-webhook.endpoint.rotate-secret",
                  "A new signing secret for an operational webhook endpoint"),
-    _operational(endpoints.GET_HEADERS, "v1.operational-webhook.endpoint.get-headers",
+    _operational(endpoint_headers.GET_HEADERS, "v1.operational-webhook.endpoint.get-headers",
                  "An operational webhook endpoint's custom headers"),
-    _operational(endpoints.SET_HEADERS, "v1.operational-webhook.endpoint.update-headers",
+    _operational(endpoint_headers.SET_HEADERS, "v1.operational-webhook.endpoint.update-headers",
                  "Replace an operational webhook endpoint's custom headers"),
 )  # fmt: skip
