@@ -59,12 +59,12 @@ async def test_an_api_change_that_lost_its_version_to_a_disable_is_applied_again
 ) -> None:
     ctx = api.ctx
     app_id, endpoint_ref, endpoint_id = await _endpoint(api)
-    stale = ctx.directory.endpoints[endpoint_id]
+    stale = endpoint_record(ctx.cache.view.endpoints[endpoint_id])
     await _disable(api, topics, stale)  # takes version 2 before the API writes
     reads = [stale]  # the API's first read is a moment behind the topic: it still sees version 1
 
     async def read() -> dict[str, Any]:
-        return reads.pop() if reads else ctx.directory.endpoints[endpoint_id]
+        return reads.pop() if reads else endpoint_record(ctx.cache.view.endpoints[endpoint_id])
 
     written = await ctx.commands.upsert(ENDPOINT, read, lambda _: {"description": "second"})
     assert written.record["version"] == stale["version"] + 2, "version 2 was taken: the change went in again as 3"
@@ -77,7 +77,7 @@ async def test_concurrent_patches_and_disables_never_silently_lose_the_api_chang
 ) -> None:
     for round_ in range(8):
         app_id, endpoint_ref, endpoint_id = await _endpoint(api)
-        current = api.ctx.directory.endpoints[endpoint_id]
+        current = endpoint_record(api.ctx.cache.view.endpoints[endpoint_id])
         patched, _ = await asyncio.gather(
             api.svix.endpoint.patch(app_id, endpoint_ref, EndpointPatch(description=f"round {round_}")),
             _disable(api, topics, current),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 
 from aiohttp import web
@@ -9,6 +10,7 @@ from aiohttp import web
 from hookstream.api.commands import APPLICATION, ENDPOINT_SECRETS, ConfigConflict, holds, next_record
 from hookstream.api.outpost.errors import outpost_errors
 from hookstream.api.svix.errors import svix_errors
+from hookstream.domain.config import ConfigView
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
 EARLIER = datetime(2025, 1, 1, tzinfo=UTC)
@@ -31,11 +33,17 @@ def test_a_partial_event_carries_only_its_fields_and_its_own_stamp() -> None:
     assert record == {"endpoint_id": "e", "app_id": "a", "secrets": ["s"], "version": 8, "rotated_at": NOW}
 
 
-def test_the_view_holds_a_write_only_when_every_field_it_has_is_the_same() -> None:
-    written = {"app_id": "a", "name": "mine", "version": 2, "rotated_at": NOW}
-    assert holds({"app_id": "a", "name": "mine", "version": 2, "extra": 1}, written), "fields it lacks don't count"
-    assert not holds({"app_id": "a", "name": "theirs", "version": 2}, written), "same version, another writer's"
-    assert not holds(None, written), "deleted meanwhile"
+def test_the_view_holds_a_write_only_when_it_kept_that_very_record() -> None:
+    view = ConfigView()
+    mine = {"app_id": str(uuid.uuid4()), "name": "mine", "uid": None, "rate_limit": None, "metadata": {},
+            "version": 2, "created_at": EARLIER, "updated_at": NOW}  # fmt: skip
+    assert not holds(view, APPLICATION, mine), "not folded (or deleted meanwhile)"
+    view.apply("ApplicationUpserted", {**mine, "name": "theirs"})
+    assert not view.apply("ApplicationUpserted", mine), "the fold keeps the first record of a version"
+    assert not holds(view, APPLICATION, mine), "same version, another writer's content"
+    view.apply("ApplicationUpserted", {**mine, "version": 3})
+    assert not holds(view, APPLICATION, mine)
+    assert holds(view, APPLICATION, {**mine, "version": 3})
 
 
 async def test_a_change_that_keeps_losing_its_version_is_an_explicit_409_in_both_dialects() -> None:

@@ -25,8 +25,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from hookstream.api.directory import ConfigDirectory
 from hookstream.config.cache import ConfigCache
+from hookstream.domain.config import (
+    ConfigView,
+    application_from_record,
+    endpoint_from_record,
+    event_type_from_record,
+    sealed_secrets,
+)
 from hookstream.log.producer import EventProducer
 from hookstream.log.topics import COMMANDS, CONFIG, MESSAGES, TASKS, TopicNames
 
@@ -47,14 +53,37 @@ class ConfigConflict(Exception):
     """Another writer kept taking the version this change needed: the dialects answer 409."""
 
 
+def _application(view: ConfigView, record: Record) -> tuple[Any, Any]:
+    return view.applications.get(uuid.UUID(record["app_id"])), application_from_record(record)
+
+
+def _endpoint(view: ConfigView, record: Record) -> tuple[Any, Any]:
+    return view.endpoints.get(uuid.UUID(record["endpoint_id"])), endpoint_from_record(record)
+
+
+def _endpoint_secrets(view: ConfigView, record: Record) -> tuple[Any, Any]:
+    held = view.endpoints.get(uuid.UUID(record["endpoint_id"]))
+    mine = (sealed_secrets(record["secrets"]), record["version"])
+    return (held.secrets, held.version) if held is not None else None, mine
+
+
+def _event_type(view: ConfigView, record: Record) -> tuple[Any, Any]:
+    return view.event_types.get(record["name"]), event_type_from_record(record)
+
+
+Compared = Callable[[ConfigView, Record], tuple[Any, Any]]
+"""What the view holds of a written record's entity, and what it would hold had it kept that record."""
+
+
 @dataclass(frozen=True, slots=True)
 class Entity:
-    """A kind of config record: its events, the field naming it, and what the view calls it."""
+    """A kind of config record: its events, the field naming it, and how to tell the view holds a write."""
 
     upserted: str
     deleted: str
     id_field: str
     deleted_fields: tuple[str, ...]
+    compared: Compared
     kept_fields: tuple[str, ...] | None = None  # a partial event (SecretRotated) carries only these
     stamp: str = "updated_at"
     key_suffix: str = ""
@@ -63,13 +92,13 @@ class Entity:
         return f"{record[self.id_field]}{self.key_suffix}"
 
 
-APPLICATION = Entity("ApplicationUpserted", "ApplicationDeleted", "app_id", ("app_id", "uid"))
-ENDPOINT = Entity("EndpointUpserted", "EndpointDeleted", "endpoint_id", ("endpoint_id", "app_id", "uid"))
+APPLICATION = Entity("ApplicationUpserted", "ApplicationDeleted", "app_id", ("app_id", "uid"), _application)
+ENDPOINT = Entity("EndpointUpserted", "EndpointDeleted", "endpoint_id", ("endpoint_id", "app_id", "uid"), _endpoint)
 ENDPOINT_SECRETS = Entity(
-    "SecretRotated", "EndpointDeleted", "endpoint_id", ("endpoint_id", "app_id", "uid"),
+    "SecretRotated", "EndpointDeleted", "endpoint_id", ("endpoint_id", "app_id", "uid"), _endpoint_secrets,
     kept_fields=("endpoint_id", "app_id", "secrets"), stamp="rotated_at", key_suffix=":secrets",
 )  # fmt: skip
-EVENT_TYPE = Entity("EventTypeUpserted", "EventTypeDeleted", "name", ("name",))
+EVENT_TYPE = Entity("EventTypeUpserted", "EventTypeDeleted", "name", ("name",), _event_type)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,18 +117,16 @@ def next_record(entity: Entity, current: Record | None, fields: Record, version:
     return {**merged, "version": version, entity.stamp: now}
 
 
-def holds(held: Record | None, record: Record) -> bool:
-    """Whether the view's entity is ``record``: every field the event carries that the entity has is the same."""
-    return held is not None and all(held[name] == value for name, value in record.items() if name in held)
+def holds(view: ConfigView, entity: Entity, record: Record) -> bool:
+    """Whether the view holds ``record``: the same version and content, not another writer's of that version."""
+    held, mine = entity.compared(view, record)
+    return held is not None and held == mine
 
 
 class Commands:
-    def __init__(
-        self, producer: EventProducer, cache: ConfigCache, directory: ConfigDirectory, names: TopicNames
-    ) -> None:
+    def __init__(self, producer: EventProducer, cache: ConfigCache, names: TopicNames) -> None:
         self.producer = producer
         self.cache = cache
-        self.directory = directory
         self.names = names
         # One config change at a time per process: two requests of this process never race for a version.
         self._config_lock = asyncio.Lock()
@@ -125,7 +152,7 @@ class Commands:
                 version = self._next_version(entity, current, fields)
                 record = next_record(entity, current, fields, version, datetime.now(UTC))
                 await self.config(entity.upserted, record, entity.key(record))
-                if holds(self._held(entity, record[entity.id_field]), record):
+                if holds(self.cache.view, entity, record):
                     return Written(record, created=current is None)
                 where = {"event": entity.upserted, "key": entity.key(record), "attempt": attempt + 1}
                 log.warning("config write lost its version to another writer; applying it again", extra=where)
@@ -143,14 +170,8 @@ class Commands:
 
     def _next_version(self, entity: Entity, current: Record | None, fields: Record) -> int:
         if entity is EVENT_TYPE:  # a name can be freed and taken again: above its tombstone too
-            return self.directory.next_event_type_version(fields["name"] if current is None else current["name"])
+            return self.cache.view.next_event_type_version(fields["name"] if current is None else current["name"])
         return current["version"] + 1 if current is not None else 1
-
-    def _held(self, entity: Entity, entity_id: str) -> Record | None:
-        if entity is EVENT_TYPE:
-            return self.directory.event_types.get(entity_id)
-        table = self.directory.applications if entity is APPLICATION else self.directory.endpoints
-        return table.get(uuid.UUID(entity_id))
 
     async def message(self, record: Mapping[str, Any]) -> None:
         """MessageAccepted, keyed app + dedupe key so duplicates of one eventId share a partition."""

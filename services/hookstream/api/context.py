@@ -8,9 +8,9 @@ from aiohttp import web
 from clickhouse_connect.driver import Client
 
 from hookstream.api.commands import Commands
-from hookstream.api.directory import ConfigDirectory
 from hookstream.api.idempotency import IdempotencyStore
 from hookstream.api.recent import RecentWrites
+from hookstream.api.records import ConfigRecords
 from hookstream.config.cache import ConfigCache
 from hookstream.config.secrets import SecretBox
 from hookstream.foundation.settings import Settings
@@ -22,7 +22,7 @@ class ApiContext:
     operator_token: str
     commands: Commands
     cache: ConfigCache
-    directory: ConfigDirectory
+    records: ConfigRecords
     clickhouse: Client
     recent: RecentWrites
     box: SecretBox

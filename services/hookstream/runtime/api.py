@@ -14,9 +14,9 @@ from collections.abc import AsyncIterator
 
 from hookstream.api.commands import Commands
 from hookstream.api.context import ApiContext
-from hookstream.api.directory import ConfigDirectory
 from hookstream.api.idempotency import IdempotencyStore
 from hookstream.api.recent import RecentWrites
+from hookstream.api.records import ConfigRecords
 from hookstream.config.cache import ConfigCache
 from hookstream.config.secrets import SecretBox, parse_keys
 from hookstream.domain.schedule import parse_duration
@@ -37,9 +37,7 @@ async def running_api(settings: Settings, operator_token: str) -> AsyncIterator[
         producer = EventProducer(settings.kafka_bootstrap_servers, codec, linger_ms=0, client_id="hookstream-api")
         await producer.start()
         stack.push_async_callback(producer.stop)
-        directory = ConfigDirectory()
         cache = ConfigCache(settings.kafka_bootstrap_servers, names(CONFIG), codec)
-        cache.subscribe(directory)
         await cache.start()
         stack.push_async_callback(cache.stop)
         idempotency = IdempotencyStore(
@@ -53,9 +51,9 @@ async def running_api(settings: Settings, operator_token: str) -> AsyncIterator[
         yield ApiContext(
             settings=settings,
             operator_token=operator_token,
-            commands=Commands(producer, cache, directory, names),
+            commands=Commands(producer, cache, names),
             cache=cache,
-            directory=directory,
+            records=ConfigRecords(cache.view),
             clickhouse=clickhouse,
             recent=RecentWrites(settings.api_recent_writes_s),
             box=box,

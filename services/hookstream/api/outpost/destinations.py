@@ -96,7 +96,7 @@ def _topics(ctx: ApiContext, topics: str | list[str]) -> list[str]:
     """Event types of the endpoint; when topics are configured (event types exist) each must be one of them."""
     if topics == ALL_TOPICS:
         return [ALL_TOPICS]
-    configured = {name for name, record in ctx.directory.event_types.items() if not record.get("archived")}
+    configured = ctx.records.topics()
     for topic in topics:
         if configured and topic != ALL_TOPICS and topic not in configured:
             raise invalid("topics", f"{topic!r} is not a configured topic (GET /topics lists them)")
@@ -130,6 +130,12 @@ def _fields(ctx: ApiContext, body: Mapping[str, Any]) -> dict[str, Any]:
     return fields
 
 
+def _given_time(raw: str) -> datetime:
+    """A time from the body; without an offset it is UTC (as the log stores it, so a write reads back the same)."""
+    value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
 def render(ctx: ApiContext, app: dict[str, Any], endpoint: dict[str, Any]) -> dict[str, Any]:
     now = datetime.now(UTC)
     opened = [(ctx.box.open(s["ciphertext"], s["key_id"]), s["expires_at"])
@@ -146,7 +152,7 @@ async def create(request: web.Request) -> web.Response:
     secret = _secret((body.get("credentials") or {}).get("secret"))
     app = await lookup.tenant(ctx, request, params["tenant_id"])
     app_id = lookup.app_uuid(app)
-    created = datetime.fromisoformat(body["created_at"].replace("Z", "+00:00")) if body.get("created_at") else None
+    created = _given_time(body["created_at"]) if body.get("created_at") else None
 
     async def absent() -> None:
         await lookup.tenant(ctx, request, params["tenant_id"])  # deleted meanwhile: 404
@@ -171,7 +177,7 @@ async def list_destinations(request: web.Request) -> web.Response:
     ctx = request.app[API_CONTEXT]
     params = read_params(request, LIST)
     app = await lookup.tenant(ctx, request, params["tenant_id"])
-    endpoints = sorted(ctx.directory.endpoints_of(lookup.app_uuid(app)), key=lambda r: uuid.UUID(r["endpoint_id"]).int)
+    endpoints = sorted(ctx.records.endpoints_of(lookup.app_uuid(app)), key=lambda r: uuid.UUID(r["endpoint_id"]).int)
     if params["type"] and "webhook" not in params["type"]:
         endpoints = []
     if params["topics"]:

@@ -45,7 +45,7 @@ BODY = {
 
 def matched(ctx: ApiContext, app: dict[str, Any], record: dict[str, Any]) -> list[str]:
     """Destination ids the message is routed to, by the router's own rule over the current config."""
-    endpoints = {uuid.UUID(e["endpoint_id"]): e for e in ctx.directory.endpoints_of(lookup.app_uuid(app))}
+    endpoints = {uuid.UUID(e["endpoint_id"]): e for e in ctx.records.endpoints_of(lookup.app_uuid(app))}
     rules = [endpoint_from_record(e).rule for e in endpoints.values()]
     routed = match_endpoints(message_facts(record), rules)
     return [lookup.destination_id(endpoints[rule.endpoint_id]) for rule in routed]
@@ -53,7 +53,7 @@ def matched(ctx: ApiContext, app: dict[str, Any], record: dict[str, Any]) -> lis
 
 def _topic(ctx: ApiContext, body: dict[str, Any]) -> str:
     """Required, and one of them, once topics (event types) are configured; free otherwise."""
-    configured = {name for name, record in ctx.directory.event_types.items() if not record.get("archived")}
+    configured = ctx.records.topics()
     topic = body.get("topic")
     if configured and topic is None:
         raise invalid("topic", "is required: this deployment has topics configured (GET /topics)")

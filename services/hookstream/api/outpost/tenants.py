@@ -31,7 +31,7 @@ _METADATA = {"type": ["object", "null"], "additionalProperties": {"type": "strin
 
 
 def out(ctx: ApiContext, app: dict[str, Any]) -> dict[str, Any]:
-    return tenant_out(app, ctx.directory.endpoints_of(lookup.app_uuid(app)))
+    return tenant_out(app, ctx.records.endpoints_of(lookup.app_uuid(app)))
 
 
 async def upsert(request: web.Request) -> web.Response:
@@ -74,7 +74,7 @@ async def list_tenants(request: web.Request) -> web.Response:
     ctx = request.app[API_CONTEXT]
     params = read_params(request, LIST)
     scope = scope_of(request)
-    apps = [app for app in ctx.directory.applications.values() if scope.allows(app["app_id"])]
+    apps = [app for app in ctx.records.applications() if scope.allows(app["app_id"])]
     if params["id"]:
         wanted = set(params["id"])
         apps = [app for app in apps if lookup.tenant_id(app) in wanted]

@@ -40,7 +40,7 @@ def _name(body: Mapping[str, Any]) -> str:
 def _check_uid_free(ctx: ApiContext, uid: str | None, app_id: uuid.UUID | None) -> None:
     if uid is None:
         return
-    holder = ctx.directory.application_by_uid(uid)
+    holder = ctx.records.application_by_uid(uid)
     if holder is not None and uuid.UUID(holder["app_id"]) != app_id:
         raise conflict(f"an application with uid {uid!r} already exists")
 
@@ -79,13 +79,13 @@ async def create(request: web.Request) -> web.Response:
 
 
 def _by_uid(ctx: ApiContext, uid: str | None) -> Callable[[], dict[str, Any] | None]:
-    return lambda: ctx.directory.application_by_uid(uid) if uid else None
+    return lambda: ctx.records.application_by_uid(uid) if uid else None
 
 
 async def list_applications(request: web.Request) -> web.Response:
     ctx = request.app[API_CONTEXT]
     query = read_params(request, LIST)
-    tenants = [r for r in ctx.directory.applications.values() if r["app_id"] != OPERATIONAL_APP_KEY]
+    tenants = [r for r in ctx.records.applications() if r["app_id"] != OPERATIONAL_APP_KEY]
     items, page = id_page(tenants, "app_id", query, IdKind.APPLICATION, query["limit"])
     return web.json_response(id_list_response([application_out(r) for r in items], page))
 

@@ -84,14 +84,14 @@ def _fields(body: Mapping[str, Any], *, partial: bool) -> dict[str, Any]:
 
 
 def _check_uid_free(ctx: ApiContext, app_id: uuid.UUID, uid: str | None, endpoint_id: uuid.UUID | None) -> None:
-    holder = ctx.directory.endpoint_by_uid(app_id, uid) if uid else None
+    holder = ctx.records.endpoint_by_uid(app_id, uid) if uid else None
     if holder is not None and uuid.UUID(holder["endpoint_id"]) != endpoint_id:
         raise conflict(f"an endpoint with uid {uid!r} already exists in this application")
 
 
 def _check_room(ctx: ApiContext, app_id: uuid.UUID) -> None:
     cap = ctx.settings.api_max_endpoints_per_app
-    if len(ctx.directory.endpoints_of(app_id)) >= cap:
+    if len(ctx.records.endpoints_of(app_id)) >= cap:
         raise Invalid(["path", "app_id"], f"this application already has the most endpoints allowed ({cap}: "
                       "api_max_endpoints_per_app)", "value_error.too_many_endpoints")  # fmt: skip
 
@@ -129,7 +129,7 @@ async def list_endpoints(request: web.Request) -> web.Response:
     ctx = request.app[API_CONTEXT]
     query = read_params(request, LIST)
     app = await lookup.application(ctx, query["app_id"])
-    records = ctx.directory.endpoints_of(uuid.UUID(app["app_id"]))
+    records = ctx.records.endpoints_of(uuid.UUID(app["app_id"]))
     items, page = id_page(records, "endpoint_id", query, IdKind.ENDPOINT, query["limit"])
     return web.json_response(id_list_response([endpoint_out(r) for r in items], page))
 

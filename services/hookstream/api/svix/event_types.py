@@ -94,12 +94,12 @@ def _created_at(record: Mapping[str, Any]) -> datetime:
 async def _current(ctx: ApiContext, name: str) -> dict[str, Any] | None:
     """The event type as the end of ``config`` has it, archived or not (a create or PUT decides on it)."""
     await ctx.cache.catch_up()
-    return ctx.directory.event_types.get(name)
+    return ctx.records.event_type(name)
 
 
 async def _find(ctx: ApiContext, name: str) -> dict[str, Any]:
     """The event type, archived or not; a miss waits once for the view to reach the end of ``config``."""
-    return await get_fresh(ctx.cache, lambda: ctx.directory.event_types.get(name), lambda: not_found("Event type"))
+    return await get_fresh(ctx.cache, lambda: ctx.records.event_type(name), lambda: not_found("Event type"))
 
 
 def _iterator(raw: str) -> tuple[bool, str | None]:
@@ -118,7 +118,7 @@ async def list_event_types(request: web.Request) -> web.Response:
     ctx = request.app[API_CONTEXT]
     query = read_params(request, LIST)
     backwards, after = _iterator(query["iterator"] or "")
-    records = [r for r in ctx.directory.event_types.values() if query["include_archived"] or not r["archived"]]
+    records = [r for r in ctx.records.event_types() if query["include_archived"] or not r["archived"]]
     items, page = keyset_page(records, lambda r: r["name"], after, backwards=backwards, descending=descending(query),
                               limit=query["limit"])  # fmt: skip
     data = [event_type_out(r, with_content=query["with_content"]) for r in items]

@@ -21,7 +21,7 @@ from hookstream.query.messages import get_message, get_message_by_event_id
 
 def find_application(ctx: ApiContext, ref: str) -> dict[str, Any] | None:
     app_id = id_or_ref(ref, IdKind.APPLICATION)
-    return ctx.directory.application(app_id) if app_id is not None else ctx.directory.application_by_uid(ref)
+    return ctx.records.application(app_id) if app_id is not None else ctx.records.application_by_uid(ref)
 
 
 async def find_application_fresh(ctx: ApiContext, ref: str) -> dict[str, Any] | None:
@@ -35,8 +35,8 @@ async def application(ctx: ApiContext, ref: str) -> dict[str, Any]:
 def find_endpoint(ctx: ApiContext, app_id: uuid.UUID, ref: str) -> dict[str, Any] | None:
     endpoint_id = id_or_ref(ref, IdKind.ENDPOINT)
     if endpoint_id is not None:
-        return ctx.directory.endpoint(app_id, endpoint_id)
-    return ctx.directory.endpoint_by_uid(app_id, ref)
+        return ctx.records.endpoint(app_id, endpoint_id)
+    return ctx.records.endpoint_by_uid(app_id, ref)
 
 
 async def find_endpoint_fresh(ctx: ApiContext, app_id: uuid.UUID, ref: str) -> dict[str, Any] | None:

@@ -62,7 +62,7 @@ def _operational(endpoint_op: Operation, operation_id: str, summary: str, *, cre
 
 
 async def _reserved_application(ctx: ApiContext) -> Record | None:
-    return await find_fresh(ctx.cache, lambda: ctx.directory.application(OPERATIONAL_APP_ID))
+    return await find_fresh(ctx.cache, lambda: ctx.records.application(OPERATIONAL_APP_ID))
 
 
 async def _create_application(request: web.Request) -> None:
