@@ -21,7 +21,7 @@ from outpost_sdk import Outpost, errors
 from prometheus_client import CollectorRegistry
 from standardwebhooks import Webhook
 
-from hookstream.config.secrets import new_key_text
+from hookstream.foundation.secrets import new_key_text
 from hookstream.foundation.settings import Settings
 from hookstream.log.topics import TopicNames
 from hookstream.runtime.roles import ALL_ROLES, running_roles

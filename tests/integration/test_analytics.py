@@ -21,9 +21,9 @@ from svix.exceptions import HttpError
 from svix.models import ApplicationIn
 
 from hookstream.cli import main as cli_main
-from hookstream.config.secrets import new_key_text
 from hookstream.domain.access import app_token_key, issue_app_token
 from hookstream.domain.ids import IdKind, parse_id
+from hookstream.foundation.secrets import new_key_text
 from hookstream.foundation.settings import Settings
 from hookstream.log.codec import AvroCodec
 from hookstream.log.producer import EventProducer

@@ -22,9 +22,9 @@ from svix.api import ApplicationIn, EndpointIn, EndpointPatch
 from svix.exceptions import HttpError
 
 from hookstream.api.commands import ENDPOINT
-from hookstream.config.secrets import new_key_text
-from hookstream.domain.config import endpoint_from_record, endpoint_record
+from hookstream.domain.directory import endpoint_from_record, endpoint_record
 from hookstream.domain.ids import IdKind, parse_id
+from hookstream.foundation.secrets import new_key_text
 from hookstream.foundation.settings import Settings
 from hookstream.log.topics import CONFIG, TopicNames
 from tests.support.svix_api import ServedApi, served_api

@@ -26,9 +26,9 @@ from svix.api import (
     StatusCodeClass,
 )
 
-from hookstream.config.secrets import new_key_text
 from hookstream.domain.ids import IdKind, parse_id, to_svix
 from hookstream.domain.status import AttemptFacts, MessageState, fold_attempt, pair_record
+from hookstream.foundation.secrets import new_key_text
 from hookstream.foundation.settings import Settings
 from hookstream.log.topics import TopicNames
 from hookstream.projector.rows import attempt_row, endpoint_status_row, message_row

@@ -25,7 +25,7 @@ from svix.api import (
 )
 from svix.exceptions import HttpError
 
-from hookstream.config.secrets import new_key_text
+from hookstream.foundation.secrets import new_key_text
 from hookstream.foundation.settings import Settings
 from hookstream.log.topics import CONFIG, TopicNames
 from tests.support.svix_api import ServedApi, events_on_log, served_api, status_of

@@ -13,9 +13,9 @@ from clickhouse_connect.driver import Client
 from svix.api import ApplicationCreateOptions, ApplicationIn, MessageCreateOptions, MessageIn
 from svix.exceptions import HTTPValidationError
 
-from hookstream.config.secrets import new_key_text
 from hookstream.domain.access import app_token_key, issue_app_token
 from hookstream.domain.ids import IdKind, parse_id
+from hookstream.foundation.secrets import new_key_text
 from hookstream.foundation.settings import Settings
 from hookstream.log.topics import CONFIG, IDEMPOTENCY, MESSAGES, TopicNames
 from tests.support.svix_api import TOKEN, ServedApi, events_on_log, served_api

@@ -10,7 +10,7 @@ from aiohttp import web
 from hookstream.api.commands import APPLICATION, ENDPOINT_SECRETS, ConfigConflict, holds, next_record
 from hookstream.api.outpost.errors import outpost_errors
 from hookstream.api.svix.errors import svix_errors
-from hookstream.domain.config import ConfigView
+from hookstream.domain.directory import Directory
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
 EARLIER = datetime(2025, 1, 1, tzinfo=UTC)
@@ -34,7 +34,7 @@ def test_a_partial_event_carries_only_its_fields_and_its_own_stamp() -> None:
 
 
 def test_the_view_holds_a_write_only_when_it_kept_that_very_record() -> None:
-    view = ConfigView()
+    view = Directory()
     mine = {"app_id": str(uuid.uuid4()), "name": "mine", "uid": None, "rate_limit": None, "metadata": {},
             "version": 2, "created_at": EARLIER, "updated_at": NOW}  # fmt: skip
     assert not holds(view, APPLICATION, mine), "not folded (or deleted meanwhile)"

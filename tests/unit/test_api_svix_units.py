@@ -14,7 +14,7 @@ from hookstream.api.recent import RecentWrites
 from hookstream.api.spec import InvalidInput, read_params
 from hookstream.api.svix import attempts, pagination, params
 from hookstream.api.svix.errors import Invalid, from_invalid_input
-from hookstream.domain.config import ConfigView
+from hookstream.domain.directory import Directory
 from hookstream.domain.ids import IdKind, generate_id, to_svix
 from tests.support import builders
 
@@ -88,7 +88,7 @@ def test_recent_writes_expire_and_stay_within_their_application() -> None:
 
 
 def test_the_config_view_follows_uids_deletes_and_rotations() -> None:
-    view = ConfigView()
+    view = Directory()
     app = builders.application()
     app_id = uuid.UUID(app["app_id"])
     view.apply("ApplicationUpserted", {**app, "uid": "acme"})

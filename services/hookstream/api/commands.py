@@ -25,14 +25,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from hookstream.config.cache import ConfigCache
-from hookstream.domain.config import (
-    ConfigView,
+from hookstream.domain.directory import (
+    Directory,
     application_from_record,
     endpoint_from_record,
     event_type_from_record,
     sealed_secrets,
 )
+from hookstream.log.config_follower import ConfigFollower
 from hookstream.log.producer import EventProducer
 from hookstream.log.topics import COMMANDS, CONFIG, MESSAGES, TASKS, TopicNames
 
@@ -53,25 +53,25 @@ class ConfigConflict(Exception):
     """Another writer kept taking the version this change needed: the dialects answer 409."""
 
 
-def _application(view: ConfigView, record: Record) -> tuple[Any, Any]:
+def _application(view: Directory, record: Record) -> tuple[Any, Any]:
     return view.applications.get(uuid.UUID(record["app_id"])), application_from_record(record)
 
 
-def _endpoint(view: ConfigView, record: Record) -> tuple[Any, Any]:
+def _endpoint(view: Directory, record: Record) -> tuple[Any, Any]:
     return view.endpoints.get(uuid.UUID(record["endpoint_id"])), endpoint_from_record(record)
 
 
-def _endpoint_secrets(view: ConfigView, record: Record) -> tuple[Any, Any]:
+def _endpoint_secrets(view: Directory, record: Record) -> tuple[Any, Any]:
     held = view.endpoints.get(uuid.UUID(record["endpoint_id"]))
     mine = (sealed_secrets(record["secrets"]), record["version"])
     return (held.secrets, held.version) if held is not None else None, mine
 
 
-def _event_type(view: ConfigView, record: Record) -> tuple[Any, Any]:
+def _event_type(view: Directory, record: Record) -> tuple[Any, Any]:
     return view.event_types.get(record["name"]), event_type_from_record(record)
 
 
-Compared = Callable[[ConfigView, Record], tuple[Any, Any]]
+Compared = Callable[[Directory, Record], tuple[Any, Any]]
 """What the view holds of a written record's entity, and what it would hold had it kept that record."""
 
 
@@ -117,14 +117,14 @@ def next_record(entity: Entity, current: Record | None, fields: Record, version:
     return {**merged, "version": version, entity.stamp: now}
 
 
-def holds(view: ConfigView, entity: Entity, record: Record) -> bool:
+def holds(view: Directory, entity: Entity, record: Record) -> bool:
     """Whether the view holds ``record``: the same version and content, not another writer's of that version."""
     held, mine = entity.compared(view, record)
     return held is not None and held == mine
 
 
 class Commands:
-    def __init__(self, producer: EventProducer, cache: ConfigCache, names: TopicNames) -> None:
+    def __init__(self, producer: EventProducer, cache: ConfigFollower, names: TopicNames) -> None:
         self.producer = producer
         self.cache = cache
         self.names = names

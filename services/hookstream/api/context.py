@@ -11,9 +11,9 @@ from hookstream.api.commands import Commands
 from hookstream.api.idempotency import IdempotencyStore
 from hookstream.api.recent import RecentWrites
 from hookstream.api.records import ConfigRecords
-from hookstream.config.cache import ConfigCache
-from hookstream.config.secrets import SecretBox
+from hookstream.foundation.secrets import SecretBox
 from hookstream.foundation.settings import Settings
+from hookstream.log.config_follower import ConfigFollower
 
 
 @dataclass
@@ -21,7 +21,7 @@ class ApiContext:
     settings: Settings
     operator_token: str
     commands: Commands
-    cache: ConfigCache
+    cache: ConfigFollower
     records: ConfigRecords
     clickhouse: Client
     recent: RecentWrites

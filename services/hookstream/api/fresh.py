@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from hookstream.config.cache import ConfigCache
+from hookstream.log.config_follower import ConfigFollower
 
 T = TypeVar("T")
 
 
-async def find_fresh(cache: ConfigCache, find: Callable[[], T | None]) -> T | None:
+async def find_fresh(cache: ConfigFollower, find: Callable[[], T | None]) -> T | None:
     """``find()``; when it finds nothing, ``find()`` again once the view has caught up with the topic."""
     found = find()
     if found is None:
@@ -25,7 +25,7 @@ async def find_fresh(cache: ConfigCache, find: Callable[[], T | None]) -> T | No
     return found
 
 
-async def get_fresh(cache: ConfigCache, find: Callable[[], T | None], missing: Callable[[], Exception]) -> T:
+async def get_fresh(cache: ConfigFollower, find: Callable[[], T | None], missing: Callable[[], Exception]) -> T:
     """:func:`find_fresh`, raising the dialect's ``missing()`` (its 404) when there is still nothing."""
     found = await find_fresh(cache, find)
     if found is None:

@@ -1,10 +1,10 @@
-"""The API's window on the config view: entities as the records they were folded from.
+"""The API's window on the directory: entities as the config records they were folded from.
 
 The dialects build their answers and their changes from config records (the
-Avro field names), so they read the one view (``domain.config.ConfigView``,
-folded by the API's ``ConfigCache``) through these lookups, which give each
-entity back as its record. Nothing is folded here: the view is the only read
-model of the ``config`` topic, with its uid indexes and times.
+Avro field names), so they read the one directory (``domain.directory``,
+folded by the API's ``ConfigFollower``) through these lookups, which give each
+entity back as its record. Nothing is folded here: the directory is the only
+read model of the ``config`` topic, with its uid indexes and times.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from hookstream.domain.config import (
-    ConfigView,
+from hookstream.domain.directory import (
+    Directory,
     application_record,
     endpoint_record,
     event_type_record,
@@ -25,7 +25,7 @@ Record = dict[str, Any]
 class ConfigRecords:
     """Applications and endpoints by id and by uid, event types by name (archived ones too), as records."""
 
-    def __init__(self, view: ConfigView) -> None:
+    def __init__(self, view: Directory) -> None:
         self.view = view
 
     def application(self, app_id: uuid.UUID) -> Record | None:

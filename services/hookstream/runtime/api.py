@@ -17,11 +17,11 @@ from hookstream.api.context import ApiContext
 from hookstream.api.idempotency import IdempotencyStore
 from hookstream.api.recent import RecentWrites
 from hookstream.api.records import ConfigRecords
-from hookstream.config.cache import ConfigCache
-from hookstream.config.secrets import SecretBox, parse_keys
 from hookstream.domain.schedule import parse_duration
+from hookstream.foundation.secrets import SecretBox, parse_keys
 from hookstream.foundation.settings import Settings
 from hookstream.log.codec import AvroCodec
+from hookstream.log.config_follower import ConfigFollower
 from hookstream.log.producer import EventProducer
 from hookstream.log.topics import CONFIG, IDEMPOTENCY, TopicNames
 from hookstream.runtime.clickhouse import connect
@@ -37,7 +37,7 @@ async def running_api(settings: Settings, operator_token: str) -> AsyncIterator[
         producer = EventProducer(settings.kafka_bootstrap_servers, codec, linger_ms=0, client_id="hookstream-api")
         await producer.start()
         stack.push_async_callback(producer.stop)
-        cache = ConfigCache(settings.kafka_bootstrap_servers, names(CONFIG), codec)
+        cache = ConfigFollower(settings.kafka_bootstrap_servers, names(CONFIG), codec)
         await cache.start()
         stack.push_async_callback(cache.stop)
         idempotency = IdempotencyStore(

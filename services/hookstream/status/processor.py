@@ -51,8 +51,7 @@ from dataclasses import dataclass, field
 import faust
 from prometheus_client import CollectorRegistry, Counter
 
-from hookstream.config.cache import ConfigCache
-from hookstream.domain.config import endpoint_record
+from hookstream.domain.directory import endpoint_record
 from hookstream.domain.health import DisableRule, EndpointHealth, fold_health
 from hookstream.domain.operational import endpoint_disabled_event, message_event
 from hookstream.domain.schedule import parse_duration
@@ -72,6 +71,7 @@ from hookstream.domain.status import (
 )
 from hookstream.foundation.settings import Settings
 from hookstream.log.codec import AvroCodec, UndecodableRecord, UnexpectedType
+from hookstream.log.config_follower import ConfigFollower
 from hookstream.log.streams import dead_letter_of, decode_event, faust_app, raw_topic
 from hookstream.log.topics import ATTEMPTS, CONFIG, DEAD_LETTER, OPERATIONAL, STATUS, TopicNames
 
@@ -101,7 +101,7 @@ class StatusMetrics:
 
 
 def build_status_app(
-    settings: Settings, codec: AvroCodec, cache: ConfigCache, metrics: StatusMetrics, *, name: str = "status"
+    settings: Settings, codec: AvroCodec, cache: ConfigFollower, metrics: StatusMetrics, *, name: str = "status"
 ) -> faust.App:
     """The faust app of the status processor; ``name`` (under the namespace) is its group and changelog prefix."""
     app = faust_app(settings, name)

@@ -22,11 +22,11 @@ import logging
 from datetime import UTC, datetime
 from types import TracebackType
 
-from hookstream.config.cache import ConfigCache
 from hookstream.domain.operational import OPERATIONAL_APP_ID, relay_message, relayed
 from hookstream.foundation.settings import Settings
 from hookstream.foundation.tasks import cancel_and_wait
 from hookstream.log.codec import AvroCodec
+from hookstream.log.config_follower import ConfigFollower
 from hookstream.log.consumer import Event, EventConsumer, accepted_events
 from hookstream.log.producer import EventProducer
 from hookstream.log.topics import DEAD_LETTER, MESSAGES, OPERATIONAL, TopicNames
@@ -37,7 +37,7 @@ log = logging.getLogger("hookstream.operational")
 class OperationalRelay:
     """``start()``/``stop()``; ``producer`` and ``cache`` belong to the process (started and stopped by it)."""
 
-    def __init__(self, settings: Settings, codec: AvroCodec, producer: EventProducer, cache: ConfigCache) -> None:
+    def __init__(self, settings: Settings, codec: AvroCodec, producer: EventProducer, cache: ConfigFollower) -> None:
         names = TopicNames(settings.topic_namespace, settings.retry_schedule)
         self._messages_topic = names(MESSAGES)
         self._dead_letter_topic = names(DEAD_LETTER)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from types import TracebackType
 
-from hookstream.config.cache import ConfigCache
 from hookstream.foundation.settings import Settings
 from hookstream.log.codec import AvroCodec
+from hookstream.log.config_follower import ConfigFollower
 from hookstream.log.streams import stop_app
 from hookstream.status.processor import StatusMetrics, build_status_app
 
@@ -20,7 +20,13 @@ class StatusProcessor:
     """
 
     def __init__(
-        self, settings: Settings, codec: AvroCodec, cache: ConfigCache, metrics: StatusMetrics, *, name: str = "status"
+        self,
+        settings: Settings,
+        codec: AvroCodec,
+        cache: ConfigFollower,
+        metrics: StatusMetrics,
+        *,
+        name: str = "status",
     ) -> None:
         self.app = build_status_app(settings, codec, cache, metrics, name=name)
 

@@ -24,7 +24,7 @@ from hookstream.api.outpost.errors import invalid
 from hookstream.api.outpost.shapes import ref
 from hookstream.api.outpost.tenants import NAME_PATTERN
 from hookstream.api.spec import Operation, Response, read_body
-from hookstream.domain.config import endpoint_from_record
+from hookstream.domain.directory import endpoint_from_record
 from hookstream.domain.ids import generate_id
 from hookstream.domain.matching import match_endpoints
 from hookstream.domain.routing import message_facts

@@ -35,7 +35,7 @@ from hookstream.api.svix.pagination import descending, keyset_page, list_respons
 from hookstream.api.svix.params import EVENT_TYPE_NAME, IDEMPOTENCY_KEY, ORDER, PAGE, flag, with_content
 from hookstream.api.svix.schemas import event_type_in, list_of, ref
 from hookstream.api.svix.shapes import event_type_out
-from hookstream.domain.config import event_type_flags
+from hookstream.domain.directory import event_type_flags
 
 # Request field -> record field, for PATCH (only what the body names changes).
 _FIELDS = {"description": "description", "archived": "archived", "deprecated": "deprecated", "schemas": "schemas",

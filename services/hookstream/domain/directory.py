@@ -1,4 +1,4 @@
-"""The configuration view: applications, endpoints and event types folded from config events.
+"""The directory: applications, endpoints and event types folded from the ``config`` topic's events.
 
 Every service that routes or delivers keeps one of these in memory, rebuilt
 from the compacted ``config`` topic at start and kept current while running;
@@ -195,7 +195,7 @@ def endpoint_record(endpoint: Endpoint, *, updated_at: datetime | None = None, *
     }
 
 
-class ConfigView:
+class Directory:
     """Latest state per entity. Mutated only through ``apply``; read by lookups."""
 
     def __init__(self) -> None:
@@ -325,11 +325,11 @@ class ConfigView:
 
 
 _HANDLERS = {
-    "ApplicationUpserted": ConfigView._application_upserted,
-    "ApplicationDeleted": ConfigView._application_deleted,
-    "EndpointUpserted": ConfigView._endpoint_upserted,
-    "EndpointDeleted": ConfigView._endpoint_deleted,
-    "SecretRotated": ConfigView._secret_rotated,
-    "EventTypeUpserted": ConfigView._event_type_upserted,
-    "EventTypeDeleted": ConfigView._event_type_deleted,
+    "ApplicationUpserted": Directory._application_upserted,
+    "ApplicationDeleted": Directory._application_deleted,
+    "EndpointUpserted": Directory._endpoint_upserted,
+    "EndpointDeleted": Directory._endpoint_deleted,
+    "SecretRotated": Directory._secret_rotated,
+    "EventTypeUpserted": Directory._event_type_upserted,
+    "EventTypeDeleted": Directory._event_type_deleted,
 }
