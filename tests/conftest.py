@@ -18,7 +18,7 @@ import pytest
 from clickhouse_connect.driver import Client
 from prometheus_client import CollectorRegistry
 
-from hookstream.config.secrets import new_key_text
+from hookstream.foundation.secrets import new_key_text
 from hookstream.foundation.settings import Settings, load_settings
 from hookstream.log.admin import create_topics, wait_for_broker
 from hookstream.log.codec import AvroCodec

@@ -28,7 +28,7 @@ from typing import Any
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from hookstream.config.secrets import new_key_text
+from hookstream.foundation.secrets import new_key_text
 from hookstream.foundation.settings import load_settings
 from hookstream.log.admin import create_topics, wait_for_broker
 from hookstream.log.topics import ATTEMPTS, COMMANDS, CONFIG, MESSAGES, STATUS, TopicNames, catalogue

@@ -23,11 +23,11 @@ from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client import CollectorRegistry
 from standardwebhooks import Webhook
 
-from hookstream.config.secrets import SecretBox, new_key_text, parse_keys
 from hookstream.delivery.metrics import DeliveryMetrics
 from hookstream.delivery.worker import DeliveryWorker
 from hookstream.domain.ids import IdKind, attempt_id, generate_id, to_svix
 from hookstream.domain.signing import generate_secret
+from hookstream.foundation.secrets import SecretBox, new_key_text, parse_keys
 from hookstream.foundation.settings import Settings
 from hookstream.log.consumer import Event, EventConsumer
 from hookstream.log.producer import EventProducer

@@ -31,9 +31,9 @@ from svix.api import (
     RecoverIn,
 )
 
-from hookstream.config.secrets import new_key_text
 from hookstream.domain.ids import IdKind, parse_id, to_svix
 from hookstream.domain.operational import OPERATIONAL_APP_ID
+from hookstream.foundation.secrets import new_key_text
 from hookstream.foundation.settings import Settings
 from hookstream.runtime.roles import ALL_ROLES
 from tests.conftest import ReceiverFactory

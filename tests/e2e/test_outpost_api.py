@@ -18,7 +18,7 @@ import pytest
 from outpost_sdk import Outpost, errors
 from standardwebhooks import Webhook
 
-from hookstream.config.secrets import new_key_text
+from hookstream.foundation.secrets import new_key_text
 from hookstream.foundation.settings import Settings
 from hookstream.runtime.roles import ALL_ROLES
 from tests.conftest import ReceiverFactory

@@ -17,9 +17,9 @@ from clickhouse_connect.driver import Client
 from prometheus_client import CollectorRegistry
 from standardwebhooks import Webhook
 
-from hookstream.config.secrets import SecretBox, new_key_text, parse_keys
 from hookstream.domain.ids import IdKind, attempt_id, to_svix
 from hookstream.domain.signing import generate_secret
+from hookstream.foundation.secrets import SecretBox, new_key_text, parse_keys
 from hookstream.foundation.settings import Settings
 from hookstream.log.producer import EventProducer
 from hookstream.log.topics import CONFIG, MESSAGES, TopicNames

@@ -22,11 +22,11 @@ import pytest
 from clickhouse_connect.driver import Client
 from prometheus_client import CollectorRegistry
 
-from hookstream.config.cache import ConfigCache
-from hookstream.config.secrets import SecretBox, new_key_text, parse_keys
 from hookstream.domain.signing import generate_secret
+from hookstream.foundation.secrets import SecretBox, new_key_text, parse_keys
 from hookstream.foundation.settings import Settings
 from hookstream.log.codec import AvroCodec
+from hookstream.log.config_follower import ConfigFollower
 from hookstream.log.consumer import Event, EventConsumer
 from hookstream.log.producer import EventProducer
 from hookstream.log.topics import CONFIG, MESSAGES, OPERATIONAL, TopicNames
@@ -230,7 +230,7 @@ async def _rebuild_matches(
     clickhouse.command("TRUNCATE TABLE message_endpoint_status")
     clickhouse.command("TRUNCATE TABLE message_status")
     codec = AvroCodec()
-    cache = await ConfigCache(settings.kafka_bootstrap_servers, settings.topic_namespace + CONFIG, codec).start()
+    cache = await ConfigFollower(settings.kafka_bootstrap_servers, settings.topic_namespace + CONFIG, codec).start()
     try:
         async with StatusProcessor(settings, codec, cache, StatusMetrics(CollectorRegistry()), name="status-rebuild"):
             again = await _poll(_rows(clickhouse, PAIRS_SQL), lambda rows: sum(r["attempt_count"] for r in rows) >= 8)

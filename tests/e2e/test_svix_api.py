@@ -25,8 +25,8 @@ from svix.api import (
     MessageStatus,
 )
 
-from hookstream.config.secrets import new_key_text
 from hookstream.domain.ids import IdKind, parse_id
+from hookstream.foundation.secrets import new_key_text
 from hookstream.foundation.settings import Settings
 from hookstream.log.codec import AvroCodec
 from hookstream.log.topics import COMMANDS, TopicNames

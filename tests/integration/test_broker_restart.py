@@ -16,9 +16,9 @@ import pytest
 from aiokafka.errors import KafkaConnectionError
 from prometheus_client import CollectorRegistry
 
-from hookstream.config.cache import ConfigCache
 from hookstream.foundation.settings import Settings
 from hookstream.log.codec import AvroCodec
+from hookstream.log.config_follower import ConfigFollower
 from hookstream.log.consumer import ConsumerStalled, Event, EventConsumer
 from hookstream.log.producer import EventProducer
 from hookstream.log.topics import CONFIG, MESSAGES, TASKS, TopicNames
@@ -80,7 +80,7 @@ async def test_router_retries_a_batch_whose_sends_failed_and_loses_no_message(
     ep = builders.endpoint(app["app_id"], "http://127.0.0.1:1/a")
     await (await producer.send(topics(CONFIG), "ApplicationUpserted", app, app["app_id"].encode()))
     await (await producer.send(topics(CONFIG), "EndpointUpserted", ep, ep["endpoint_id"].encode()))
-    cache = await ConfigCache(settings.kafka_bootstrap_servers, topics(CONFIG), producer.codec).start()
+    cache = await ConfigFollower(settings.kafka_bootstrap_servers, topics(CONFIG), producer.codec).start()
     router = await Router(settings, producer.codec, producer, cache, RouterMetrics(CollectorRegistry())).start()
     producer.router = router
     messages = [builders.message(app["app_id"], event_id=f"order-{n}") for n in range(12)]

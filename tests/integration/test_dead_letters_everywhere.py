@@ -26,16 +26,16 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client import CollectorRegistry
 
 from hookstream.api.idempotency import IdempotencyStore
-from hookstream.config.cache import ConfigCache
-from hookstream.config.secrets import SecretBox, new_key_text, parse_keys
 from hookstream.delivery.metrics import DeliveryMetrics
 from hookstream.delivery.worker import DeliveryWorker
 from hookstream.domain.ids import generate_id
 from hookstream.domain.manual import manual_task
 from hookstream.domain.operational import OPERATIONAL_APP_ID
 from hookstream.domain.signing import generate_secret
+from hookstream.foundation.secrets import SecretBox, new_key_text, parse_keys
 from hookstream.foundation.settings import Settings
 from hookstream.log.codec import MARKER, AvroCodec
+from hookstream.log.config_follower import ConfigFollower
 from hookstream.log.producer import EventProducer
 from hookstream.log.topics import (
     ATTEMPTS,
@@ -173,7 +173,7 @@ async def router_case(ctx: Ctx) -> None:
     await ctx.poison(ctx.topics(MESSAGES), b"k")
     msg = builders.message(app["app_id"])
     await ctx.send(ctx.topics(MESSAGES), "MessageAccepted", msg, b"k")
-    cache = await ConfigCache(ctx.settings.kafka_bootstrap_servers, ctx.topics(CONFIG), ctx.codec).start()
+    cache = await ConfigFollower(ctx.settings.kafka_bootstrap_servers, ctx.topics(CONFIG), ctx.codec).start()
     router = await Router(ctx.settings, ctx.codec, ctx.producer, cache, RouterMetrics(CollectorRegistry())).start()
     try:
         await _read_until(ctx.settings, ctx.topics(TASKS), ctx.codec, lambda _, r: r["msg_id"] == msg["msg_id"])
@@ -250,7 +250,7 @@ async def status_case(ctx: Ctx) -> None:
         unrelayable,
     )
     await ctx.send(ctx.topics(OPERATIONAL), "OperationalEvent", event, ep["endpoint_id"].encode())
-    cache = await ConfigCache(ctx.settings.kafka_bootstrap_servers, ctx.topics(CONFIG), ctx.codec).start()
+    cache = await ConfigFollower(ctx.settings.kafka_bootstrap_servers, ctx.topics(CONFIG), ctx.codec).start()
     status = await StatusProcessor(ctx.settings, ctx.codec, cache, StatusMetrics(CollectorRegistry())).start()
     relay = await OperationalRelay(ctx.settings, ctx.codec, ctx.producer, cache).start()
     try:
@@ -342,7 +342,7 @@ async def followers_case(ctx: Ctx) -> None:
 
     await bad_records()
     app_before, key_before = await good_records()
-    cache = await ConfigCache(bootstrap, config, ctx.codec).start()
+    cache = await ConfigFollower(bootstrap, config, ctx.codec).start()
     store = await IdempotencyStore(bootstrap, idem, ctx.codec, ctx.producer, window_s=3600).start()
     try:
         assert app_before in cache.view.applications and store.lookup(key_before) is not None

@@ -38,8 +38,8 @@ from schemathesis.specs.openapi.checks import (
 )
 from svix.api import ApplicationIn, EndpointIn, EventTypeIn, MessageIn
 
-from hookstream.config.secrets import new_key_text
 from hookstream.domain.ids import IdKind, parse_id
+from hookstream.foundation.secrets import new_key_text
 from hookstream.foundation.settings import Settings
 from hookstream.projector.rows import attempt_row, message_row
 from hookstream.projector.store import write_rows

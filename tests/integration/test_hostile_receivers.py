@@ -27,9 +27,9 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from hookstream.config.secrets import SecretBox, new_key_text, parse_keys
 from hookstream.delivery.metrics import DeliveryMetrics
 from hookstream.delivery.worker import DeliveryWorker
+from hookstream.foundation.secrets import SecretBox, new_key_text, parse_keys
 from hookstream.foundation.settings import Settings
 from hookstream.log.consumer import Event
 from hookstream.log.producer import EventProducer

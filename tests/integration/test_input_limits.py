@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from hookstream.config.secrets import new_key_text
+from hookstream.foundation.secrets import new_key_text
 from hookstream.foundation.settings import Settings
 from hookstream.log.topics import MESSAGES, TopicNames
 from hookstream.runtime.http_server import MAX_LINE_BYTES

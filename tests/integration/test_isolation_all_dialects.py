@@ -23,9 +23,9 @@ import pytest
 from clickhouse_connect.driver import Client
 from svix.api import EventTypeIn
 
-from hookstream.config.secrets import new_key_text
 from hookstream.domain.access import app_token_key, issue_app_token
 from hookstream.domain.ids import IdKind, generate_id, parse_id, to_svix
+from hookstream.foundation.secrets import new_key_text
 from hookstream.foundation.settings import Settings
 from hookstream.runtime.roles import ALL_ROLES
 from tests.conftest import ReceiverFactory

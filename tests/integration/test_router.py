@@ -7,8 +7,8 @@ import asyncio
 import pytest
 from prometheus_client import CollectorRegistry
 
-from hookstream.config.cache import ConfigCache
 from hookstream.foundation.settings import Settings
+from hookstream.log.config_follower import ConfigFollower
 from hookstream.log.consumer import Event, EventConsumer
 from hookstream.log.producer import EventProducer
 from hookstream.log.topics import CONFIG, DEAD_LETTER, MESSAGES, TASKS, TopicNames
@@ -19,14 +19,14 @@ from tests.support.log import send_all
 pytestmark = pytest.mark.integration
 
 
-async def _start_router(settings: Settings, producer: EventProducer) -> tuple[Router, ConfigCache]:
+async def _start_router(settings: Settings, producer: EventProducer) -> tuple[Router, ConfigFollower]:
     codec = producer.codec
-    cache = await ConfigCache(settings.kafka_bootstrap_servers, settings.topic_namespace + CONFIG, codec).start()
+    cache = await ConfigFollower(settings.kafka_bootstrap_servers, settings.topic_namespace + CONFIG, codec).start()
     router = Router(settings, codec, producer, cache, RouterMetrics(CollectorRegistry()))
     return await router.start(), cache
 
 
-async def _stop(router: Router, cache: ConfigCache) -> None:
+async def _stop(router: Router, cache: ConfigFollower) -> None:
     await router.stop()
     await cache.stop()
 

@@ -26,8 +26,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from standardwebhooks import Webhook
 
-from hookstream.config.secrets import new_key_text
 from hookstream.domain.signing import decode_secret
+from hookstream.foundation.secrets import new_key_text
 from hookstream.foundation.settings import Settings
 from hookstream.log.topics import CONFIG, TopicNames
 from hookstream.runtime.local_kafka import free_port

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from hookstream.config.cache import ConfigCache
 from hookstream.foundation.settings import Settings
 from hookstream.log.admin import create_topics
 from hookstream.log.codec import AvroCodec
+from hookstream.log.config_follower import ConfigFollower
 from hookstream.log.consumer import TOMBSTONE, Event, EventConsumer
 from hookstream.log.producer import EventProducer
 from hookstream.log.topics import ATTEMPTS, CONFIG, STATUS, TopicNames, catalogue
@@ -91,7 +91,7 @@ async def test_a_final_status_is_pruned_a_pending_one_stays_and_neither_a_replay
         await (await producer.send(names(ATTEMPTS), "AttemptFinished", record, record["msg_id"].encode()))
 
     codec = AvroCodec()
-    cache = await ConfigCache(settings.kafka_bootstrap_servers, names(CONFIG), codec).start()
+    cache = await ConfigFollower(settings.kafka_bootstrap_servers, names(CONFIG), codec).start()
     try:
         async with StatusLog(settings, producer) as status:
             processor = StatusProcessor(settings, codec, cache, StatusMetrics(CollectorRegistry()))

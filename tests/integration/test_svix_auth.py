@@ -28,9 +28,9 @@ from svix.api import (
 )
 from svix.exceptions import HttpError, HTTPValidationError
 
-from hookstream.config.secrets import new_key_text
 from hookstream.domain.access import app_token_key, issue_app_token, verify_app_token
 from hookstream.domain.ids import IdKind, generate_id, parse_id, to_svix
+from hookstream.foundation.secrets import new_key_text
 from hookstream.foundation.settings import Settings
 from hookstream.log.topics import TopicNames
 from hookstream.projector.rows import attempt_row, message_row

@@ -24,9 +24,9 @@ from svix.api import (
 )
 from svix.exceptions import HttpError, HTTPValidationError
 
-from hookstream.config.secrets import new_key_text
 from hookstream.domain.ids import IdKind, parse_id
 from hookstream.domain.signing import decode_secret
+from hookstream.foundation.secrets import new_key_text
 from hookstream.foundation.settings import Settings
 from tests.support.svix_api import ServedApi
 

@@ -27,9 +27,9 @@ from clickhouse_connect.driver import Client
 from prometheus_client import CollectorRegistry
 from svix.api import ApplicationIn, EndpointIn, MessageIn
 
-from hookstream.config.secrets import new_key_text
 from hookstream.domain.access import app_token_key, issue_app_token
 from hookstream.domain.ids import IdKind, generate_id, parse_id, to_svix
+from hookstream.foundation.secrets import new_key_text
 from hookstream.foundation.settings import Settings
 from hookstream.log.topics import TopicNames
 from hookstream.projector.expunge import apply_expunge

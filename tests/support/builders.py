@@ -7,8 +7,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from hookstream.config.secrets import SecretBox
 from hookstream.domain.ids import generate_id
+from hookstream.foundation.secrets import SecretBox
 
 
 def now() -> datetime:

@@ -1,4 +1,4 @@
-"""The Svix dialect's pure pieces: iterators, query parameters, the recent-writes view, the config directory."""
+"""The Svix dialect's pure pieces: iterators, query parameters, the recent-writes view, the view's uid lookups."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import pytest
 from aiohttp.test_utils import make_mocked_request
 from multidict import MultiDict
 
-from hookstream.api.directory import ConfigDirectory
 from hookstream.api.recent import RecentWrites
 from hookstream.api.spec import InvalidInput, read_params
 from hookstream.api.svix import attempts, pagination, params
 from hookstream.api.svix.errors import Invalid, from_invalid_input
+from hookstream.domain.directory import Directory
 from hookstream.domain.ids import IdKind, generate_id, to_svix
 from tests.support import builders
 
@@ -87,22 +87,24 @@ def test_recent_writes_expire_and_stay_within_their_application() -> None:
     assert recent.message(app, msg_id) is None and recent.message_by_event_id(app, "evt-1") is None
 
 
-def test_directory_follows_uids_deletes_and_rotations() -> None:
-    directory = ConfigDirectory()
+def test_the_config_view_follows_uids_deletes_and_rotations() -> None:
+    view = Directory()
     app = builders.application()
     app_id = uuid.UUID(app["app_id"])
-    directory("ApplicationUpserted", {**app, "uid": "acme"})
+    view.apply("ApplicationUpserted", {**app, "uid": "acme"})
     endpoint = {**builders.endpoint(app["app_id"], "https://example.com/hook"), "uid": "main"}
-    directory("EndpointUpserted", endpoint)
+    view.apply("EndpointUpserted", endpoint)
     endpoint_id = uuid.UUID(endpoint["endpoint_id"])
-    assert directory.application_by_uid("acme") is not None
-    assert directory.endpoint_by_uid(app_id, "main") is directory.endpoint(app_id, endpoint_id)
-    assert directory.endpoint(generate_id(), endpoint_id) is None, "another application's endpoint is not found"
+    assert view.application_by_uid("acme") is not None
+    assert view.endpoint_by_uid(app_id, "main") is view.endpoint(app_id, endpoint_id)
+    assert view.endpoint(generate_id(), endpoint_id) is None, "another application's endpoint is not found"
 
-    directory("ApplicationUpserted", {**app, "uid": "acme2", "version": 2})
-    assert directory.application_by_uid("acme") is None and directory.application_by_uid("acme2") is not None
-    directory("SecretRotated", {"endpoint_id": endpoint["endpoint_id"], "secrets": ["new"], "version": 2,
-                                "rotated_at": builders.now()})  # fmt: skip
-    assert directory.endpoint(app_id, endpoint_id)["secrets"] == ["new"]
-    directory("ApplicationDeleted", {"app_id": app["app_id"], "version": 3})
-    assert directory.application(app_id) is None and directory.endpoint_by_uid(app_id, "main") is None
+    view.apply("ApplicationUpserted", {**app, "uid": "acme2", "version": 2})
+    assert view.application_by_uid("acme") is None and view.application_by_uid("acme2") is not None
+    new = {"ciphertext": b"new", "key_id": "k", "created_at": builders.now(), "expires_at": None}
+    view.apply("SecretRotated", {"endpoint_id": endpoint["endpoint_id"], "secrets": [new], "version": 2,
+                                 "rotated_at": builders.now()})  # fmt: skip
+    rotated = view.endpoint(app_id, endpoint_id)
+    assert rotated is not None and [s.ciphertext for s in rotated.secrets] == [b"new"]
+    view.apply("ApplicationDeleted", {"app_id": app["app_id"], "version": 3})
+    assert view.applications.get(app_id) is None and view.endpoint_by_uid(app_id, "main") is None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from hookstream.delivery.endpoints import request_headers
-from hookstream.domain.config import Endpoint
+from hookstream.domain.directory import Endpoint
 from hookstream.domain.signing import generate_secret, verify
 
 SECRET = generate_secret(bytes(range(32)))

@@ -6,7 +6,7 @@ import json
 import uuid
 from datetime import UTC, datetime
 
-from hookstream.domain.config import Endpoint, SealedSecret, endpoint_from_record, endpoint_record
+from hookstream.domain.directory import Endpoint, SealedSecret, endpoint_from_record, endpoint_record
 from hookstream.domain.health import DisableRule, EndpointHealth, fold_health
 from hookstream.domain.operational import (
     OPERATIONAL_APP_ID,

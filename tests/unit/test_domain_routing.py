@@ -1,16 +1,16 @@
 import uuid
 from datetime import UTC, datetime
 
-from hookstream.domain.config import ConfigView
 from hookstream.domain.dedupe import DedupeIndex
+from hookstream.domain.directory import Directory
 from hookstream.domain.routing import Routed, UnknownApplication, route
 from tests.support import builders
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 
 
-def _view() -> tuple[ConfigView, dict, list[dict]]:
-    view = ConfigView()
+def _view() -> tuple[Directory, dict, list[dict]]:
+    view = Directory()
     app = builders.application()
     view.apply("ApplicationUpserted", app)
     endpoints = [
@@ -25,7 +25,7 @@ def _view() -> tuple[ConfigView, dict, list[dict]]:
     return view, app, endpoints
 
 
-def _urls(decision, view: ConfigView) -> set[str]:  # type: ignore[no-untyped-def]
+def _urls(decision, view: Directory) -> set[str]:  # type: ignore[no-untyped-def]
     assert isinstance(decision, Routed)
     return {view.endpoints[uuid.UUID(task["endpoint_id"])].url for task in decision.tasks}
 

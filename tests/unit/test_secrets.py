@@ -2,7 +2,7 @@ import base64
 
 import pytest
 
-from hookstream.config.secrets import SecretBox, SecretKeyError, new_key_text, parse_keys
+from hookstream.foundation.secrets import SecretBox, SecretKeyError, new_key_text, parse_keys
 
 
 def test_seal_open_round_trip_and_ciphertext_is_not_the_secret() -> None:

@@ -8,12 +8,12 @@ from aiohttp import web
 from clickhouse_connect.driver import Client
 
 from hookstream.api.commands import Commands
-from hookstream.api.directory import ConfigDirectory
 from hookstream.api.idempotency import IdempotencyStore
 from hookstream.api.recent import RecentWrites
-from hookstream.config.cache import ConfigCache
-from hookstream.config.secrets import SecretBox
+from hookstream.api.records import ConfigRecords
+from hookstream.foundation.secrets import SecretBox
 from hookstream.foundation.settings import Settings
+from hookstream.log.config_follower import ConfigFollower
 
 
 @dataclass
@@ -21,8 +21,8 @@ class ApiContext:
     settings: Settings
     operator_token: str
     commands: Commands
-    cache: ConfigCache
-    directory: ConfigDirectory
+    cache: ConfigFollower
+    records: ConfigRecords
     clickhouse: Client
     recent: RecentWrites
     box: SecretBox

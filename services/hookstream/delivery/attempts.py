@@ -20,17 +20,17 @@ from typing import Any
 
 from aiokafka.errors import KafkaError
 
-from hookstream.config.secrets import SecretKeyError
 from hookstream.delivery.client import DeliveryClient
 from hookstream.delivery.endpoints import EndpointDirectory, request_headers, user_agent
 from hookstream.delivery.metrics import DeliveryMetrics
 from hookstream.delivery.slots import Slots
 from hookstream.domain.attempt import AttemptTimes, attempt_record
 from hookstream.domain.classify import classify
-from hookstream.domain.config import Endpoint
+from hookstream.domain.directory import Endpoint
 from hookstream.domain.ids import IdKind, attempt_id, to_svix
 from hookstream.domain.retry import RetryPolicy
 from hookstream.domain.status import skip_record
+from hookstream.foundation.secrets import SecretKeyError
 from hookstream.log.producer import EventProducer
 
 log = logging.getLogger("hookstream.delivery")

@@ -19,12 +19,12 @@ from typing import Any
 
 from aiokafka.errors import KafkaError
 
-from hookstream.config.cache import ConfigCache
-from hookstream.config.secrets import SecretBox
-from hookstream.domain.config import Endpoint
 from hookstream.domain.custom_headers import deliverable
+from hookstream.domain.directory import Endpoint
 from hookstream.domain.signing import webhook_headers
+from hookstream.foundation.secrets import SecretBox
 from hookstream.foundation.tasks import cancel_and_wait
+from hookstream.log.config_follower import ConfigFollower
 
 log = logging.getLogger("hookstream.delivery")
 
@@ -53,9 +53,9 @@ def request_headers(
 
 
 class EndpointDirectory:
-    """Reads through a started :class:`ConfigCache`; the cache's lifecycle stays with its owner."""
+    """Reads through a started :class:`ConfigFollower`; the cache's lifecycle stays with its owner."""
 
-    def __init__(self, cache: ConfigCache, box: SecretBox) -> None:
+    def __init__(self, cache: ConfigFollower, box: SecretBox) -> None:
         self._cache = cache
         self._box = box
         self._opened: dict[bytes, str] = {}  # sealed -> clear; a ciphertext always opens to the same secret

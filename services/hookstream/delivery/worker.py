@@ -28,8 +28,6 @@ from aiohttp.abc import AbstractResolver
 from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 
-from hookstream.config.cache import ConfigCache
-from hookstream.config.secrets import SecretBox, parse_keys
 from hookstream.delivery.attempts import Deliverer, now, publish_acked
 from hookstream.delivery.client import DeliveryClient
 from hookstream.delivery.endpoints import EndpointDirectory, user_agent
@@ -38,9 +36,11 @@ from hookstream.delivery.metrics import DeliveryMetrics
 from hookstream.delivery.slots import Slots
 from hookstream.domain.offsets import OffsetTracker
 from hookstream.domain.retry import RetryPolicy
+from hookstream.foundation.secrets import SecretBox, parse_keys
 from hookstream.foundation.settings import Settings
 from hookstream.foundation.tasks import Lifecycle
 from hookstream.log.codec import AvroCodec, UndecodableRecord
+from hookstream.log.config_follower import ConfigFollower
 from hookstream.log.consumer import TOMBSTONE, dead_letter_record
 from hookstream.log.producer import EventProducer
 from hookstream.log.topics import ATTEMPTS, CONFIG, DEAD_LETTER, TopicNames
@@ -74,7 +74,7 @@ class DeliveryWorker(Lifecycle):
         *,
         codec: AvroCodec | None = None,
         producer: EventProducer | None = None,
-        cache: ConfigCache | None = None,
+        cache: ConfigFollower | None = None,
         secret_box: SecretBox | None = None,
         ssl: SSLContext | None = None,
         resolver: AbstractResolver | None = None,
@@ -91,7 +91,7 @@ class DeliveryWorker(Lifecycle):
         bootstrap = settings.kafka_bootstrap_servers
         self._client = DeliveryClient.from_settings(settings, ssl=ssl, resolver=resolver, user_agent=user_agent())
         self._producer = producer or EventProducer(bootstrap, codec, client_id=f"hookstream-delivery-{self.worker_id}")
-        self._config = cache or ConfigCache(bootstrap, names(CONFIG), codec)
+        self._config = cache or ConfigFollower(bootstrap, names(CONFIG), codec)
         self._owns_producer, self._owns_config = producer is None, cache is None
         self._endpoints = EndpointDirectory(self._config, secret_box or SecretBox(parse_keys(settings.secret_keys)))
         self._intake = TaskIntake(settings, self._producer, self._on_revoked, self._on_assigned)

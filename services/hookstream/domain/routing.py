@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from hookstream.domain.config import ConfigView
+from hookstream.domain.directory import Directory
 from hookstream.domain.matching import MessageFacts, match_endpoints
 
 
@@ -45,7 +45,7 @@ def message_facts(message: Mapping[str, Any]) -> MessageFacts:
     )
 
 
-def route(message: Mapping[str, Any], view: ConfigView, now: datetime) -> Routed | UnknownApplication:
+def route(message: Mapping[str, Any], view: Directory, now: datetime) -> Routed | UnknownApplication:
     """One first-attempt DeliveryTask record per matching endpoint, due at once."""
     try:
         app_id = uuid.UUID(message["app_id"])

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from hookstream.domain.config import event_type_flags
+from hookstream.domain.directory import event_type_flags
 from hookstream.domain.ids import InvalidId, timestamp_ms
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -19,12 +19,12 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from prometheus_client import CollectorRegistry, Counter
 
-from hookstream.config.cache import ConfigCache
 from hookstream.domain.dedupe import DedupeIndex
 from hookstream.domain.routing import Routed, UnknownApplication, message_facts, route
 from hookstream.domain.schedule import parse_duration
 from hookstream.foundation.settings import Settings
 from hookstream.log.codec import AvroCodec, UndecodableRecord
+from hookstream.log.config_follower import ConfigFollower
 from hookstream.log.consumer import ConsumerOptions, Event, Outputs
 from hookstream.log.producer import EventProducer
 from hookstream.log.service import ConsumerService
@@ -71,7 +71,7 @@ class Router(ConsumerService):
         settings: Settings,
         codec: AvroCodec,
         producer: EventProducer,
-        cache: ConfigCache,
+        cache: ConfigFollower,
         metrics: RouterMetrics,
     ) -> None:
         super().__init__(settings, producer, "router", [MESSAGES], ConsumerOptions(rebalance=_WarmDedupe(self)))

@@ -14,14 +14,14 @@ from collections.abc import AsyncIterator
 
 from hookstream.api.commands import Commands
 from hookstream.api.context import ApiContext
-from hookstream.api.directory import ConfigDirectory
 from hookstream.api.idempotency import IdempotencyStore
 from hookstream.api.recent import RecentWrites
-from hookstream.config.cache import ConfigCache
-from hookstream.config.secrets import SecretBox, parse_keys
+from hookstream.api.records import ConfigRecords
 from hookstream.domain.schedule import parse_duration
+from hookstream.foundation.secrets import SecretBox, parse_keys
 from hookstream.foundation.settings import Settings
 from hookstream.log.codec import AvroCodec
+from hookstream.log.config_follower import ConfigFollower
 from hookstream.log.producer import EventProducer
 from hookstream.log.topics import CONFIG, IDEMPOTENCY, TopicNames
 from hookstream.runtime.clickhouse import connect
@@ -37,9 +37,7 @@ async def running_api(settings: Settings, operator_token: str) -> AsyncIterator[
         producer = EventProducer(settings.kafka_bootstrap_servers, codec, linger_ms=0, client_id="hookstream-api")
         await producer.start()
         stack.push_async_callback(producer.stop)
-        directory = ConfigDirectory()
-        cache = ConfigCache(settings.kafka_bootstrap_servers, names(CONFIG), codec)
-        cache.subscribe(directory)
+        cache = ConfigFollower(settings.kafka_bootstrap_servers, names(CONFIG), codec)
         await cache.start()
         stack.push_async_callback(cache.stop)
         idempotency = IdempotencyStore(
@@ -55,7 +53,7 @@ async def running_api(settings: Settings, operator_token: str) -> AsyncIterator[
             operator_token=operator_token,
             commands=Commands(producer, cache, names),
             cache=cache,
-            directory=directory,
+            records=ConfigRecords(cache.view),
             clickhouse=clickhouse,
             recent=RecentWrites(settings.api_recent_writes_s),
             box=box,

@@ -17,11 +17,11 @@ from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry
 
-from hookstream.config.cache import ConfigCache
 from hookstream.delivery.metrics import DeliveryMetrics
 from hookstream.delivery.worker import DeliveryWorker
 from hookstream.foundation.settings import Settings
 from hookstream.log.codec import AvroCodec
+from hookstream.log.config_follower import ConfigFollower
 from hookstream.log.producer import EventProducer
 from hookstream.log.topics import CONFIG
 from hookstream.projector.service import Projector, ProjectorMetrics
@@ -81,7 +81,7 @@ async def running_roles(
             running.services["project"] = projector
         if {"deliver", "router", "status"} & set(roles):
             topic = settings.topic_namespace + CONFIG
-            cache = await ConfigCache(settings.kafka_bootstrap_servers, topic, codec).start()
+            cache = await ConfigFollower(settings.kafka_bootstrap_servers, topic, codec).start()
             stack.push_async_callback(cache.stop)
         if "deliver" in roles:
             worker = DeliveryWorker(

@@ -17,19 +17,19 @@ import uuid
 
 import faust
 
-from hookstream.config.cache import ConfigCache
-from hookstream.domain.config import endpoint_record
+from hookstream.domain.directory import endpoint_record
 from hookstream.domain.health import DisableRule, EndpointHealth, fold_health
 from hookstream.domain.operational import endpoint_disabled_event
 from hookstream.domain.schedule import parse_duration
 from hookstream.domain.status import AttemptFacts, from_us, to_us
 from hookstream.foundation.settings import Settings
+from hookstream.log.config_follower import ConfigFollower
 from hookstream.status.context import StatusContext
 
 log = logging.getLogger("hookstream.status")
 
 
-def register_health(ctx: StatusContext, cache: ConfigCache, rule: DisableRule) -> None:
+def register_health(ctx: StatusContext, cache: ConfigFollower, rule: DisableRule) -> None:
     """Register the ``health`` agent and its table; ``cache`` is the config view the disable starts from."""
     endpoints = ctx.app.Table("endpoints", default=None)
     codec, config, emit = ctx.codec, ctx.topics.config, ctx.emit
@@ -59,12 +59,30 @@ def register_health(ctx: StatusContext, cache: ConfigCache, rule: DisableRule) -
             log.info("endpoint %s not disabled: changed after the attempt that decided it", endpoint_id)
             return
         changed_at = from_us(facts.finished_us)
-        record = endpoint_record(endpoint, updated_at=changed_at, disabled=True, version=endpoint.version + 1)
-        await config.send(key=facts.endpoint_id.encode(), value=codec.encode("EndpointUpserted", record))
+        # The API writes endpoints too: when it took this version first the view keeps its record and drops
+        # this one, so the disable is read back and applied again on top of what the view now holds (a later
+        # version, a delete or a disabled endpoint mean nothing of this one was lost).
+        for _ in range(DISABLE_TRIES):
+            version = endpoint.version + 1
+            stamp = max(changed_at, endpoint.updated_at or changed_at)  # never before what it replaces
+            record = endpoint_record(endpoint, updated_at=stamp, disabled=True, version=version)
+            await (await config.send(key=facts.endpoint_id.encode(), value=codec.encode("EndpointUpserted", record)))
+            await cache.catch_up()
+            held = cache.view.endpoints.get(endpoint_id)
+            if held is None or held.disabled or held.version != version:
+                break
+            log.warning(
+                "endpoint %s: disable lost version %d to another writer; applying it again", endpoint_id, version
+            )
+            endpoint = held
         application = cache.view.applications.get(endpoint.app_id)
         log.warning("endpoint %s disabled: only failures since %s", endpoint_id, from_us(failing_since_us))
         app_uid = application.uid if application else None
         await emit(endpoint_disabled_event(facts, failing_since_us, app_uid=app_uid, endpoint_uid=endpoint.uid))
+
+
+DISABLE_TRIES = 5
+"""Attempts of one disable when another writer keeps taking the version it needs."""
 
 
 def disable_rule(settings: Settings) -> DisableRule:

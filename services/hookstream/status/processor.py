@@ -31,10 +31,10 @@ from __future__ import annotations
 
 import faust
 
-from hookstream.config.cache import ConfigCache
 from hookstream.domain.status import status_retention_s
 from hookstream.foundation.settings import Settings
 from hookstream.log.codec import AvroCodec
+from hookstream.log.config_follower import ConfigFollower
 from hookstream.log.streams import faust_app, raw_topic
 from hookstream.log.topics import ATTEMPTS, CONFIG, DEAD_LETTER, OPERATIONAL, STATUS, TopicNames
 from hookstream.status.context import StatusContext, StatusTopics
@@ -47,7 +47,7 @@ __all__ = ["StatusMetrics", "build_status_app"]
 
 
 def build_status_app(
-    settings: Settings, codec: AvroCodec, cache: ConfigCache, metrics: StatusMetrics, *, name: str = "status"
+    settings: Settings, codec: AvroCodec, cache: ConfigFollower, metrics: StatusMetrics, *, name: str = "status"
 ) -> faust.App:
     """The faust app of the status processor; ``name`` (under the namespace) is its group and changelog prefix."""
     app = faust_app(settings, name)

@@ -16,10 +16,10 @@ dead-lettering messages of an application that does not exist yet.
 
 from __future__ import annotations
 
-from hookstream.config.cache import ConfigCache
 from hookstream.domain.operational import OPERATIONAL_APP_ID, relay_message, relayed
 from hookstream.foundation.settings import Settings
 from hookstream.log.codec import AvroCodec
+from hookstream.log.config_follower import ConfigFollower
 from hookstream.log.consumer import ConsumerOptions, Event, Outputs
 from hookstream.log.producer import EventProducer
 from hookstream.log.service import ConsumerService
@@ -29,7 +29,7 @@ from hookstream.log.topics import MESSAGES, OPERATIONAL
 class OperationalRelay(ConsumerService):
     """``start()``/``stop()``; ``producer`` and ``cache`` belong to the process (started and stopped by it)."""
 
-    def __init__(self, settings: Settings, codec: AvroCodec, producer: EventProducer, cache: ConfigCache) -> None:
+    def __init__(self, settings: Settings, codec: AvroCodec, producer: EventProducer, cache: ConfigFollower) -> None:
         super().__init__(settings, producer, "operational-relay", [OPERATIONAL], ConsumerOptions(typed=True))
         self._messages_topic = self.names(MESSAGES)
         self._cache = cache

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from hookstream.config.cache import ConfigCache
 from hookstream.foundation.settings import Settings
 from hookstream.foundation.tasks import Lifecycle
 from hookstream.log.codec import AvroCodec
+from hookstream.log.config_follower import ConfigFollower
 from hookstream.log.streams import stop_app
 from hookstream.status.processor import StatusMetrics, build_status_app
 
@@ -19,7 +19,13 @@ class StatusProcessor(Lifecycle):
     """
 
     def __init__(
-        self, settings: Settings, codec: AvroCodec, cache: ConfigCache, metrics: StatusMetrics, *, name: str = "status"
+        self,
+        settings: Settings,
+        codec: AvroCodec,
+        cache: ConfigFollower,
+        metrics: StatusMetrics,
+        *,
+        name: str = "status",
     ) -> None:
         self.app = build_status_app(settings, codec, cache, metrics, name=name)
 

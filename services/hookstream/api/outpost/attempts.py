@@ -46,7 +46,7 @@ async def render(ctx: ApiContext, app: dict[str, Any], rows: list[dict[str, Any]
         messages = await tags_and_payloads(ctx.clickhouse, app_id, msg_ids, with_content="event.data" in include)
     out = []
     for row in rows:
-        endpoint = ctx.directory.endpoint(app_id, uuid.UUID(str(row["endpoint_id"])))
+        endpoint = ctx.records.endpoint(app_id, uuid.UUID(str(row["endpoint_id"])))
         destination = lookup.destination_id(endpoint or {"endpoint_id": str(row["endpoint_id"])})
         event = None
         if include & {"event", "event.data"}:
@@ -165,7 +165,7 @@ async def _retry_target(ctx: ApiContext, request: web.Request, body: dict[str, A
     for app_id in apps:
         message = await lookup.find_event(ctx, app_id, body["event_id"], with_content=True)
         endpoint = next((e for e in candidates if uuid.UUID(e["app_id"]) == app_id), None)
-        app = ctx.directory.application(app_id)
+        app = ctx.records.application(app_id)
         if message is not None and app is not None:
             if endpoint is None:
                 raise not_found("destination")

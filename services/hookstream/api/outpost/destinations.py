@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from hookstream.api.commands import ENDPOINT, Read, Record
 from hookstream.api.context import API_CONTEXT, ApiContext
 from hookstream.api.outpost import lookup
 from hookstream.api.outpost.errors import OutpostError, invalid
@@ -95,7 +96,7 @@ def _topics(ctx: ApiContext, topics: str | list[str]) -> list[str]:
     """Event types of the endpoint; when topics are configured (event types exist) each must be one of them."""
     if topics == ALL_TOPICS:
         return [ALL_TOPICS]
-    configured = {name for name, record in ctx.directory.event_types.items() if not record.get("archived")}
+    configured = ctx.records.topics()
     for topic in topics:
         if configured and topic != ALL_TOPICS and topic not in configured:
             raise invalid("topics", f"{topic!r} is not a configured topic (GET /topics lists them)")
@@ -129,17 +130,10 @@ def _fields(ctx: ApiContext, body: Mapping[str, Any]) -> dict[str, Any]:
     return fields
 
 
-def _sealed(ctx: ApiContext, secret: str, now: datetime) -> dict[str, Any]:
-    ciphertext, key_id = ctx.box.seal(secret)
-    return {"ciphertext": ciphertext, "key_id": key_id, "created_at": now, "expires_at": None}
-
-
-def _rotated(ctx: ApiContext, current: list[dict[str, Any]], secret: str, now: datetime) -> list[dict[str, Any]]:
-    """The new secret first; the ones still valid keep signing for the grace period, as a Svix rotation does."""
-    until = now + ROTATION_GRACE
-    kept = [{**old, "expires_at": min(old["expires_at"] or until, until)}
-            for old in current if old["expires_at"] is None or old["expires_at"] > now]  # fmt: skip
-    return [_sealed(ctx, secret, now), *kept]
+def _given_time(raw: str) -> datetime:
+    """A time from the body; without an offset it is UTC (as the log stores it, so a write reads back the same)."""
+    value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def render(ctx: ApiContext, app: dict[str, Any], endpoint: dict[str, Any]) -> dict[str, Any]:
@@ -149,11 +143,6 @@ def render(ctx: ApiContext, app: dict[str, Any], endpoint: dict[str, Any]) -> di
     return destination_out(app, endpoint, opened)
 
 
-async def _write(ctx: ApiContext, record: dict[str, Any]) -> dict[str, Any]:
-    await ctx.commands.config("EndpointUpserted", record, record["endpoint_id"])
-    return record
-
-
 async def create(request: web.Request) -> web.Response:
     ctx = request.app[API_CONTEXT]
     params = read_params(request, CREATE)
@@ -161,20 +150,25 @@ async def create(request: web.Request) -> web.Response:
     body = await read_body(request, CREATE)
     fields = _fields(ctx, body)
     secret = _secret((body.get("credentials") or {}).get("secret"))
-    async with ctx.commands.config_lock:
-        app = await lookup.tenant(ctx, request, params["tenant_id"])
-        app_id = lookup.app_uuid(app)
+    app = await lookup.tenant(ctx, request, params["tenant_id"])
+    app_id = lookup.app_uuid(app)
+    created = _given_time(body["created_at"]) if body.get("created_at") else None
+
+    async def absent() -> None:
+        await lookup.tenant(ctx, request, params["tenant_id"])  # deleted meanwhile: 404
         if body.get("id") and lookup.find_destination(ctx, app_id, body["id"]) is not None:
             raise OutpostError(409, f"a destination with id {body['id']!r} already exists for this tenant")
+
+    def new(_: Record | None) -> Record:
         now = datetime.now(UTC)
-        created = datetime.fromisoformat(body["created_at"].replace("Z", "+00:00")) if body.get("created_at") else now
-        record = {
+        return {
             "endpoint_id": str(generate_id()), "app_id": str(app_id), "description": "", "disabled": False,
             "filter_types": [], "channels": [], "payload_filter": None, "headers": {}, "rate_limit": None,
             "uid": body.get("id"), "metadata": body.get("metadata") or {}, **fields,
-            "secrets": [_sealed(ctx, secret, now)], "version": 1, "created_at": created, "updated_at": now,
+            "secrets": [ctx.box.sealed(secret, now)], **({"created_at": created} if created else {}),
         }  # fmt: skip
-        await _write(ctx, record)
+
+    record = (await ctx.commands.upsert(ENDPOINT, absent, new)).record
     return web.json_response(render(ctx, app, record), status=201)
 
 
@@ -183,7 +177,7 @@ async def list_destinations(request: web.Request) -> web.Response:
     ctx = request.app[API_CONTEXT]
     params = read_params(request, LIST)
     app = await lookup.tenant(ctx, request, params["tenant_id"])
-    endpoints = sorted(ctx.directory.endpoints_of(lookup.app_uuid(app)), key=lambda r: uuid.UUID(r["endpoint_id"]).int)
+    endpoints = sorted(ctx.records.endpoints_of(lookup.app_uuid(app)), key=lambda r: uuid.UUID(r["endpoint_id"]).int)
     if params["type"] and "webhook" not in params["type"]:
         endpoints = []
     if params["topics"]:
@@ -204,43 +198,50 @@ async def get(request: web.Request) -> web.Response:
     return web.json_response(render(ctx, app, endpoint))
 
 
+def _reader(ctx: ApiContext, request: web.Request, op: Operation) -> Read:
+    """The fresh read of the destination the path names (404 when there is none), for ``Commands``."""
+
+    async def read() -> Record:
+        return (await _target(ctx, request, op))[1]
+
+    return read
+
+
 async def _change(request: web.Request, op: Operation, changes: dict[str, Any]) -> web.Response:
     ctx = request.app[API_CONTEXT]
-    async with ctx.commands.config_lock:
-        app, current = await _target(ctx, request, op)
-        record = {**current, **changes, "version": current["version"] + 1, "updated_at": datetime.now(UTC)}
-        await _write(ctx, record)
-    return web.json_response(render(ctx, app, record))
+    app, _ = await _target(ctx, request, op)
+    written = await ctx.commands.upsert(ENDPOINT, _reader(ctx, request, op), lambda _: changes)
+    return web.json_response(render(ctx, app, written.record))
 
 
 async def update(request: web.Request) -> web.Response:
     """PATCH: fields present replace (``filter`` null or ``{}`` clears), ``metadata`` keys set to null go away,
     a new ``credentials.secret`` or ``rotate_secret`` rotates (the old secret signs for 24 h more)."""
     ctx = request.app[API_CONTEXT]
-    await _target(ctx, request, UPDATE)  # another tenant's ids are a 404 before the body is judged
+    app, _ = await _target(ctx, request, UPDATE)  # another tenant's ids are a 404 before the body is judged
     body = await read_body(request, UPDATE)
     changes = _fields(ctx, body)
     credentials = body.get("credentials") or {}
-    async with ctx.commands.config_lock:
-        app, current = await _target(ctx, request, UPDATE)
-        now = datetime.now(UTC)
+    rotate = bool(credentials.get("secret") or credentials.get("rotate_secret"))
+    secret = _secret(credentials.get("secret")) if rotate else None
+
+    def change(current: Record | None) -> Record:
+        assert current is not None
+        fields = dict(changes)
         if "metadata" in body:
             merged = {**current["metadata"], **(body["metadata"] or {})} if body["metadata"] is not None else {}
-            changes["metadata"] = {k: v for k, v in merged.items() if v is not None}
-        if credentials.get("secret") or credentials.get("rotate_secret"):
-            changes["secrets"] = _rotated(ctx, current["secrets"], _secret(credentials.get("secret")), now)
-        record = {**current, **changes, "version": current["version"] + 1, "updated_at": now}
-        await _write(ctx, record)
-    return web.json_response(render(ctx, app, record))
+            fields["metadata"] = {k: v for k, v in merged.items() if v is not None}
+        if secret is not None:
+            fields["secrets"] = ctx.box.rotated(current["secrets"], secret, datetime.now(UTC), ROTATION_GRACE)
+        return fields
+
+    written = await ctx.commands.upsert(ENDPOINT, _reader(ctx, request, UPDATE), change)
+    return web.json_response(render(ctx, app, written.record))
 
 
 async def delete(request: web.Request) -> web.Response:
     ctx = request.app[API_CONTEXT]
-    async with ctx.commands.config_lock:
-        _, current = await _target(ctx, request, DELETE)
-        record = {"endpoint_id": current["endpoint_id"], "app_id": current["app_id"], "uid": current.get("uid"),
-                  "version": current["version"] + 1, "deleted_at": datetime.now(UTC)}  # fmt: skip
-        await ctx.commands.config("EndpointDeleted", record, current["endpoint_id"])
+    await ctx.commands.delete(ENDPOINT, _reader(ctx, request, DELETE))
     return web.json_response({"success": True})
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
+from hookstream.api.commands import ConfigConflict
 from hookstream.api.spec import InvalidInput
 
 log = logging.getLogger("hookstream.api.outpost")
@@ -75,6 +76,8 @@ async def outpost_errors(request: web.Request, handler: Handler) -> web.StreamRe
         return error.response()
     except InvalidInput as error:
         return from_invalid_input(error).response()
+    except ConfigConflict as error:
+        return OutpostError(409, str(error)).response()
     except web.HTTPRequestEntityTooLarge:
         return OutpostError(413, "request body too large").response()
     except web.HTTPNotFound:

@@ -27,7 +27,7 @@ TENANT = Param("tenant_id", "query", {"type": "string"}, description="required w
 def destination_ids(ctx: ApiContext, app_id: uuid.UUID, endpoint_ids: list[uuid.UUID]) -> list[str]:
     out = []
     for endpoint_id in endpoint_ids:
-        record = ctx.directory.endpoint(app_id, endpoint_id)
+        record = ctx.records.endpoint(app_id, endpoint_id)
         out.append(lookup.destination_id(record or {"endpoint_id": str(endpoint_id)}))
     return out
 

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from hookstream.api.auth import scope_of
 from hookstream.api.context import ApiContext
+from hookstream.api.fresh import get_fresh
 from hookstream.api.outpost.errors import bad_request, not_found
 from hookstream.domain.ids import IdKind, InvalidId, parse_id, to_svix
 from hookstream.query.messages import get_message, get_message_by_event_id
@@ -48,17 +49,14 @@ def event_id(message: dict[str, Any]) -> str:
 
 def find_tenant(ctx: ApiContext, ref: str) -> dict[str, Any] | None:
     app_id = as_id(ref, IdKind.APPLICATION)
-    found = ctx.directory.application(app_id) if app_id is not None else None
-    return found or ctx.directory.application_by_uid(ref)
+    found = ctx.records.application(app_id) if app_id is not None else None
+    return found or ctx.records.application_by_uid(ref)
 
 
 async def tenant(ctx: ApiContext, request: web.Request, ref: str) -> dict[str, Any]:
     """The tenant ``ref`` names, if the token may see it; a miss waits for the config view once."""
-    found = find_tenant(ctx, ref)
-    if found is None:
-        await ctx.cache.catch_up()
-        found = find_tenant(ctx, ref)
-    if found is None or not scope_of(request).allows(found["app_id"]):
+    found = await get_fresh(ctx.cache, lambda: find_tenant(ctx, ref), lambda: not_found("tenant"))
+    if not scope_of(request).allows(found["app_id"]):
         raise not_found("tenant")
     return found
 
@@ -68,7 +66,7 @@ async def scoped_tenant(ctx: ApiContext, request: web.Request, ref: str | None) 
     in Outpost), else the named one; hookstream answers for one tenant at a time."""
     scope = scope_of(request)
     if scope.app_id is not None:
-        found = ctx.directory.application(scope.app_id)
+        found = ctx.records.application(scope.app_id)
         if found is None:
             raise not_found("tenant")
         return found
@@ -79,26 +77,19 @@ async def scoped_tenant(ctx: ApiContext, request: web.Request, ref: str | None) 
 
 def find_destination(ctx: ApiContext, app_id: uuid.UUID, ref: str) -> dict[str, Any] | None:
     endpoint_id = as_id(ref, IdKind.ENDPOINT)
-    found = ctx.directory.endpoint(app_id, endpoint_id) if endpoint_id is not None else None
-    return found or ctx.directory.endpoint_by_uid(app_id, ref)
+    found = ctx.records.endpoint(app_id, endpoint_id) if endpoint_id is not None else None
+    return found or ctx.records.endpoint_by_uid(app_id, ref)
 
 
 async def destination(ctx: ApiContext, app_id: uuid.UUID, ref: str) -> dict[str, Any]:
-    found = find_destination(ctx, app_id, ref)
-    if found is None:
-        await ctx.cache.catch_up()
-        found = find_destination(ctx, app_id, ref)
-    if found is None:
-        raise not_found("destination")
-    return found
+    return await get_fresh(ctx.cache, lambda: find_destination(ctx, app_id, ref), lambda: not_found("destination"))
 
 
 def destinations_named(ctx: ApiContext, ref: str) -> list[dict[str, Any]]:
     """Every endpoint (in any tenant) the destination id ``ref`` may name: for routes given no tenant."""
     endpoint_id = as_id(ref, IdKind.ENDPOINT)
-    if endpoint_id is not None and endpoint_id in ctx.directory.endpoints:
-        return [ctx.directory.endpoints[endpoint_id]]
-    return [record for record in ctx.directory.endpoints.values() if record.get("uid") == ref]
+    found = ctx.records.any_endpoint(endpoint_id) if endpoint_id is not None else None
+    return [found] if found is not None else ctx.records.endpoints_with_uid(ref)
 
 
 async def find_event(ctx: ApiContext, app_id: uuid.UUID, ref: str, *, with_content: bool) -> dict[str, Any] | None:

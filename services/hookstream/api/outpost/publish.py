@@ -24,7 +24,7 @@ from hookstream.api.outpost.errors import invalid
 from hookstream.api.outpost.shapes import ref
 from hookstream.api.outpost.tenants import NAME_PATTERN
 from hookstream.api.spec import Operation, Response, read_body
-from hookstream.domain.config import endpoint_from_record
+from hookstream.domain.directory import endpoint_from_record
 from hookstream.domain.ids import generate_id
 from hookstream.domain.matching import match_endpoints
 from hookstream.domain.routing import message_facts
@@ -43,7 +43,7 @@ BODY = {
 
 def matched(ctx: ApiContext, app: dict[str, Any], record: dict[str, Any]) -> list[str]:
     """Destination ids the message is routed to, by the router's own rule over the current config."""
-    endpoints = {uuid.UUID(e["endpoint_id"]): e for e in ctx.directory.endpoints_of(lookup.app_uuid(app))}
+    endpoints = {uuid.UUID(e["endpoint_id"]): e for e in ctx.records.endpoints_of(lookup.app_uuid(app))}
     rules = [endpoint_from_record(e).rule for e in endpoints.values()]
     routed = match_endpoints(message_facts(record), rules)
     return [lookup.destination_id(endpoints[rule.endpoint_id]) for rule in routed]
@@ -51,7 +51,7 @@ def matched(ctx: ApiContext, app: dict[str, Any], record: dict[str, Any]) -> lis
 
 def _topic(ctx: ApiContext, body: dict[str, Any]) -> str:
     """Required, and one of them, once topics (event types) are configured; free otherwise."""
-    configured = {name for name, record in ctx.directory.event_types.items() if not record.get("archived")}
+    configured = ctx.records.topics()
     topic = body.get("topic")
     if configured and topic is None:
         raise invalid("topic", "is required: this deployment has topics configured (GET /topics)")

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
 
 from hookstream.api.auth import scope_of
+from hookstream.api.commands import APPLICATION, Record
 from hookstream.api.context import API_CONTEXT, ApiContext
+from hookstream.api.fresh import find_fresh
 from hookstream.api.outpost import cursors, lookup
 from hookstream.api.outpost.shapes import ref, tenant_out
 from hookstream.api.spec import Operation, Param, Response, read_body, read_params
@@ -29,7 +31,7 @@ _METADATA = {"type": ["object", "null"], "additionalProperties": {"type": "strin
 
 
 def out(ctx: ApiContext, app: dict[str, Any]) -> dict[str, Any]:
-    return tenant_out(app, ctx.directory.endpoints_of(lookup.app_uuid(app)))
+    return tenant_out(app, ctx.records.endpoints_of(lookup.app_uuid(app)))
 
 
 async def upsert(request: web.Request) -> web.Response:
@@ -37,19 +39,20 @@ async def upsert(request: web.Request) -> web.Response:
     ref_ = read_params(request, UPSERT)["tenant_id"]
     body = await read_body(request, UPSERT) if request.body_exists else None
     metadata = (body or {}).get("metadata") or {}
-    async with ctx.commands.config_lock:
-        await ctx.cache.catch_up()
-        current = lookup.find_tenant(ctx, ref_)
-        now = datetime.now(UTC)
-        if current is None and scope_of(request).is_operator:  # a tenant token gets 404 below: it cannot tell
-            record = {"app_id": str(generate_id()), "name": ref_, "uid": ref_, "rate_limit": None,
-                      "metadata": metadata, "version": 1, "created_at": now, "updated_at": now}  # fmt: skip
-            status = 201
-        else:  # an unknown id from another tenant's
-            current = await lookup.tenant(ctx, request, ref_)
-            record = {**current, "metadata": metadata, "version": current["version"] + 1, "updated_at": now}
-            status = 200
-        await ctx.commands.config("ApplicationUpserted", record, record["app_id"])
+
+    async def read() -> Record | None:
+        current = await find_fresh(ctx.cache, lambda: lookup.find_tenant(ctx, ref_))
+        if current is None and scope_of(request).is_operator:
+            return None  # a tenant token gets 404 below: it cannot tell an unknown id from another tenant's
+        return await lookup.tenant(ctx, request, ref_)
+
+    def change(current: Record | None) -> Record:
+        if current is None:
+            return {"app_id": str(generate_id()), "name": ref_, "uid": ref_, "rate_limit": None, "metadata": metadata}
+        return {"metadata": metadata}
+
+    written = await ctx.commands.upsert(APPLICATION, read, change)
+    record, status = written.record, 201 if written.created else 200
     return web.json_response(out(ctx, record), status=status)
 
 
@@ -62,11 +65,7 @@ async def get(request: web.Request) -> web.Response:
 async def delete(request: web.Request) -> web.Response:
     ctx = request.app[API_CONTEXT]
     ref_ = read_params(request, DELETE)["tenant_id"]
-    async with ctx.commands.config_lock:
-        current = await lookup.tenant(ctx, request, ref_)
-        record = {"app_id": current["app_id"], "uid": current.get("uid"), "version": current["version"] + 1,
-                  "deleted_at": datetime.now(UTC)}  # fmt: skip
-        await ctx.commands.config("ApplicationDeleted", record, current["app_id"])
+    await ctx.commands.delete(APPLICATION, lambda: lookup.tenant(ctx, request, ref_))
     return web.json_response({"success": True})
 
 
@@ -75,7 +74,7 @@ async def list_tenants(request: web.Request) -> web.Response:
     ctx = request.app[API_CONTEXT]
     params = read_params(request, LIST)
     scope = scope_of(request)
-    apps = [app for app in ctx.directory.applications.values() if scope.allows(app["app_id"])]
+    apps = [app for app in ctx.records.applications() if scope.allows(app["app_id"])]
     if params["id"]:
         wanted = set(params["id"])
         apps = [app for app in apps if lookup.tenant_id(app) in wanted]

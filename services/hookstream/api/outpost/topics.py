@@ -11,7 +11,7 @@ from hookstream.api.spec import Operation, Response
 async def list_topics(request: web.Request) -> web.Response:
     ctx = request.app[API_CONTEXT]
     await ctx.cache.catch_up()
-    names = sorted(name for name, record in ctx.directory.event_types.items() if not record.get("archived"))
+    names = sorted(ctx.records.topics())
     return web.json_response(names)
 
 

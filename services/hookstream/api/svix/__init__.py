@@ -20,6 +20,9 @@ from hookstream.api.svix import (
     applications,
     attempts,
     authentication,
+    endpoint_headers,
+    endpoint_recovery,
+    endpoint_secrets,
     endpoints,
     event_types,
     health,
@@ -33,7 +36,10 @@ from hookstream.api.svix.schemas import ERRORS, SCHEMAS
 from hookstream.foundation.ops import HEALTH_CHECKS, METRICS, Check, Metrics
 
 PREFIX = "/api/v1"
-MODULES = (health, authentication, applications, endpoints, event_types, messages, attempts, operational)
+MODULES = (
+    health, authentication, applications, endpoints, endpoint_secrets, endpoint_recovery, endpoint_headers,
+    event_types, messages, attempts, operational,
+)  # fmt: skip
 # Headroom over the payload cap for the rest of the message body; anything larger is refused unread.
 _BODY_OVERHEAD = 64 * 1024
 

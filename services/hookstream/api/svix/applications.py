@@ -8,13 +8,14 @@ API's config view holds it (read your writes).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from aiohttp import web
 
+from hookstream.api.commands import APPLICATION, Record
 from hookstream.api.context import API_CONTEXT, ApiContext
+from hookstream.api.fresh import find_fresh
 from hookstream.api.spec import Operation, Response, read_body, read_params
 from hookstream.api.svix import lookup, params
 from hookstream.api.svix.errors import Invalid, conflict, not_found
@@ -39,28 +40,26 @@ def _name(body: Mapping[str, Any]) -> str:
 def _check_uid_free(ctx: ApiContext, uid: str | None, app_id: uuid.UUID | None) -> None:
     if uid is None:
         return
-    holder = ctx.directory.application_by_uid(uid)
+    holder = ctx.records.application_by_uid(uid)
     if holder is not None and uuid.UUID(holder["app_id"]) != app_id:
         raise conflict(f"an application with uid {uid!r} already exists")
 
 
-async def _write(ctx: ApiContext, record: dict[str, Any]) -> dict[str, Any]:
-    await ctx.commands.config("ApplicationUpserted", record, record["app_id"])
-    return record
-
-
 def _new(body: Mapping[str, Any], uid: str | None) -> dict[str, Any]:
-    now = datetime.now(UTC)
+    """A new application's fields (``Commands.upsert`` adds the version and times)."""
     return {
         "app_id": str(generate_id()),
         "name": _name(body),
         "uid": uid,
         "rate_limit": body.get("throttleRate"),
         "metadata": params.string_map(body, "metadata") or {},
-        "version": 1,
-        "created_at": now,
-        "updated_at": now,
     }
+
+
+def uid_checked(ctx: ApiContext, new: Record) -> Record:
+    """A new application's fields, once its uid is known to be free."""
+    _check_uid_free(ctx, new["uid"], None)
+    return new
 
 
 async def create(request: web.Request) -> web.Response:
@@ -68,22 +67,25 @@ async def create(request: web.Request) -> web.Response:
     get_if_exists = read_params(request, CREATE)["get_if_exists"]
     body = await read_body(request, CREATE)
     uid = body.get("uid")
-    record = _new(body, uid)
-    async with ctx.commands.config_lock:
-        await ctx.cache.catch_up()
-        existing = ctx.directory.application_by_uid(uid) if uid else None
-        if existing is not None:
-            if get_if_exists:
-                return web.json_response(application_out(existing), status=200)
+    new = _new(body, uid)
+
+    def change(current: Record | None) -> Record | None:
+        if current is not None and not get_if_exists:
             raise conflict(f"an application with uid {uid!r} already exists")
-        await _write(ctx, record)
-    return web.json_response(application_out(record), status=201)
+        return None if current is not None else new
+
+    written = await ctx.commands.upsert(APPLICATION, lambda: find_fresh(ctx.cache, _by_uid(ctx, uid)), change)
+    return web.json_response(application_out(written.record), status=201 if written.created else 200)
+
+
+def _by_uid(ctx: ApiContext, uid: str | None) -> Callable[[], dict[str, Any] | None]:
+    return lambda: ctx.records.application_by_uid(uid) if uid else None
 
 
 async def list_applications(request: web.Request) -> web.Response:
     ctx = request.app[API_CONTEXT]
     query = read_params(request, LIST)
-    tenants = [r for r in ctx.directory.applications.values() if r["app_id"] != OPERATIONAL_APP_KEY]
+    tenants = [r for r in ctx.records.applications() if r["app_id"] != OPERATIONAL_APP_KEY]
     items, page = id_page(tenants, "app_id", query, IdKind.APPLICATION, query["limit"])
     return web.json_response(id_list_response([application_out(r) for r in items], page))
 
@@ -99,23 +101,18 @@ async def update(request: web.Request) -> web.Response:
     ref_ = read_params(request, UPDATE)["app_id"]
     body = await read_body(request, UPDATE)
     uid = body.get("uid")
-    async with ctx.commands.config_lock:
-        await ctx.cache.catch_up()
-        current = lookup.find_application(ctx, ref_)
+
+    def change(current: Record | None) -> Record:
         if current is None:
             if params.id_or_ref(ref_, IdKind.APPLICATION) is not None:
-                raise not_found("Application") from None
-            uid = uid or ref_
-            _check_uid_free(ctx, uid, None)
-            record = await _write(ctx, _new(body, uid))
-            return web.json_response(application_out(record), status=201)
-        app_id = uuid.UUID(current["app_id"])
-        _check_uid_free(ctx, uid, app_id)
-        record = {**current, "name": _name(body), "uid": uid, "rate_limit": body.get("throttleRate"),
-                  "metadata": params.string_map(body, "metadata") or {}, "version": current["version"] + 1,
-                  "updated_at": datetime.now(UTC)}  # fmt: skip
-        await _write(ctx, record)
-    return web.json_response(application_out(record))
+                raise not_found("Application")
+            return uid_checked(ctx, _new(body, uid or ref_))
+        _check_uid_free(ctx, uid, uuid.UUID(current["app_id"]))
+        return {"name": _name(body), "uid": uid, "rate_limit": body.get("throttleRate"),
+                "metadata": params.string_map(body, "metadata") or {}}  # fmt: skip
+
+    written = await ctx.commands.upsert(APPLICATION, lambda: lookup.find_application_fresh(ctx, ref_), change)
+    return web.json_response(application_out(written.record), status=201 if written.created else 200)
 
 
 async def patch(request: web.Request) -> web.Response:
@@ -131,21 +128,20 @@ async def patch(request: web.Request) -> web.Response:
         changes["rate_limit"] = body["throttleRate"]
     if "metadata" in body:
         changes["metadata"] = params.string_map(body, "metadata") or {}
-    async with ctx.commands.config_lock:
-        current = await lookup.application(ctx, app_ref)
+
+    def change(current: Record | None) -> Record:
+        assert current is not None
         _check_uid_free(ctx, changes.get("uid"), uuid.UUID(current["app_id"]))
-        record = {**current, **changes, "version": current["version"] + 1, "updated_at": datetime.now(UTC)}
-        await _write(ctx, record)
-    return web.json_response(application_out(record))
+        return changes
+
+    written = await ctx.commands.upsert(APPLICATION, lambda: lookup.application(ctx, app_ref), change)
+    return web.json_response(application_out(written.record))
 
 
 async def delete(request: web.Request) -> web.Response:
     ctx = request.app[API_CONTEXT]
-    async with ctx.commands.config_lock:
-        current = await lookup.application(ctx, read_params(request, DELETE)["app_id"])
-        record = {"app_id": current["app_id"], "uid": current.get("uid"), "version": current["version"] + 1,
-                  "deleted_at": datetime.now(UTC)}  # fmt: skip
-        await ctx.commands.config("ApplicationDeleted", record, current["app_id"])
+    app_ref = read_params(request, DELETE)["app_id"]
+    await ctx.commands.delete(APPLICATION, lambda: lookup.application(ctx, app_ref))
     return web.Response(status=204)
 
 

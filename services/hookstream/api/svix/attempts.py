@@ -150,7 +150,7 @@ async def attempted_destinations(request: web.Request) -> web.Response:
     page = await destinations_of_message(ctx.clickhouse, app_id, _uuid(message["msg_id"]), query["limit"], after)
     data = []
     for state in page.items:
-        endpoint = ctx.directory.endpoint(app_id, state.endpoint_id)
+        endpoint = ctx.records.endpoint(app_id, state.endpoint_id)
         if endpoint is not None:  # a deleted endpoint is no destination any more
             data.append(message_endpoint_out(state, endpoint))
     last = to_svix(IdKind.ENDPOINT, page.items[-1].endpoint_id) if page.items else None

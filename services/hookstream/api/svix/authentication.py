@@ -23,6 +23,7 @@ from typing import Any
 from aiohttp import web
 
 from hookstream.api.auth import scope_of
+from hookstream.api.commands import APPLICATION, Record
 from hookstream.api.context import API_CONTEXT, ApiContext
 from hookstream.api.spec import Operation, Response, read_body, read_params
 from hookstream.api.svix import applications, lookup, params
@@ -65,15 +66,16 @@ def _new_application(body: Mapping[str, Any], ref: str) -> dict[str, Any] | None
 
 async def _application(ctx: ApiContext, ref: str, new: dict[str, Any] | None) -> uuid.UUID:
     """The application ``ref`` names, created from ``new`` when there is none and ``ref`` can be its uid."""
-    async with ctx.commands.config_lock:
-        await ctx.cache.catch_up()
-        current = lookup.find_application(ctx, ref)
-        if current is None:
-            if new is None or params.id_or_ref(ref, IdKind.APPLICATION) is not None:
-                raise not_found("Application")
-            applications._check_uid_free(ctx, new["uid"], None)
-            current = await applications._write(ctx, new)
-    return uuid.UUID(current["app_id"])
+
+    def change(current: Record | None) -> Record | None:
+        if current is not None:
+            return None
+        if new is None or params.id_or_ref(ref, IdKind.APPLICATION) is not None:
+            raise not_found("Application")
+        return applications.uid_checked(ctx, new)
+
+    written = await ctx.commands.upsert(APPLICATION, lambda: lookup.find_application_fresh(ctx, ref), change)
+    return uuid.UUID(written.record["app_id"])
 
 
 async def _access(request: web.Request, op: Operation) -> web.Response:

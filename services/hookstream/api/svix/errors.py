@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from aiohttp import web
 
+from hookstream.api.commands import ConfigConflict
 from hookstream.api.spec import InvalidInput
 
 log = logging.getLogger("hookstream.api.svix")
@@ -88,6 +89,8 @@ async def svix_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         return error.response()
     except InvalidInput as error:
         return from_invalid_input(error).response()
+    except ConfigConflict as error:
+        return conflict(str(error)).response()
     except web.HTTPRequestEntityTooLarge:
         return Invalid(["body"], "request body too large").response()
     except web.HTTPNotFound:

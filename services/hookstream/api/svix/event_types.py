@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
 
+from hookstream.api.commands import EVENT_TYPE, Record
 from hookstream.api.context import API_CONTEXT, ApiContext
+from hookstream.api.fresh import get_fresh
 from hookstream.api.spec import Operation, Response, read_body, read_params
 from hookstream.api.svix import params
 from hookstream.api.svix.auth import for_app_tokens
@@ -33,7 +35,7 @@ from hookstream.api.svix.pagination import descending, keyset_page, list_respons
 from hookstream.api.svix.params import EVENT_TYPE_NAME, IDEMPOTENCY_KEY, ORDER, PAGE, flag, with_content
 from hookstream.api.svix.schemas import event_type_in, list_of, ref
 from hookstream.api.svix.shapes import event_type_out
-from hookstream.domain.config import event_type_flags
+from hookstream.domain.directory import event_type_flags
 
 # Request field -> record field, for PATCH (only what the body names changes).
 _FIELDS = {"description": "description", "archived": "archived", "deprecated": "deprecated", "schemas": "schemas",
@@ -73,10 +75,11 @@ def _fields(body: Mapping[str, Any], *, partial: bool) -> dict[str, Any]:
     return {field: values[field] for key, field in _FIELDS.items() if key in body}
 
 
-def _record(ctx: ApiContext, name: str, fields: Mapping[str, Any], created_at: datetime | None) -> dict[str, Any]:
-    now = datetime.now(UTC)
-    return {"name": name, **fields, "feature_flag": None, "version": ctx.directory.next_event_type_version(name),
-            "created_at": created_at or now, "updated_at": now}  # fmt: skip
+def _replacing(name: str, fields: Mapping[str, Any], current: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A whole new state of the type (``Commands.upsert`` adds the version and times; a re-creation keeps
+    the first creation time)."""
+    created = {"created_at": _created_at(current)} if current is not None else {}
+    return {"name": name, **fields, "feature_flag": None, **created}
 
 
 def _kept(current: Mapping[str, Any]) -> dict[str, Any]:
@@ -88,20 +91,15 @@ def _created_at(record: Mapping[str, Any]) -> datetime:
     return record.get("created_at") or record["updated_at"]
 
 
-async def _write(ctx: ApiContext, record: dict[str, Any]) -> dict[str, Any]:
-    await ctx.commands.config("EventTypeUpserted", record, record["name"])
-    return record
+async def _current(ctx: ApiContext, name: str) -> dict[str, Any] | None:
+    """The event type as the end of ``config`` has it, archived or not (a create or PUT decides on it)."""
+    await ctx.cache.catch_up()
+    return ctx.records.event_type(name)
 
 
 async def _find(ctx: ApiContext, name: str) -> dict[str, Any]:
     """The event type, archived or not; a miss waits once for the view to reach the end of ``config``."""
-    found = ctx.directory.event_types.get(name)
-    if found is None:
-        await ctx.cache.catch_up()
-        found = ctx.directory.event_types.get(name)
-    if found is None:
-        raise not_found("Event type")
-    return found
+    return await get_fresh(ctx.cache, lambda: ctx.records.event_type(name), lambda: not_found("Event type"))
 
 
 def _iterator(raw: str) -> tuple[bool, str | None]:
@@ -120,7 +118,7 @@ async def list_event_types(request: web.Request) -> web.Response:
     ctx = request.app[API_CONTEXT]
     query = read_params(request, LIST)
     backwards, after = _iterator(query["iterator"] or "")
-    records = [r for r in ctx.directory.event_types.values() if query["include_archived"] or not r["archived"]]
+    records = [r for r in ctx.records.event_types() if query["include_archived"] or not r["archived"]]
     items, page = keyset_page(records, lambda r: r["name"], after, backwards=backwards, descending=descending(query),
                               limit=query["limit"])  # fmt: skip
     data = [event_type_out(r, with_content=query["with_content"]) for r in items]
@@ -137,12 +135,13 @@ async def create(request: web.Request) -> web.Response:
     body = await read_body(request, CREATE)
     name = body["name"]
     fields = _fields(body, partial=False)
-    async with ctx.commands.config_lock:
-        await ctx.cache.catch_up()
-        current = ctx.directory.event_types.get(name)
+
+    def change(current: Record | None) -> Record:
         if current is not None and not current["archived"]:
             raise conflict(f"an event type named {name!r} already exists")
-        record = await _write(ctx, _record(ctx, name, fields, _created_at(current) if current else None))
+        return _replacing(name, fields, current)
+
+    record = (await ctx.commands.upsert(EVENT_TYPE, lambda: _current(ctx, name), change)).record
     return web.json_response(event_type_out(record), status=201)
 
 
@@ -157,20 +156,24 @@ async def update(request: web.Request) -> web.Response:
     ctx = request.app[API_CONTEXT]
     name = read_params(request, UPDATE)["event_type_name"]
     fields = _fields(await read_body(request, UPDATE), partial=False)
-    async with ctx.commands.config_lock:
-        await ctx.cache.catch_up()
-        current = ctx.directory.event_types.get(name)
-        record = await _write(ctx, _record(ctx, name, fields, _created_at(current) if current else None))
-    return web.json_response(event_type_out(record), status=200 if current else 201)
+
+    def change(current: Record | None) -> Record:
+        return _replacing(name, fields, current)
+
+    written = await ctx.commands.upsert(EVENT_TYPE, lambda: _current(ctx, name), change)
+    return web.json_response(event_type_out(written.record), status=201 if written.created else 200)
 
 
 async def patch(request: web.Request) -> web.Response:
     ctx = request.app[API_CONTEXT]
     name = read_params(request, PATCH)["event_type_name"]
     changes = _fields(await read_body(request, PATCH), partial=True)
-    async with ctx.commands.config_lock:
-        current = await _find(ctx, name)
-        record = await _write(ctx, _record(ctx, name, _kept(current) | changes, _created_at(current)))
+
+    def change(current: Record | None) -> Record:
+        assert current is not None
+        return _replacing(name, _kept(current) | changes, current)
+
+    record = (await ctx.commands.upsert(EVENT_TYPE, lambda: _find(ctx, name), change)).record
     return web.json_response(event_type_out(record))
 
 
@@ -179,14 +182,15 @@ async def delete(request: web.Request) -> web.Response:
     ctx = request.app[API_CONTEXT]
     query = read_params(request, DELETE)
     name, expunge = query["event_type_name"], query["expunge"]
-    async with ctx.commands.config_lock:
-        current = await _find(ctx, name)
-        if expunge:
-            record = {"name": name, "version": ctx.directory.next_event_type_version(name),
-                      "deleted_at": datetime.now(UTC)}  # fmt: skip
-            await ctx.commands.config("EventTypeDeleted", record, name)
-        elif not current["archived"]:
-            await _write(ctx, _record(ctx, name, _kept(current) | {"archived": True}, _created_at(current)))
+    if expunge:
+        await ctx.commands.delete(EVENT_TYPE, lambda: _find(ctx, name))
+    else:
+
+        def archive(current: Record | None) -> Record | None:
+            assert current is not None
+            return None if current["archived"] else _replacing(name, _kept(current) | {"archived": True}, current)
+
+        await ctx.commands.upsert(EVENT_TYPE, lambda: _find(ctx, name), archive)
     return web.Response(status=204)
 
 

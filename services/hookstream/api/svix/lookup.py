@@ -12,6 +12,7 @@ import uuid
 from typing import Any
 
 from hookstream.api.context import ApiContext
+from hookstream.api.fresh import find_fresh, get_fresh
 from hookstream.api.svix.errors import not_found
 from hookstream.api.svix.params import id_or_ref
 from hookstream.domain.ids import IdKind
@@ -20,34 +21,30 @@ from hookstream.query.messages import get_message, get_message_by_event_id
 
 def find_application(ctx: ApiContext, ref: str) -> dict[str, Any] | None:
     app_id = id_or_ref(ref, IdKind.APPLICATION)
-    return ctx.directory.application(app_id) if app_id is not None else ctx.directory.application_by_uid(ref)
+    return ctx.records.application(app_id) if app_id is not None else ctx.records.application_by_uid(ref)
+
+
+async def find_application_fresh(ctx: ApiContext, ref: str) -> dict[str, Any] | None:
+    return await find_fresh(ctx.cache, lambda: find_application(ctx, ref))
 
 
 async def application(ctx: ApiContext, ref: str) -> dict[str, Any]:
-    found = find_application(ctx, ref)
-    if found is None:
-        await ctx.cache.catch_up()
-        found = find_application(ctx, ref)
-    if found is None:
-        raise not_found("Application")
-    return found
+    return await get_fresh(ctx.cache, lambda: find_application(ctx, ref), lambda: not_found("Application"))
 
 
 def find_endpoint(ctx: ApiContext, app_id: uuid.UUID, ref: str) -> dict[str, Any] | None:
     endpoint_id = id_or_ref(ref, IdKind.ENDPOINT)
     if endpoint_id is not None:
-        return ctx.directory.endpoint(app_id, endpoint_id)
-    return ctx.directory.endpoint_by_uid(app_id, ref)
+        return ctx.records.endpoint(app_id, endpoint_id)
+    return ctx.records.endpoint_by_uid(app_id, ref)
+
+
+async def find_endpoint_fresh(ctx: ApiContext, app_id: uuid.UUID, ref: str) -> dict[str, Any] | None:
+    return await find_fresh(ctx.cache, lambda: find_endpoint(ctx, app_id, ref))
 
 
 async def endpoint(ctx: ApiContext, app_id: uuid.UUID, ref: str) -> dict[str, Any]:
-    found = find_endpoint(ctx, app_id, ref)
-    if found is None:
-        await ctx.cache.catch_up()
-        found = find_endpoint(ctx, app_id, ref)
-    if found is None:
-        raise not_found("Endpoint")
-    return found
+    return await get_fresh(ctx.cache, lambda: find_endpoint(ctx, app_id, ref), lambda: not_found("Endpoint"))
 
 
 async def message(ctx: ApiContext, app_id: uuid.UUID, ref: str, *, with_content: bool = True) -> dict[str, Any]:

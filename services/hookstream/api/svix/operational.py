@@ -5,7 +5,7 @@ application :data:`~hookstream.domain.operational.OPERATIONAL_APP_ID`: the
 status role relays each operational event as a message of that application,
 so the endpoint's event-type filter picks which events it receives, and its
 secret signs them. Each route is therefore the endpoint route of the same
-name with the application fixed: the handlers of :mod:`.endpoints` serve
+name with the application fixed: the handlers of :mod:`.endpoints` (and its secret and header modules) serve
 them, so validation, errors and shapes stay one implementation (Svix's
 ``OperationalWebhookEndpointOut`` is its endpoint shape without channels;
 the extra field is ignored by clients). The reserved application is created
@@ -15,14 +15,15 @@ with the first operational endpoint.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
 
 from aiohttp import web
 
 from hookstream.api.auth import scope_of
-from hookstream.api.context import API_CONTEXT
+from hookstream.api.commands import APPLICATION, Record
+from hookstream.api.context import API_CONTEXT, ApiContext
+from hookstream.api.fresh import find_fresh
 from hookstream.api.spec import Operation, read_params
-from hookstream.api.svix import endpoints
+from hookstream.api.svix import endpoint_headers, endpoint_secrets, endpoints
 from hookstream.api.svix.errors import forbidden, not_found
 from hookstream.api.svix.pagination import id_list_response
 from hookstream.domain.ids import IdKind, to_svix
@@ -43,9 +44,7 @@ def _operational(endpoint_op: Operation, operation_id: str, summary: str, *, cre
             raise forbidden("operational webhooks are managed with the operator token only")
         read_params(request, declared)  # bad input is a 422 even before the reserved application exists
         ctx = request.app[API_CONTEXT]
-        if ctx.directory.application(OPERATIONAL_APP_ID) is None:
-            await ctx.cache.catch_up()
-        if ctx.directory.application(OPERATIONAL_APP_ID) is None:
+        if await _reserved_application(ctx) is None:
             if not creates:
                 if endpoint_op is endpoints.LIST:
                     return web.json_response(id_list_response([], Page([], done=True)))
@@ -62,16 +61,17 @@ def _operational(endpoint_op: Operation, operation_id: str, summary: str, *, cre
     return declared
 
 
+async def _reserved_application(ctx: ApiContext) -> Record | None:
+    return await find_fresh(ctx.cache, lambda: ctx.records.application(OPERATIONAL_APP_ID))
+
+
 async def _create_application(request: web.Request) -> None:
     ctx = request.app[API_CONTEXT]
-    async with ctx.commands.config_lock:
-        await ctx.cache.catch_up()
-        if ctx.directory.application(OPERATIONAL_APP_ID) is not None:
-            return
-        now = datetime.now(UTC)
-        record = {"app_id": str(OPERATIONAL_APP_ID), "name": OPERATIONAL_APP_NAME, "uid": None, "rate_limit": None,
-                  "metadata": {}, "version": 1, "created_at": now, "updated_at": now}  # fmt: skip
-        await ctx.commands.config("ApplicationUpserted", record, record["app_id"])
+    record = {"app_id": str(OPERATIONAL_APP_ID), "name": OPERATIONAL_APP_NAME, "uid": None, "rate_limit": None,
+              "metadata": {}}  # fmt: skip
+    await ctx.commands.upsert(
+        APPLICATION, lambda: _reserved_application(ctx), lambda current: None if current is not None else record
+    )
 
 
 OPERATIONS = (
@@ -82,12 +82,12 @@ OPERATIONS = (
     _operational(endpoints.UPDATE, "v1.operational-webhook.endpoint.update",
                  "Update an operational webhook endpoint (create it: the path is its uid)", creates=True),
     _operational(endpoints.DELETE, "v1.operational-webhook.endpoint.delete", "Delete an operational webhook endpoint"),
-    _operational(endpoints.GET_SECRET, "v1.operational-webhook.endpoint.get-secret",
+    _operational(endpoint_secrets.GET_SECRET, "v1.operational-webhook.endpoint.get-secret",
                  "An operational webhook endpoint's signing secret"),
-    _operational(endpoints.ROTATE_SECRET, "v1.operational-webhook.endpoint.rotate-secret",
+    _operational(endpoint_secrets.ROTATE_SECRET, "v1.operational-webhook.endpoint.rotate-secret",
                  "A new signing secret for an operational webhook endpoint"),
-    _operational(endpoints.GET_HEADERS, "v1.operational-webhook.endpoint.get-headers",
+    _operational(endpoint_headers.GET_HEADERS, "v1.operational-webhook.endpoint.get-headers",
                  "An operational webhook endpoint's custom headers"),
-    _operational(endpoints.SET_HEADERS, "v1.operational-webhook.endpoint.update-headers",
+    _operational(endpoint_headers.SET_HEADERS, "v1.operational-webhook.endpoint.update-headers",
                  "Replace an operational webhook endpoint's custom headers"),
 )  # fmt: skip

@@ -14,7 +14,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from hookstream.domain.config import event_type_flags
+from hookstream.domain.directory import event_type_flags
 from hookstream.domain.ids import IdKind, timestamp_ms, to_svix
 from hookstream.query.status import DeliveryState
 

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from hookstream.api.auth import scope_of
 from hookstream.api.context import API_CONTEXT, ApiContext
+from hookstream.api.fresh import get_fresh
 from hookstream.api.requestid import request_id_of
 from hookstream.api.spec import InvalidInput, Operation, Param, Response, read_params
 from hookstream.api.v1.errors import not_found
@@ -76,11 +77,8 @@ def window(since: datetime | None, until: datetime | None, span: timedelta) -> t
 
 async def _endpoint_app(ctx: ApiContext, request: web.Request, endpoint_id: uuid.UUID) -> uuid.UUID:
     """The endpoint's application if the caller may see it; 404 otherwise (unknown and foreign alike)."""
-    record = ctx.directory.endpoints.get(endpoint_id)
-    if record is None:
-        await ctx.cache.catch_up()
-        record = ctx.directory.endpoints.get(endpoint_id)
-    if record is None or not scope_of(request).allows(record["app_id"]):
+    record = await get_fresh(ctx.cache, lambda: ctx.records.any_endpoint(endpoint_id), lambda: not_found("endpoint"))
+    if not scope_of(request).allows(record["app_id"]):
         raise not_found("endpoint")
     return uuid.UUID(record["app_id"])
 
@@ -114,10 +112,7 @@ async def get_slowest(request: web.Request) -> web.Response:
     app_id = args["app_id"]
     if not scope_of(request).allows(app_id):
         raise not_found("application")
-    if ctx.directory.application(app_id) is None:
-        await ctx.cache.catch_up()
-        if ctx.directory.application(app_id) is None:
-            raise not_found("application")
+    await get_fresh(ctx.cache, lambda: ctx.records.application(app_id), lambda: not_found("application"))
     since, until = window(args["since"], args["until"], SLOWEST_SPAN)
     ranked = await slowest_endpoints(ctx.clickhouse, app_id, since, until, args["limit"])
     meta = {"request_id": request_id_of(request), "since": iso(Granularity.HOUR.floor(since)), "until": iso(until)}

@@ -1,6 +1,8 @@
-"""The in-memory configuration view, fed by the compacted ``config`` topic.
+"""The follower of the compacted ``config`` topic: it folds each record into a ``Directory``.
 
-A ``TopicFollower``: ``start()`` reads the topic to the end offsets it saw
+Named for what it follows: ``config`` is the topic; the ``Directory``
+(``domain/directory.py``) is what it builds; sealing secrets lives in
+``foundation/secrets.py``. A ``TopicFollower``: ``start()`` reads the topic to the end offsets it saw
 when it started, so a service never routes or delivers with a partial view,
 then keeps following it.
 """
@@ -10,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from hookstream.domain.config import ConfigView
+from hookstream.domain.directory import Directory
 from hookstream.log.codec import AvroCodec, UndecodableRecord
 from hookstream.log.follower import TopicFollower
 
@@ -19,10 +21,10 @@ log = logging.getLogger("hookstream.config")
 Listener = Callable[[str, dict], None]
 
 
-class ConfigCache(TopicFollower):
+class ConfigFollower(TopicFollower):
     def __init__(self, bootstrap: str, topic: str, codec: AvroCodec) -> None:
         super().__init__(bootstrap, topic)
-        self.view = ConfigView()
+        self.view = Directory()
         self._codec = codec
         self._listeners: list[Listener] = []
 
@@ -30,7 +32,7 @@ class ConfigCache(TopicFollower):
         """Called with each config event after it is folded in (e.g. to drop a decrypted-secret cache)."""
         self._listeners.append(listener)
 
-    async def start(self) -> ConfigCache:
+    async def start(self) -> ConfigFollower:
         await super().start()
         return self
 

@@ -1,7 +1,10 @@
-"""The configuration view: applications, endpoints and event types folded from config events.
+"""The directory: applications, endpoints and event types folded from the ``config`` topic's events.
 
 Every service that routes or delivers keeps one of these in memory, rebuilt
-from the compacted ``config`` topic at start and kept current while running.
+from the compacted ``config`` topic at start and kept current while running;
+the API keeps one too, and looks entities up by ``uid`` in it and answers
+with their creation and update times. The ``*_record`` functions give an
+entity back as the record it was folded from, for writers that change it.
 The fold is idempotent and order-tolerant per entity: an event whose version
 is not newer than what the view holds is ignored, so replaying the topic, or
 reading a record twice after a crash, changes nothing.
@@ -40,6 +43,8 @@ class Application:
     version: int
     metadata: Mapping[str, str] = field(default_factory=dict)
     rate_limit: int | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +79,14 @@ class Endpoint:
 class EventType:
     name: str
     version: int
-    description: str = ""
+    description: str | None = ""
     archived: bool = False
+    deprecated: bool = False
+    schemas: str | None = None  # JSON text: JSON Schemas by version
+    group_name: str | None = None
+    feature_flags: tuple[str, ...] = ()
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
 
 
 def event_type_flags(record: Mapping[str, Any]) -> list[str]:
@@ -84,8 +95,52 @@ def event_type_flags(record: Mapping[str, Any]) -> list[str]:
     return flags or ([record["feature_flag"]] if record.get("feature_flag") else [])
 
 
-def _sealed(records: Iterable[Mapping[str, Any]]) -> tuple[SealedSecret, ...]:
+def sealed_secrets(records: Iterable[Mapping[str, Any]]) -> tuple[SealedSecret, ...]:
     return tuple(SealedSecret(r["ciphertext"], r["key_id"], r["created_at"], r.get("expires_at")) for r in records)
+
+
+def application_from_record(record: Mapping[str, Any]) -> Application:
+    return Application(
+        app_id=uuid.UUID(record["app_id"]),
+        name=record["name"],
+        uid=record.get("uid"),
+        version=record["version"],
+        metadata=dict(record.get("metadata") or {}),
+        rate_limit=record.get("rate_limit"),
+        created_at=record.get("created_at"),
+        updated_at=record.get("updated_at"),
+    )
+
+
+def application_record(app: Application) -> dict[str, Any]:
+    """The ``ApplicationUpserted`` record ``app`` was folded from."""
+    return {"app_id": str(app.app_id), "name": app.name, "uid": app.uid, "rate_limit": app.rate_limit,
+            "metadata": dict(app.metadata), "version": app.version, "created_at": app.created_at,
+            "updated_at": app.updated_at}  # fmt: skip
+
+
+def event_type_from_record(record: Mapping[str, Any]) -> EventType:
+    return EventType(
+        name=record["name"],
+        version=record["version"],
+        description=record.get("description", ""),
+        archived=record.get("archived", False),
+        deprecated=record.get("deprecated", False),
+        schemas=record.get("schemas"),
+        group_name=record.get("group_name"),
+        feature_flags=tuple(event_type_flags(record)),
+        created_at=record.get("created_at"),
+        updated_at=record.get("updated_at"),
+    )
+
+
+def event_type_record(event_type: EventType) -> dict[str, Any]:
+    """The ``EventTypeUpserted`` record ``event_type`` was folded from (an old single flag in ``feature_flags``)."""
+    e = event_type
+    return {"name": e.name, "description": e.description, "archived": e.archived, "deprecated": e.deprecated,
+            "schemas": e.schemas, "group_name": e.group_name, "feature_flags": list(e.feature_flags),
+            "feature_flag": None, "version": e.version, "created_at": e.created_at,
+            "updated_at": e.updated_at}  # fmt: skip
 
 
 def endpoint_from_record(record: Mapping[str, Any]) -> Endpoint:
@@ -101,7 +156,7 @@ def endpoint_from_record(record: Mapping[str, Any]) -> Endpoint:
         channels=frozenset(record["channels"]) if record.get("channels") else None,
         payload_filter=json.loads(payload_filter) if payload_filter else None,
         headers=dict(record.get("headers") or {}),
-        secrets=_sealed(record.get("secrets") or ()),
+        secrets=sealed_secrets(record.get("secrets") or ()),
         rate_limit=record.get("rate_limit"),
         uid=record.get("uid"),
         metadata=dict(record.get("metadata") or {}),
@@ -110,11 +165,12 @@ def endpoint_from_record(record: Mapping[str, Any]) -> Endpoint:
     )
 
 
-def endpoint_record(endpoint: Endpoint, *, updated_at: datetime, **changes: Any) -> dict[str, Any]:
+def endpoint_record(endpoint: Endpoint, *, updated_at: datetime | None = None, **changes: Any) -> dict[str, Any]:
     """The ``EndpointUpserted`` record of ``endpoint`` with ``changes`` applied: the inverse of
     :func:`endpoint_from_record`, for services that change an endpoint they only know from the view
     (the status processor disabling a failing one). Bump ``version`` in ``changes``.
     """
+    updated_at = updated_at or endpoint.updated_at
     endpoint = replace(endpoint, **changes, updated_at=updated_at)
     return {
         "endpoint_id": str(endpoint.endpoint_id),
@@ -139,7 +195,7 @@ def endpoint_record(endpoint: Endpoint, *, updated_at: datetime, **changes: Any)
     }
 
 
-class ConfigView:
+class Directory:
     """Latest state per entity. Mutated only through ``apply``; read by lookups."""
 
     def __init__(self) -> None:
@@ -149,6 +205,8 @@ class ConfigView:
         self._endpoints_by_app: dict[uuid.UUID, dict[uuid.UUID, Endpoint]] = {}
         self._deleted: dict[uuid.UUID, int] = {}  # tombstone versions, so a late upsert cannot resurrect
         self._deleted_event_types: dict[str, int] = {}  # the same for event types, which are keyed by name
+        self._app_uids: dict[str, uuid.UUID] = {}
+        self._endpoint_uids: dict[tuple[uuid.UUID, str], uuid.UUID] = {}
 
     def apply(self, name: str, record: Mapping[str, Any]) -> bool:
         """Fold one config event in; returns whether the view changed."""
@@ -157,6 +215,23 @@ class ConfigView:
 
     def endpoints_of(self, app_id: uuid.UUID) -> list[Endpoint]:
         return list(self._endpoints_by_app.get(app_id, {}).values())
+
+    def application_by_uid(self, uid: str) -> Application | None:
+        app_id = self._app_uids.get(uid)
+        return self.applications.get(app_id) if app_id is not None else None
+
+    def endpoint(self, app_id: uuid.UUID, endpoint_id: uuid.UUID) -> Endpoint | None:
+        """The endpoint if it is ``app_id``'s: another application's id finds nothing."""
+        return self._endpoints_by_app.get(app_id, {}).get(endpoint_id)
+
+    def endpoint_by_uid(self, app_id: uuid.UUID, uid: str) -> Endpoint | None:
+        endpoint_id = self._endpoint_uids.get((app_id, uid))
+        return self.endpoints.get(endpoint_id) if endpoint_id is not None else None
+
+    def next_event_type_version(self, name: str) -> int:
+        """Above the current version, or above the expunge that freed the name (the fold ignores anything lower)."""
+        current = self.event_types.get(name)
+        return (current.version if current is not None else self._deleted_event_types.get(name, 0)) + 1
 
     def _newer(self, entity_id: uuid.UUID, version: int, current: Any) -> bool:
         if version <= self._deleted.get(entity_id, -1):
@@ -167,19 +242,23 @@ class ConfigView:
         app_id = uuid.UUID(record["app_id"])
         if not self._newer(app_id, record["version"], self.applications.get(app_id)):
             return False
-        self.applications[app_id] = Application(
-            app_id, record["name"], record.get("uid"), record["version"], dict(record.get("metadata") or {}),
-            record.get("rate_limit"),
-        )  # fmt: skip
+        previous = self.applications.get(app_id)
+        if previous is not None and previous.uid:
+            self._app_uids.pop(previous.uid, None)
+        app = self.applications[app_id] = application_from_record(record)
+        if app.uid:
+            self._app_uids[app.uid] = app_id
         return True
 
     def _application_deleted(self, record: Mapping[str, Any]) -> bool:
         app_id = uuid.UUID(record["app_id"])
         self._deleted[app_id] = max(record.get("version", 0), self._deleted.get(app_id, -1))
-        removed = self.applications.pop(app_id, None) is not None
-        for endpoint_id in list(self._endpoints_by_app.pop(app_id, {})):
-            self.endpoints.pop(endpoint_id, None)
-        return removed
+        removed = self.applications.pop(app_id, None)
+        if removed is not None and removed.uid:
+            self._app_uids.pop(removed.uid, None)
+        for endpoint in list(self._endpoints_by_app.pop(app_id, {}).values()):
+            self._forget_endpoint(endpoint)
+        return removed is not None
 
     def _endpoint_upserted(self, record: Mapping[str, Any]) -> bool:
         endpoint = endpoint_from_record(record)
@@ -191,10 +270,11 @@ class ConfigView:
     def _endpoint_deleted(self, record: Mapping[str, Any]) -> bool:
         endpoint_id = uuid.UUID(record["endpoint_id"])
         self._deleted[endpoint_id] = max(record.get("version", 0), self._deleted.get(endpoint_id, -1))
-        endpoint = self.endpoints.pop(endpoint_id, None)
+        endpoint = self.endpoints.get(endpoint_id)
         if endpoint is None:
             return False
         self._endpoints_by_app.get(endpoint.app_id, {}).pop(endpoint_id, None)
+        self._forget_endpoint(endpoint)
         return True
 
     def _secret_rotated(self, record: Mapping[str, Any]) -> bool:
@@ -202,7 +282,9 @@ class ConfigView:
         endpoint = self.endpoints.get(endpoint_id)
         if endpoint is None or record["version"] <= endpoint.version:
             return False
-        self._store_endpoint(replace(endpoint, secrets=_sealed(record["secrets"]), version=record["version"]))
+        rotated = replace(endpoint, secrets=sealed_secrets(record["secrets"]), version=record["version"],
+                          updated_at=record.get("rotated_at", endpoint.updated_at))  # fmt: skip
+        self._store_endpoint(rotated)
         return True
 
     def _event_type_upserted(self, record: Mapping[str, Any]) -> bool:
@@ -211,9 +293,7 @@ class ConfigView:
             return False
         if current is not None and record["version"] <= current.version:
             return False
-        self.event_types[record["name"]] = EventType(
-            record["name"], record["version"], record.get("description", ""), record.get("archived", False)
-        )
+        self.event_types[record["name"]] = event_type_from_record(record)
         return True
 
     def _event_type_deleted(self, record: Mapping[str, Any]) -> bool:
@@ -228,18 +308,28 @@ class ConfigView:
 
     def _store_endpoint(self, endpoint: Endpoint) -> None:
         previous = self.endpoints.get(endpoint.endpoint_id)
-        if previous is not None and previous.app_id != endpoint.app_id:
-            self._endpoints_by_app.get(previous.app_id, {}).pop(endpoint.endpoint_id, None)
+        if previous is not None:
+            if previous.app_id != endpoint.app_id:
+                self._endpoints_by_app.get(previous.app_id, {}).pop(endpoint.endpoint_id, None)
+            if previous.uid:
+                self._endpoint_uids.pop((previous.app_id, previous.uid), None)
         self.endpoints[endpoint.endpoint_id] = endpoint
         self._endpoints_by_app.setdefault(endpoint.app_id, {})[endpoint.endpoint_id] = endpoint
+        if endpoint.uid:
+            self._endpoint_uids[(endpoint.app_id, endpoint.uid)] = endpoint.endpoint_id
+
+    def _forget_endpoint(self, endpoint: Endpoint) -> None:
+        self.endpoints.pop(endpoint.endpoint_id, None)
+        if endpoint.uid and self._endpoint_uids.get((endpoint.app_id, endpoint.uid)) == endpoint.endpoint_id:
+            del self._endpoint_uids[(endpoint.app_id, endpoint.uid)]
 
 
 _HANDLERS = {
-    "ApplicationUpserted": ConfigView._application_upserted,
-    "ApplicationDeleted": ConfigView._application_deleted,
-    "EndpointUpserted": ConfigView._endpoint_upserted,
-    "EndpointDeleted": ConfigView._endpoint_deleted,
-    "SecretRotated": ConfigView._secret_rotated,
-    "EventTypeUpserted": ConfigView._event_type_upserted,
-    "EventTypeDeleted": ConfigView._event_type_deleted,
+    "ApplicationUpserted": Directory._application_upserted,
+    "ApplicationDeleted": Directory._application_deleted,
+    "EndpointUpserted": Directory._endpoint_upserted,
+    "EndpointDeleted": Directory._endpoint_deleted,
+    "SecretRotated": Directory._secret_rotated,
+    "EventTypeUpserted": Directory._event_type_upserted,
+    "EventTypeDeleted": Directory._event_type_deleted,
 }

@@ -1,13 +1,13 @@
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from hookstream.config.secrets import SecretBox
-from hookstream.domain.config import ConfigView, SealedSecret, event_type_flags
+from hookstream.domain.directory import Directory, SealedSecret, event_type_flags
+from hookstream.foundation.secrets import SecretBox
 from tests.support import builders
 
 
 def test_upserts_fold_by_version_and_replays_change_nothing() -> None:
-    view = ConfigView()
+    view = Directory()
     app = builders.application()
     assert view.apply("ApplicationUpserted", app)
     assert not view.apply("ApplicationUpserted", app), "a replayed record must be a no-op"
@@ -20,7 +20,7 @@ def test_upserts_fold_by_version_and_replays_change_nothing() -> None:
 
 
 def test_delete_is_final_for_older_versions() -> None:
-    view = ConfigView()
+    view = Directory()
     app = builders.application()
     view.apply("ApplicationUpserted", app)
     ep = builders.endpoint(app["app_id"], "https://a.example/", version=3)
@@ -36,7 +36,7 @@ def test_delete_is_final_for_older_versions() -> None:
 
 
 def test_endpoint_fields_and_rule() -> None:
-    view = ConfigView()
+    view = Directory()
     app = builders.application()
     ep = builders.endpoint(app["app_id"], "https://a.example/", event_types=["a", "b"], channels=["c"],
                            payload_filter={"data": {"x": 1}}, disabled=True, headers={"x-k": "v"})  # fmt: skip
@@ -49,7 +49,7 @@ def test_endpoint_fields_and_rule() -> None:
 
 def test_secret_rotation_keeps_unexpired_old_secrets_signing() -> None:
     box = SecretBox([bytes(32)])
-    view = ConfigView()
+    view = Directory()
     app = builders.application()
     ep = builders.endpoint(app["app_id"], "https://a.example/", box=box, secrets=["whsec_old"])
     view.apply("EndpointUpserted", ep)
@@ -72,11 +72,11 @@ def test_secret_rotation_keeps_unexpired_old_secrets_signing() -> None:
 
 
 def test_unknown_event_names_are_ignored() -> None:
-    assert not ConfigView().apply("SomethingElse", {})
+    assert not Directory().apply("SomethingElse", {})
 
 
 def test_an_expunged_event_type_stays_gone_until_a_newer_version_recreates_it() -> None:
-    view = ConfigView()
+    view = Directory()
     at = builders.now()
     v1 = {"name": "invoice.paid", "description": "", "archived": False, "version": 1, "updated_at": at}
     assert view.apply("EventTypeUpserted", v1)
@@ -86,7 +86,7 @@ def test_an_expunged_event_type_stays_gone_until_a_newer_version_recreates_it() 
     assert not view.apply("EventTypeUpserted", v1), "a replayed upsert must not resurrect it"
     assert view.apply("EventTypeUpserted", {**v1, "version": 3})
     assert view.event_types["invoice.paid"].version == 3
-    fresh = ConfigView()
+    fresh = Directory()
     assert fresh.apply("EventTypeDeleted", {"name": "gone", "version": 4, "deleted_at": at}), (
         "a compacted topic may hold only the delete: its tombstone still counts"
     )

@@ -12,7 +12,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -72,3 +74,17 @@ class SecretBox:
             return cipher.decrypt(ciphertext[:_NONCE], ciphertext[_NONCE:], _AAD).decode()
         except InvalidTag as exc:
             raise SecretKeyError(f"secret sealed with key {with_key_id} does not open: corrupt or wrong key") from exc
+
+    def sealed(self, secret: str, now: datetime) -> dict[str, Any]:
+        """``secret`` as an endpoint record carries it: sealed, with the key that sealed it, created ``now``."""
+        ciphertext, key_id = self.seal(secret)
+        return {"ciphertext": ciphertext, "key_id": key_id, "created_at": now, "expires_at": None}
+
+    def rotated(
+        self, current: Sequence[Mapping[str, Any]], secret: str, now: datetime, grace: timedelta
+    ) -> list[dict[str, Any]]:
+        """The new secret first; the ones still valid keep signing for ``grace`` (both dialects rotate so)."""
+        until = now + grace
+        kept = [{**old, "expires_at": min(old["expires_at"] or until, until)}
+                for old in current if old["expires_at"] is None or old["expires_at"] > now]  # fmt: skip
+        return [self.sealed(secret, now), *kept]
