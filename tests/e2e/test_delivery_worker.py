@@ -9,7 +9,6 @@ with the ``standardwebhooks`` package.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import uuid
 from collections import Counter
@@ -25,16 +24,17 @@ from standardwebhooks import Webhook
 
 from hookstream.delivery.metrics import DeliveryMetrics
 from hookstream.delivery.worker import DeliveryWorker
-from hookstream.domain.ids import IdKind, attempt_id, generate_id, to_svix
+from hookstream.domain.ids import IdKind, attempt_id, to_svix
 from hookstream.domain.signing import generate_secret
 from hookstream.foundation.secrets import SecretBox, new_key_text, parse_keys
 from hookstream.foundation.settings import Settings
-from hookstream.log.consumer import Event, EventConsumer
+from hookstream.log.consumer import Event
 from hookstream.log.producer import EventProducer
 from hookstream.log.topics import ATTEMPTS, CONFIG, TASKS, TopicNames
 from tests.conftest import ReceiverFactory
 from tests.support import builders
-from tests.support.log import send_all
+from tests.support.builders import delivery_task
+from tests.support.log import read_topic, send_all
 from tests.support.receivers import Received, Reply
 
 pytestmark = pytest.mark.e2e
@@ -43,45 +43,6 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture
 def delivery_settings(settings: Settings) -> Settings:
     return settings.replace(secret_keys=new_key_text(), delivery_allowed_networks="127.0.0.0/8", delivery_timeout_s=3.0)
-
-
-def _task(endpoint: dict[str, Any], *, due_at: datetime | None = None, n: int = 0) -> dict[str, Any]:
-    now = datetime.now(UTC)
-    return {
-        "msg_id": str(generate_id()),
-        "app_id": endpoint["app_id"],
-        "endpoint_id": endpoint["endpoint_id"],
-        "attempt_number": 1,
-        "trigger": "scheduled",
-        "trigger_seq": 0,
-        "due_at": due_at or now,
-        "enqueued_at": now,
-        "event_type": "invoice.paid",
-        "event_id": f"evt-{n}",
-        "channels": ["billing"],
-        "payload": b'{"invoice":%d,"total":"12.50"}' % n,
-        "accepted_at": now,
-    }
-
-
-async def _read(
-    settings: Settings, producer: EventProducer, topic: str, done: Callable[[list[Event]], bool], settle_s: float
-) -> list[Event]:
-    """Every record on ``topic``: until ``done`` says enough, then until ``settle_s`` passes with nothing new."""
-    reader = EventConsumer(settings, producer, [topic], f"reader-{uuid.uuid4().hex}")
-    await reader.start()
-    events: list[Event] = []
-    try:
-        async with asyncio.timeout(60):
-            async for batch in reader.batches(timeout_ms=200):
-                events.extend(batch)
-                if done(events):
-                    break
-            while extra := await reader.kafka.getmany(timeout_ms=int(settle_s * 1000)):
-                events.extend(await reader.decode([m for ms in extra.values() for m in ms]))
-    finally:
-        await reader.stop()
-    return events
 
 
 def _covers(tasks: list[dict[str, Any]]) -> Callable[[list[Event]], bool]:
@@ -132,8 +93,12 @@ async def test_worker_delivers_signed_requests_and_records_every_field(
     ep_gone = builders.endpoint(app_id, ok.url, box=box, secrets=[secret])  # never written to the config topic
     await send_all(producer, topics(CONFIG), "EndpointUpserted", [ep_ok, ep_fail, ep_later, ep_disabled], "endpoint_id")
     due_later = datetime.now(UTC) + timedelta(seconds=1.5)
-    t_ok, t_fail, t_later = _task(ep_ok, n=1), _task(ep_fail, n=2), _task(ep_later, due_at=due_later, n=3)
-    tasks = [t_ok, t_fail, t_later, _task(ep_disabled, n=4), _task(ep_gone, n=5)]
+    t_ok, t_fail, t_later = (
+        delivery_task(ep_ok, n=1),
+        delivery_task(ep_fail, n=2),
+        delivery_task(ep_later, due_at=due_later, n=3),
+    )
+    tasks = [t_ok, t_fail, t_later, delivery_task(ep_disabled, n=4), delivery_task(ep_gone, n=5)]
     await send_all(producer, topics(TASKS), "DeliveryTask", tasks, "endpoint_id")
 
     registry = CollectorRegistry()
@@ -144,12 +109,12 @@ async def test_worker_delivers_signed_requests_and_records_every_field(
         fresh = await receivers.plain()
         ep_fresh = builders.endpoint(app_id, fresh.url, box=box, secrets=[secret])
         await send_all(producer, topics(CONFIG), "EndpointUpserted", [ep_fresh], "endpoint_id")
-        await send_all(producer, topics(TASKS), "DeliveryTask", [_task(ep_fresh, n=6)], "endpoint_id")
+        await send_all(producer, topics(TASKS), "DeliveryTask", [delivery_task(ep_fresh, n=6)], "endpoint_id")
         [got_ok] = await ok.wait_for(1)
         [got_fail] = await failing.wait_for(1)
         [got_later] = await later.wait_for(1, timeout_s=15)
         await fresh.wait_for(1)
-        found = await _read(settings, producer, topics(ATTEMPTS), lambda found: len(found) >= 6, settle_s=1.5)
+        found = await read_topic(settings, producer, topics(ATTEMPTS), lambda found: len(found) >= 6, settle_s=1.5)
     finally:
         await worker.stop()
     await _assert_all_committed(settings, topics)
@@ -235,7 +200,7 @@ async def test_worker_killed_mid_batch_and_restarted_loses_nothing(
     app_id = builders.application()["app_id"]
     endpoints = [builders.endpoint(app_id, receiver.url, box=box, secrets=[secret]) for _ in range(3)]
     await send_all(producer, topics(CONFIG), "EndpointUpserted", endpoints, "endpoint_id")
-    tasks = [_task(endpoints[i % 3], n=i) for i in range(30)]
+    tasks = [delivery_task(endpoints[i % 3], n=i) for i in range(30)]
     await send_all(producer, topics(TASKS), "DeliveryTask", tasks, "endpoint_id")
 
     first = DeliveryWorker(settings, DeliveryMetrics(CollectorRegistry()), worker_id="first")
@@ -250,7 +215,7 @@ async def test_worker_killed_mid_batch_and_restarted_loses_nothing(
     try:
         while {r.headers["webhook-id"] for r in receiver.received} != {_webhook_id(t) for t in tasks}:
             await receiver.wait_for(len(receiver.received) + 1)
-        events = await _read(settings, producer, topics(ATTEMPTS), _covers(tasks), settle_s=1.0)
+        events = await read_topic(settings, producer, topics(ATTEMPTS), _covers(tasks), settle_s=1.0)
     finally:
         await second.stop()
     await _assert_all_committed(settings, topics)
@@ -291,7 +256,7 @@ async def test_workers_joining_and_leaving_hand_partitions_over_without_loss_or_
     app_id = builders.application()["app_id"]
     endpoints = [builders.endpoint(app_id, receiver.url, box=box, secrets=[secret]) for _ in range(8)]
     await send_all(producer, topics(CONFIG), "EndpointUpserted", endpoints, "endpoint_id")
-    tasks = [_task(endpoints[i % 8], n=i) for i in range(120)]
+    tasks = [delivery_task(endpoints[i % 8], n=i) for i in range(120)]
     await send_all(producer, topics(TASKS), "DeliveryTask", tasks, "endpoint_id")
 
     first = await DeliveryWorker(settings, DeliveryMetrics(CollectorRegistry()), worker_id="first").start()
@@ -305,7 +270,7 @@ async def test_workers_joining_and_leaving_hand_partitions_over_without_loss_or_
         await first.stop()
         while {r.headers["webhook-id"] for r in receiver.received} != {_webhook_id(t) for t in tasks}:
             await receiver.wait_for(len(receiver.received) + 1)
-        events = await _read(settings, producer, topics(ATTEMPTS), _covers(tasks), settle_s=1.0)
+        events = await read_topic(settings, producer, topics(ATTEMPTS), _covers(tasks), settle_s=1.0)
     finally:
         await first.stop()
         if second is not None:

@@ -35,9 +35,8 @@ from hookstream.log.consumer import Event
 from hookstream.log.producer import EventProducer
 from hookstream.log.topics import ATTEMPTS, CONFIG, TASKS, TopicNames
 from tests.conftest import ReceiverFactory
-from tests.e2e.test_delivery_worker import _read, _task
 from tests.support import builders
-from tests.support.log import send_all
+from tests.support.log import read_topic, send_all
 from tests.support.receivers import Received, ReceiverCA, Reply
 
 pytestmark = pytest.mark.integration
@@ -163,7 +162,7 @@ async def _healthy_latencies(
     """Send ``count`` tasks to the healthy endpoint one by one; seconds from each send to its arrival."""
     latencies = []
     for n in range(count):
-        task = _task(endpoint, n=n)
+        task = builders.delivery_task(endpoint, n=n)
         seen = len(arrivals)
         sent = time.time()
         await send_all(producer, topics(TASKS), "DeliveryTask", [task], "endpoint_id")
@@ -213,12 +212,12 @@ async def test_hostile_receivers_end_in_time_with_the_right_class_and_bounded_me
             await _healthy_latencies(producer, topics, ep_healthy, healthy.received, 3)  # warm up
             alone = await _healthy_latencies(producer, topics, ep_healthy, healthy.received, 20)
 
-            hostile_tasks = [_task(ep, n=i) for i in range(3) for ep in endpoints.values()]
+            hostile_tasks = [builders.delivery_task(ep, n=i) for i in range(3) for ep in endpoints.values()]
             async with peak_rss() as rss:
                 await send_all(producer, topics(TASKS), "DeliveryTask", hostile_tasks, "endpoint_id")
                 beside = await _healthy_latencies(producer, topics, ep_healthy, healthy.received, 20)
                 wanted = {t["msg_id"] for t in hostile_tasks}
-                events = await _read(settings, producer, topics(ATTEMPTS), _covering(wanted), settle_s=0.5)
+                events = await read_topic(settings, producer, topics(ATTEMPTS), _covering(wanted), settle_s=0.5)
         finally:
             await worker.stop()
 

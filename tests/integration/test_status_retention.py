@@ -9,7 +9,7 @@ from clickhouse_connect.driver import Client
 
 from hookstream.projector.retention import STATUS_TABLES, apply_status_retention, current_status_ttl_s
 from hookstream.projector.store import write_rows
-from tests.integration.test_status_ttl import _rows
+from tests.support import builders
 
 pytestmark = pytest.mark.integration
 
@@ -29,8 +29,8 @@ def test_status_ttl_moves_to_the_retention_once(clickhouse: Client) -> None:
 def test_status_rows_expire_after_a_short_retention(clickhouse: Client) -> None:
     apply_status_retention(clickhouse, 3600)
     now = datetime.now(UTC)
-    old_pair, old_message = _rows(now - timedelta(hours=2))
-    new_pair, new_message = _rows(now - timedelta(minutes=30))
+    old_pair, old_message = builders.status_rows(now - timedelta(hours=2))
+    new_pair, new_message = builders.status_rows(now - timedelta(minutes=30))
     write_rows(clickhouse, {"message_endpoint_status": [old_pair, new_pair],
                             "message_status": [old_message, new_message]})  # fmt: skip
     for table in STATUS_TABLES:

@@ -8,7 +8,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hookstream.domain.ids import generate_id
+from hookstream.domain.status import AttemptFacts, fold_attempt, message_record, pair_record, to_us
 from hookstream.foundation.secrets import SecretBox
+from hookstream.projector.rows import endpoint_status_row, message_status_row
 
 
 def now() -> datetime:
@@ -136,3 +138,35 @@ def attempt(msg: dict[str, Any], endpoint_id: str, *, attempt_number: int = 1, s
         "finished_at": started,
         "worker_id": "worker-1",
     }
+
+
+def delivery_task(endpoint: dict[str, Any], *, due_at: datetime | None = None, n: int = 0) -> dict[str, Any]:
+    """A DeliveryTask for ``endpoint`` (a builders.endpoint record), the ``n``-th of a test's batch."""
+    now = datetime.now(UTC)
+    return {
+        "msg_id": str(generate_id()),
+        "app_id": endpoint["app_id"],
+        "endpoint_id": endpoint["endpoint_id"],
+        "attempt_number": 1,
+        "trigger": "scheduled",
+        "trigger_seq": 0,
+        "due_at": due_at or now,
+        "enqueued_at": now,
+        "event_type": "invoice.paid",
+        "event_id": f"evt-{n}",
+        "channels": ["billing"],
+        "payload": b'{"invoice":%d,"total":"12.50"}' % n,
+        "accepted_at": now,
+    }
+
+
+def status_rows(updated_at: datetime) -> tuple[tuple, tuple]:
+    """The endpoint-status and message-status ClickHouse rows of one successful attempt finished at ``updated_at``."""
+    app = application()
+    msg = message(app["app_id"])
+    record = attempt(msg, str(uuid.uuid4()), status=200)
+    record.update(started_at=updated_at, finished_at=updated_at)
+    folded = fold_attempt(None, AttemptFacts.of(record), failing_after=4)
+    assert folded.pair.updated_us == to_us(updated_at)
+    return (endpoint_status_row(pair_record(folded.message, folded.pair)).values,
+            message_status_row(message_record(folded.message)).values)  # fmt: skip

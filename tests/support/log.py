@@ -1,10 +1,14 @@
-"""Writing events to the real broker from tests, the way a service does."""
+"""Writing events to the real broker from tests, the way a service does, and reading them back."""
 
 from __future__ import annotations
 
 import asyncio
+import uuid
+from collections.abc import Callable
 from typing import Any
 
+from hookstream.foundation.settings import Settings
+from hookstream.log.consumer import Event, EventConsumer
 from hookstream.log.producer import EventProducer
 
 
@@ -13,3 +17,23 @@ async def send_all(producer: EventProducer, topic: str, name: str, records: list
     all are acknowledged. Sent in order before any acknowledgement is awaited, so the order on a partition
     is the order given."""
     await asyncio.gather(*[await producer.send(topic, name, r, r[key].encode()) for r in records])
+
+
+async def read_topic(
+    settings: Settings, producer: EventProducer, topic: str, done: Callable[[list[Event]], bool], settle_s: float
+) -> list[Event]:
+    """Every record on ``topic``: until ``done`` says enough, then until ``settle_s`` passes with nothing new."""
+    reader = EventConsumer(settings, producer, [topic], f"reader-{uuid.uuid4().hex}")
+    await reader.start()
+    events: list[Event] = []
+    try:
+        async with asyncio.timeout(60):
+            async for batch in reader.batches(timeout_ms=200):
+                events.extend(batch)
+                if done(events):
+                    break
+            while extra := await reader.kafka.getmany(timeout_ms=int(settle_s * 1000)):
+                events.extend(await reader.decode([m for ms in extra.values() for m in ms]))
+    finally:
+        await reader.stop()
+    return events
