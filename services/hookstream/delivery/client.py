@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
-from types import TracebackType
 
 import aiohttp
 from aiohttp.abc import AbstractResolver
@@ -25,11 +24,12 @@ from hookstream.delivery.timing import ACTIVE, RequestTrace, TimedConnector, fla
 from hookstream.domain.attempt import Exchange
 from hookstream.domain.classify import TransportError
 from hookstream.foundation.settings import Settings
+from hookstream.foundation.tasks import Lifecycle
 
 KEEPALIVE_S = 4.0
 
 
-class DeliveryClient:
+class DeliveryClient(Lifecycle):
     """One shared session per worker: pooled connections, the SSRF guard, the timing hooks.
 
     ``ssl`` replaces the default (system CAs, verified) context, for tests and
@@ -95,18 +95,10 @@ class DeliveryClient:
         )
         return self
 
-    async def close(self) -> None:
+    async def stop(self) -> None:
         if self._session is not None:
             await self._session.close()
             self._session = None
-
-    async def __aenter__(self) -> DeliveryClient:
-        return await self.start()
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.close()
 
     async def send(self, url: str, headers: dict[str, str], body: bytes) -> Exchange:
         """POST ``body`` to ``url`` once (no redirects followed) and report what happened."""

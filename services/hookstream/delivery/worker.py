@@ -145,7 +145,7 @@ class DeliveryWorker(Lifecycle):
         await self._close_resources()
 
     async def _close_resources(self) -> None:
-        closers = [self._endpoints.close, self._intake.stop, self._client.close]
+        closers = [self._endpoints.close, self._intake.stop, self._client.stop]
         closers += [self._producer.stop] if self._owns_producer else []
         closers += [self._config.stop] if self._owns_config else []
         for close in closers:
