@@ -68,8 +68,8 @@ def _fields(body: Mapping[str, Any], *, partial: bool) -> dict[str, Any]:
         out["description"] = body.get("description") or ""
     if present("disabled"):
         out["disabled"] = bool(body.get("disabled"))
-    if present("eventTypes"):
-        out["filter_types"] = body.get("eventTypes") or []
+    if present("eventTypes") or "filterTypes" in body:
+        out["filter_types"] = _event_types(body)
     if present("channels"):
         out["channels"] = body.get("channels") or []
     if present("throttleRate"):
@@ -81,6 +81,14 @@ def _fields(body: Mapping[str, Any], *, partial: bool) -> dict[str, Any]:
     if not partial and "headers" in body:
         out["headers"] = params.custom_headers(body, "headers") or {}
     return out
+
+
+def _event_types(body: Mapping[str, Any]) -> list[str]:
+    """``eventTypes``, or ``filterTypes``: the name Svix's API used for years and still accepts as an alias."""
+    given = {name: body[name] or [] for name in ("eventTypes", "filterTypes") if name in body}
+    if len(given) == 2 and sorted(given["eventTypes"]) != sorted(given["filterTypes"]):
+        raise Invalid(["body", "filterTypes"], "filterTypes is another name for eventTypes: send one, or the same list")
+    return next(iter(given.values()), [])
 
 
 def _check_uid_free(ctx: ApiContext, app_id: uuid.UUID, uid: str | None, endpoint_id: uuid.UUID | None) -> None:

@@ -71,6 +71,7 @@ def endpoint_in(*, partial: bool = False) -> JsonSchema:
         "description": nullable("string", maxLength=MAX_DESCRIPTION_CHARS),
         "disabled": nullable("boolean"), "eventTypes": names(), "channels": names(), "throttleRate": THROTTLE,
         "uid": UID, "metadata": METADATA,
+        "filterTypes": {**names(), "description": "the older name of eventTypes, still sent by older clients"},
     }  # fmt: skip
     if not partial:
         fields["secret"] = nullable("string", description="base64 of 24-64 bytes, optionally prefixed whsec_")
@@ -138,6 +139,7 @@ _ENDPOINT_FIELDS: dict[str, JsonSchema] = {
     "id": {"type": "string"}, "uid": nullable("string"), "url": {"type": "string"}, "description": {"type": "string"},
     "throttleRate": nullable("integer"), "disabled": nullable("boolean"),
     "eventTypes": nullable("array", items={"type": "string"}), "channels": nullable("array", items={"type": "string"}),
+    "filterTypes": nullable("array", items={"type": "string"}, description="the same as eventTypes, its older name"),
     "createdAt": _TIME, "updatedAt": _TIME,
 }  # fmt: skip
 _ENDPOINT_OUT = _object(["id", "metadata", "url", "description", "createdAt", "updatedAt"],

@@ -111,6 +111,7 @@ def endpoint_out(record: dict[str, Any]) -> dict[str, Any]:
         "throttleRate": record.get("rate_limit"),
         "disabled": bool(record.get("disabled")),
         "eventTypes": list(record.get("filter_types") or ()) or None,
+        "filterTypes": list(record.get("filter_types") or ()) or None,  # the older name, still read by old clients
         "channels": list(record.get("channels") or ()) or None,
         "metadata": dict(record.get("metadata") or {}),
         "createdAt": iso(record.get("created_at") or record["updated_at"]),
