@@ -34,7 +34,7 @@ from hookstream.log.topics import ATTEMPTS, CONFIG, TASKS, TopicNames
 from tests.conftest import ReceiverFactory
 from tests.support import builders
 from tests.support.builders import delivery_task
-from tests.support.log import read_topic, send_all
+from tests.support.log import at_least, read_topic, send_all
 from tests.support.receivers import Received, Reply
 
 pytestmark = pytest.mark.e2e
@@ -114,7 +114,7 @@ async def test_worker_delivers_signed_requests_and_records_every_field(
         [got_fail] = await failing.wait_for(1)
         [got_later] = await later.wait_for(1, timeout_s=15)
         await fresh.wait_for(1)
-        found = await read_topic(settings, producer, topics(ATTEMPTS), lambda found: len(found) >= 6, settle_s=1.5)
+        found = await read_topic(settings, producer, topics(ATTEMPTS), at_least(6), settle_s=1.5)
     finally:
         await worker.stop()
     await _assert_all_committed(settings, topics)

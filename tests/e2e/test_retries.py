@@ -27,7 +27,7 @@ from hookstream.foundation.secrets import SecretBox, new_key_text, parse_keys
 from hookstream.foundation.settings import Settings
 from hookstream.log.codec import AvroCodec
 from hookstream.log.config_follower import ConfigFollower
-from hookstream.log.consumer import Event, EventConsumer
+from hookstream.log.consumer import Event
 from hookstream.log.producer import EventProducer
 from hookstream.log.topics import CONFIG, MESSAGES, OPERATIONAL, TopicNames
 from hookstream.runtime.roles import ALL_ROLES, running_roles
@@ -35,6 +35,7 @@ from hookstream.status.processor import StatusMetrics
 from hookstream.status.service import StatusProcessor
 from tests.conftest import ReceiverFactory
 from tests.support import builders
+from tests.support.log import at_least, read_topic
 from tests.support.receivers import Received, Reply
 
 pytestmark = pytest.mark.e2e
@@ -92,21 +93,6 @@ PAIRS_SQL = "SELECT * FROM message_endpoint_status ORDER BY endpoint_id, version
 MESSAGES_SQL = "SELECT * FROM message_status ORDER BY msg_id, version DESC LIMIT 1 BY msg_id"
 
 
-async def _read_all(settings: Settings, producer: EventProducer, topic: str, count: int) -> list[Event]:
-    reader = EventConsumer(settings, producer, [topic], f"reader-{uuid.uuid4().hex}")
-    await reader.start()
-    events: list[Event] = []
-    try:
-        async with asyncio.timeout(30):
-            async for batch in reader.batches(timeout_ms=200):
-                events.extend(batch)
-                if len(events) >= count:
-                    break
-    finally:
-        await reader.stop()
-    return events
-
-
 async def test_retries_statuses_operational_events_and_a_rebuild_from_the_log(
     retry_settings: Settings,
     topics: TopicNames,
@@ -138,8 +124,8 @@ async def test_retries_statuses_operational_events_and_a_rebuild_from_the_log(
         attempts = await _poll(_rows(clickhouse, ATTEMPTS_SQL), lambda rows: len(rows) >= 8)
         pairs = await _poll(_rows(clickhouse, PAIRS_SQL), lambda rows: sum(r["attempt_count"] for r in rows) >= 8)
         summary = await _poll(_rows(clickhouse, MESSAGES_SQL), lambda rows: bool(rows) and rows[0]["version"] >= 8)
-        operational = await _read_all(settings, producer, topics(OPERATIONAL), 5)
-        config = await _read_all(settings, producer, topics(CONFIG), 5)
+        operational = await read_topic(settings, producer, topics(OPERATIONAL), at_least(5))
+        config = await read_topic(settings, producer, topics(CONFIG), at_least(5))
 
         by_endpoint: dict[str, list[dict[str, Any]]] = {}
         for row in attempts:

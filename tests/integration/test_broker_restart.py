@@ -19,12 +19,13 @@ from prometheus_client import CollectorRegistry
 from hookstream.foundation.settings import Settings
 from hookstream.log.codec import AvroCodec
 from hookstream.log.config_follower import ConfigFollower
-from hookstream.log.consumer import ConsumerStalled, Event, EventConsumer
+from hookstream.log.consumer import ConsumerStalled
 from hookstream.log.producer import EventProducer
 from hookstream.log.topics import CONFIG, MESSAGES, TASKS, TopicNames
 from hookstream.projector.service import Projector, ProjectorMetrics
 from hookstream.router.service import Router, RouterMetrics
 from tests.support import builders
+from tests.support.log import covering, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -58,21 +59,6 @@ async def producer(kafka: str) -> AsyncIterator[BrokerAwayFor]:
         yield producer
 
 
-async def _read_tasks(settings: Settings, producer: EventProducer, topic: str, wanted: set[str]) -> list[Event]:
-    reader = EventConsumer(settings, producer, [topic], f"reader-{topic}")
-    await reader.start()
-    events: list[Event] = []
-    try:
-        async with asyncio.timeout(60):
-            async for batch in reader.batches(timeout_ms=200):
-                events.extend(batch)
-                if wanted <= {e.record["msg_id"] for e in events}:
-                    break
-    finally:
-        await reader.stop()
-    return events
-
-
 async def test_router_retries_a_batch_whose_sends_failed_and_loses_no_message(
     settings: Settings, topics: TopicNames, producer: BrokerAwayFor
 ) -> None:
@@ -87,7 +73,7 @@ async def test_router_retries_a_batch_whose_sends_failed_and_loses_no_message(
     try:
         for m in messages:
             await (await producer.send(topics(MESSAGES), "MessageAccepted", m, m["app_id"].encode()))
-        tasks = await _read_tasks(settings, producer, topics(TASKS), {m["msg_id"] for m in messages})
+        tasks = await read_topic(settings, producer, topics(TASKS), covering({m["msg_id"] for m in messages}))
         for _ in range(300):  # healthy again once the retried batch is committed (bounded: 30 s)
             if router.consumer.failure is None:
                 break

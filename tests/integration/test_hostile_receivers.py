@@ -31,12 +31,11 @@ from hookstream.delivery.metrics import DeliveryMetrics
 from hookstream.delivery.worker import DeliveryWorker
 from hookstream.foundation.secrets import SecretBox, new_key_text, parse_keys
 from hookstream.foundation.settings import Settings
-from hookstream.log.consumer import Event
 from hookstream.log.producer import EventProducer
 from hookstream.log.topics import ATTEMPTS, CONFIG, TASKS, TopicNames
 from tests.conftest import ReceiverFactory
 from tests.support import builders
-from tests.support.log import read_topic, send_all
+from tests.support.log import covering, read_topic, send_all
 from tests.support.receivers import Received, ReceiverCA, Reply
 
 pytestmark = pytest.mark.integration
@@ -145,10 +144,6 @@ async def peak_rss() -> AsyncIterator[dict[str, float]]:
             await sampler
 
 
-def _covering(wanted: set[str]) -> Callable[[list[Event]], bool]:
-    return lambda found: wanted <= {event.record["msg_id"] for event in found}
-
-
 @pytest.fixture
 def hostile_settings(settings: Settings) -> Settings:
     return settings.replace(
@@ -217,7 +212,7 @@ async def test_hostile_receivers_end_in_time_with_the_right_class_and_bounded_me
                 await send_all(producer, topics(TASKS), "DeliveryTask", hostile_tasks, "endpoint_id")
                 beside = await _healthy_latencies(producer, topics, ep_healthy, healthy.received, 20)
                 wanted = {t["msg_id"] for t in hostile_tasks}
-                events = await read_topic(settings, producer, topics(ATTEMPTS), _covering(wanted), settle_s=0.5)
+                events = await read_topic(settings, producer, topics(ATTEMPTS), covering(wanted), settle_s=0.5)
         finally:
             await worker.stop()
 

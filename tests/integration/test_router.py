@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from prometheus_client import CollectorRegistry
 
 from hookstream.foundation.settings import Settings
 from hookstream.log.config_follower import ConfigFollower
-from hookstream.log.consumer import Event, EventConsumer
 from hookstream.log.producer import EventProducer
 from hookstream.log.topics import CONFIG, DEAD_LETTER, MESSAGES, TASKS, TopicNames
 from hookstream.router.service import Router, RouterMetrics
 from tests.support import builders
-from tests.support.log import send_all
+from tests.support.log import at_least, read_topic, send_all
 
 pytestmark = pytest.mark.integration
 
@@ -29,26 +26,6 @@ async def _start_router(settings: Settings, producer: EventProducer) -> tuple[Ro
 async def _stop(router: Router, cache: ConfigFollower) -> None:
     await router.stop()
     await cache.stop()
-
-
-async def _read(
-    settings: Settings, producer: EventProducer, topic: str, count: int, settle_s: float = 1.0
-) -> list[Event]:
-    """Everything on ``topic``: at least ``count`` records, then nothing more for ``settle_s``."""
-    reader = EventConsumer(settings, producer, [topic], f"reader-{topic}")
-    await reader.start()
-    events: list[Event] = []
-    try:
-        async with asyncio.timeout(60):
-            async for batch in reader.batches(timeout_ms=200):
-                events.extend(batch)
-                if len(events) >= count:
-                    break
-        extra = await reader.kafka.getmany(timeout_ms=int(settle_s * 1000))
-        events.extend(await reader.decode([m for ms in extra.values() for m in ms]))
-    finally:
-        await reader.stop()
-    return events
 
 
 async def test_fan_out_two_endpoints_three_event_types_and_channels(
@@ -73,7 +50,7 @@ async def test_fan_out_two_endpoints_three_event_types_and_channels(
                 expected.add((m["msg_id"], ep_a["endpoint_id"]))
             if "eu" in m["channels"]:
                 expected.add((m["msg_id"], ep_b["endpoint_id"]))
-        tasks = await _read(settings, producer, topics(TASKS), len(expected))
+        tasks = await read_topic(settings, producer, topics(TASKS), at_least(len(expected)), settle_s=1.0)
     finally:
         await _stop(router, cache)
     assert sorted((t.record["msg_id"], t.record["endpoint_id"]) for t in tasks) == sorted(expected)
@@ -96,7 +73,7 @@ async def test_duplicate_event_id_is_routed_once_even_across_a_restart(
         await (await producer.send(topics(MESSAGES), "MessageAccepted", m, key(m)))
 
     router, cache = await _start_router(settings, producer)
-    tasks = await _read(settings, producer, topics(TASKS), 1)
+    tasks = await read_topic(settings, producer, topics(TASKS), at_least(1), settle_s=1.0)
     await _stop(router, cache)
     assert [t.record["msg_id"] for t in tasks] == [first["msg_id"]]
 
@@ -106,7 +83,7 @@ async def test_duplicate_event_id_is_routed_once_even_across_a_restart(
         await (await producer.send(topics(MESSAGES), "MessageAccepted", m, key(m)))
     router, cache = await _start_router(settings, producer)
     try:
-        tasks = await _read(settings, producer, topics(TASKS), 2)
+        tasks = await read_topic(settings, producer, topics(TASKS), at_least(2), settle_s=1.0)
     finally:
         await _stop(router, cache)
     assert sorted(t.record["msg_id"] for t in tasks) == sorted([first["msg_id"], other["msg_id"]])
@@ -119,7 +96,7 @@ async def test_unknown_application_goes_to_the_dead_letter_topic(
     router, cache = await _start_router(settings, producer)
     try:
         await send_all(producer, topics(MESSAGES), "MessageAccepted", [stray], "app_id")
-        letters = await _read(settings, producer, topics(DEAD_LETTER), 1)
+        letters = await read_topic(settings, producer, topics(DEAD_LETTER), at_least(1), settle_s=1.0)
     finally:
         await _stop(router, cache)
     assert len(letters) == 1
@@ -140,7 +117,7 @@ async def test_application_created_just_before_its_message_is_routed(
         await send_all(producer, topics(CONFIG), "EndpointUpserted", [ep], "endpoint_id")
         msg = builders.message(app["app_id"])
         await send_all(producer, topics(MESSAGES), "MessageAccepted", [msg], "app_id")
-        tasks = await _read(settings, producer, topics(TASKS), 1, settle_s=0.3)
+        tasks = await read_topic(settings, producer, topics(TASKS), at_least(1), settle_s=0.3)
     finally:
         await _stop(router, cache)
     assert [t.record["msg_id"] for t in tasks] == [msg["msg_id"]]

@@ -20,9 +20,14 @@ async def send_all(producer: EventProducer, topic: str, name: str, records: list
 
 
 async def read_topic(
-    settings: Settings, producer: EventProducer, topic: str, done: Callable[[list[Event]], bool], settle_s: float
+    settings: Settings,
+    producer: EventProducer,
+    topic: str,
+    done: Callable[[list[Event]], bool],
+    settle_s: float | None = None,
 ) -> list[Event]:
-    """Every record on ``topic``: until ``done`` says enough, then until ``settle_s`` passes with nothing new."""
+    """Every record on ``topic`` until ``done`` says enough; with ``settle_s``, then on until that long passes with
+    nothing new (so a test sees records that should not be there)."""
     reader = EventConsumer(settings, producer, [topic], f"reader-{uuid.uuid4().hex}")
     await reader.start()
     events: list[Event] = []
@@ -32,8 +37,18 @@ async def read_topic(
                 events.extend(batch)
                 if done(events):
                     break
-            while extra := await reader.kafka.getmany(timeout_ms=int(settle_s * 1000)):
+            while settle_s is not None and (extra := await reader.kafka.getmany(timeout_ms=int(settle_s * 1000))):
                 events.extend(await reader.decode([m for ms in extra.values() for m in ms]))
     finally:
         await reader.stop()
     return events
+
+
+def at_least(count: int) -> Callable[[list[Event]], bool]:
+    """``done`` for :func:`read_topic`: once ``count`` records were read."""
+    return lambda events: len(events) >= count
+
+
+def covering(msg_ids: set[str]) -> Callable[[list[Event]], bool]:
+    """``done`` for :func:`read_topic`: once a record of every one of these messages was read."""
+    return lambda events: msg_ids <= {event.record["msg_id"] for event in events}
