@@ -147,7 +147,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"hookstream: {exc}", file=sys.stderr)
         return 2
-    configure_logging(settings.log_level, settings.log_format)
+    try:
+        configure_logging(settings.log_level, settings.log_format)
+    except ValueError as exc:
+        print(f"hookstream: {exc}", file=sys.stderr)
+        return 2
     try:
         if args.command == "dev":
             from hookstream.runtime.dev import run_dev

@@ -124,8 +124,10 @@ class Settings:
     dedupe_window: str = _knob("24h", "How long a message `eventId` stays unique within its application.")
     projector_batch_rows: int = _knob(20000, "The projector writes a batch when it holds this many rows...")
     projector_batch_s: float = _knob(0.5, "...or when its oldest row has waited this long.")
-    log_level: str = _knob("INFO", "Log level of hookstream's structured (JSON lines) logs.")
-    log_format: str = _knob("json", "`json` (one object per line) or `text`.")
+    log_level: str = _knob("INFO", "Log level of hookstream's logs.")
+    log_format: str = _knob(
+        "auto", "`auto` (readable text when stderr is a terminal, JSON lines otherwise), `json` or `text`."
+    )
     api_max_payload_bytes: int = _knob(
         1048576, "Largest message payload the API accepts (serialized JSON bytes); larger ones answer 422."
     )
