@@ -129,6 +129,8 @@ def _store(settings: Settings, port: int | None, data_dir: Path | None) -> None:
     from hookstream.store.engine import EngineConfig
     from hookstream.store.server import StoreConfig, StoreUnavailable, run_store
 
+    if settings.store_handles < 1:
+        raise SystemExit("hookstream: HOOKSTREAM_STORE_HANDLES must be 1 or more")
     engine = EngineConfig(
         path=data_dir or settings.resolved_store_data_dir,
         handles=settings.store_handles,
