@@ -33,6 +33,7 @@ from hookstream.projector.rows import attempt_row, message_row
 from hookstream.projector.store import write_rows
 from hookstream.query.attempts import AttemptFilter, list_attempts
 from hookstream.runtime.clickhouse import connect
+from hookstream.runtime.sql import QueryRefused, run_readonly
 from hookstream.store.users import CREDENTIALS_FILE, READER, WRITER
 from tests.support import builders
 
@@ -144,6 +145,21 @@ def test_bind_parameters_commands_and_settings(store: Store, database: str) -> N
     client.command("INSERT INTO kv VALUES ('a', 1), ('b', 2)")
     assert client.command("SELECT sum(v) FROM kv") == 3
     assert client.query("SELECT k FROM kv ORDER BY k", settings={"max_block_size": 1}).result_rows == [("a",), ("b",)]
+    client.close()
+
+
+def test_readonly_asked_by_the_writer_lasts_for_its_request_only(store: Store, database: str) -> None:
+    """``readonly`` from the URL or from SQL cannot be undone on an engine handle; it never outlives its request."""
+    client = store.client(database=database)
+    client.command("CREATE TABLE w (a UInt32) ENGINE = MergeTree ORDER BY a")
+    for i in range(HANDLES + 1):
+        assert client.query("SELECT count() FROM w", settings={"readonly": 1}).result_rows == [(i,)]
+        with pytest.raises(DatabaseError) as refused:
+            client.command("INSERT INTO w VALUES (0)", settings={"readonly": 1})
+        assert refused.value.code == 164
+        client.command("SET readonly = 1")
+        client.insert("w", [(i,)], column_names=["a"])
+    assert client.query("SELECT count() FROM w").result_rows == [(HANDLES + 1,)]
     client.close()
 
 
@@ -279,6 +295,9 @@ async def test_the_project_client_migrations_and_attempt_lists_through_the_store
     attempts = [builders.attempt(msg, endpoint_id) for msg in messages]
     write_rows(client, {"messages": [message_row(m).values for m in messages],
                         "attempts": [attempt_row(a).values for a in attempts]})  # fmt: skip
+    assert run_readonly(client, "SELECT count() FROM attempts").rows == [(5,)], "what `hookstream sql` runs"
+    with pytest.raises(QueryRefused):
+        run_readonly(client, "DROP TABLE attempts")
     page = await list_attempts(client, AttemptFilter(uuid.UUID(app_id), endpoint_id=uuid.UUID(endpoint_id)), 3, None)
     assert len(page.items) == 3 and not page.done
     assert {row["attempt_id"] for row in page.items} <= {uuid.UUID(a["attempt_id"]) for a in attempts}

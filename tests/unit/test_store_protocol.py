@@ -63,6 +63,10 @@ def test_a_request_reads_as_clickhouse_reads_it() -> None:
     assert (empty.value.code, empty.value.status) == (36, 400)
     with pytest.raises(ClickHouseError):
         statement({"bad name": "1", "query": "SELECT 1"}, b"", method="GET")
+    asked = statement({"query": "SELECT 1", "readonly": "1", "max_threads": "1"}, b"", method="POST")
+    assert (asked.readonly, asked.settings) == (1, {"max_threads": "1"}), "readonly picks handles, it is no SET"
+    with pytest.raises(ClickHouseError):
+        statement({"query": "SELECT 1", "readonly": "yes"}, b"", method="POST")
 
 
 @pytest.mark.parametrize(

@@ -50,18 +50,24 @@ def _readonly_level(user: User, statement: requests.Statement) -> int:
     """The ``readonly`` level the statement runs at, refusing up front what the engine would refuse at it.
 
     The early refusals give ClickHouse's messages; the engine handles of that
-    level enforce the same again, whatever the statement's text hides.
+    level enforce the same again, whatever the statement's text hides. A
+    ``readonly`` URL parameter picks the level instead of changing a handle,
+    which could not be changed back.
     """
     if statements.several(statement.sql):
         raise ClickHouseError.raised(SYNTAX_ERROR, "Multi-statements are not allowed")
-    if user.readonly and statement.settings:
-        name = next(iter(statement.settings))
-        raise ClickHouseError.raised(READONLY, f"Cannot modify '{name}' setting in readonly mode")
-    if (user.readonly or statement.read_only_method) and not statements.is_read(statement.sql):
+    if user.readonly:
+        changed = [*statement.settings, *(["readonly"] if statement.readonly not in (None, 1) else [])]
+        if changed:
+            raise ClickHouseError.raised(READONLY, f"Cannot modify '{changed[0]}' setting in readonly mode")
+        level = 1
+    else:
+        level = 2 if statement.read_only_method or statement.readonly else 0
+    if level and not statements.is_read(statement.sql):
         detail = (" For queries over HTTP, method GET implies readonly. You should use method POST for modifying "
                   "queries") if statement.read_only_method and not user.readonly else ""  # fmt: skip
         raise ClickHouseError.raised(READONLY, f"{user.name}: Cannot execute query in readonly mode.{detail}")
-    return 1 if user.readonly else 2 if statement.read_only_method else 0
+    return level
 
 
 def _base_headers(app: web.Application, query_id: str) -> dict[str, str]:

@@ -57,9 +57,11 @@ class Outcome:
 @dataclass
 class _Handle:
     conn: Any
+    readonly: int
     baseline: dict[str, str]
     database: str | None = None
     applied: dict[str, str] = field(default_factory=dict)  # URL settings in force beyond the baseline
+    spoiled: bool = False  # its session could not be put back (e.g. SQL set readonly): replaced, not reused
 
 
 def _quote(value: str) -> str:
@@ -112,7 +114,7 @@ class Engine:
         conn = chdb.connect(conn_str)
         if readonly:
             conn.query(f"SET readonly = {readonly}", "TabSeparated")
-        return _Handle(conn, _changed(conn))
+        return _Handle(conn, readonly, _changed(conn))
 
     def close(self) -> None:
         for handle in self._all:
@@ -128,7 +130,16 @@ class Engine:
         try:
             yield handle
         finally:
+            if handle.spoiled:
+                handle = await asyncio.to_thread(self._replace, handle)
             pool.put_nowait(handle)
+
+    def _replace(self, spoiled: _Handle) -> _Handle:
+        with contextlib.suppress(Exception):
+            spoiled.conn.close()
+        fresh = self._open_handle(str(self.config.path), spoiled.readonly)
+        self._all[self._all.index(spoiled)] = fresh
+        return fresh
 
     async def run(self, statement: Statement, *, readonly: int) -> Outcome:
         """Run on a handle of the pool whose ``readonly`` level is given (0: read-write)."""
@@ -143,7 +154,11 @@ def _execute(handle: _Handle, statement: Statement) -> Outcome:
         if handle.database != statement.database:
             handle.conn.query(f"USE {_identifier(statement.database)}", "TabSeparated")
             handle.database = statement.database
-        _apply_settings(handle, statement.settings)
+        try:
+            _apply_settings(handle, statement.settings)
+        except Exception:
+            dirty = True  # a setting half applied or not restored: check the whole session
+            raise
         if statement.insert is not None:
             result = _insert(handle, statement)
         else:
@@ -193,10 +208,12 @@ def _reset(handle: _Handle) -> None:
     """Put the handle's session back as it was opened: settings to their baseline, database to be re-applied."""
     handle.database = None
     handle.applied.clear()
-    with contextlib.suppress(Exception):
+    try:
         for name, value in _changed(handle.conn).items():
             if name != "database" and handle.baseline.get(name) != value:
                 _restore(handle, name)
+    except Exception:
+        handle.spoiled = True
 
 
 def _summary(result: Any, statement: Statement, elapsed_ns: int) -> dict[str, str]:

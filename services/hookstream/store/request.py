@@ -64,6 +64,7 @@ class Statement:
     insert: statements.InlineInsert | None = None
     data: bytes = b""
     read_only_method: bool = False  # GET: ClickHouse lets it read only
+    readonly: int | None = None  # the ``readonly`` URL parameter, which picks the engine handles rather than a SET
 
     @property
     def output_format(self) -> str | None:
@@ -121,13 +122,18 @@ def statement(query: Mapping[str, str], body: bytes, *, method: str) -> Statemen
             sql, data = raw.decode(), b""
         except UnicodeDecodeError as exc:
             raise ClickHouseError.raised(BAD_ARGUMENTS, f"The query is not UTF-8: {exc}") from exc
+    settings = settings_of(query)
+    readonly = settings.pop("readonly", None)
+    if readonly is not None and readonly not in ("0", "1", "2"):
+        raise ClickHouseError.raised(BAD_ARGUMENTS, f"readonly must be 0, 1 or 2, not {readonly!r}")
     return Statement(
         sql=sql,
         database=query.get("database") or "default",
         fmt=query.get("default_format") or DEFAULT_FORMAT,
-        settings=settings_of(query),
+        settings=settings,
         params={name[6:]: value for name, value in query.items() if name.startswith("param_")},
         insert=insert,
         data=data,
         read_only_method=method in ("GET", "HEAD"),
+        readonly=None if readonly is None else int(readonly),
     )
