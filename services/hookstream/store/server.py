@@ -83,8 +83,12 @@ async def serve_store(config: StoreConfig, stop: asyncio.Event, *, ready: asynci
             # The handler inflates bodies itself, lz4 included, which aiohttp's own decompression lacks.
             runner = web.AppRunner(store_app(engine, users), access_log=None, auto_decompress=False)
             await runner.setup()
-            site = web.TCPSite(runner, HOST, config.port)
-            await site.start()
+            try:
+                await web.TCPSite(runner, HOST, config.port).start()
+            except OSError as exc:
+                await runner.cleanup()
+                raise StoreUnavailable(f"cannot listen on {HOST}:{config.port} ({exc.strerror}): "
+                                       "set HOOKSTREAM_STORE_PORT or --port (0 picks a free one)") from exc  # fmt: skip
             port = runner.addresses[0][1]
             writer, reader = urls(users, port)
             fresh = " (generated now)" if created else ""
