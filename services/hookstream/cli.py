@@ -31,6 +31,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", help="apply the ClickHouse migrations")
     kafka = sub.add_parser("kafka", help="the local broker's distribution")
     kafka.add_argument("action", choices=["fetch"], help="fetch Apache Kafka's jars into the cache")
+    store = sub.add_parser("store", help="serve the embedded ClickHouse (chDB) over ClickHouse's HTTP interface")
+    store.add_argument("--port", type=int, help="port on 127.0.0.1 (default HOOKSTREAM_STORE_PORT; 0 picks one)")
+    store.add_argument("--data-dir", type=Path, help="the chDB directory (default HOOKSTREAM_STORE_DATA_DIR)")
     sub.add_parser("settings", help="print the settings table (markdown) with every knob and its default")
     sql = sub.add_parser("sql", help="run read-only SQL against the configured ClickHouse (docs/analytics.md)")
     sql.add_argument("query", help="one SELECT-like statement; writes and DDL are refused")
@@ -122,6 +125,24 @@ def _run(settings: Settings, roles_text: str) -> None:
     run_event_loop(main())
 
 
+def _store(settings: Settings, port: int | None, data_dir: Path | None) -> None:
+    from hookstream.store.engine import EngineConfig
+    from hookstream.store.server import StoreConfig, StoreUnavailable, run_store
+
+    if settings.store_handles < 1:
+        raise SystemExit("hookstream: HOOKSTREAM_STORE_HANDLES must be 1 or more")
+    engine = EngineConfig(
+        path=data_dir or settings.resolved_store_data_dir,
+        handles=settings.store_handles,
+        max_server_memory_bytes=settings.store_max_memory_bytes,
+        cache_bytes=settings.store_cache_bytes,
+    )
+    try:
+        run_store(StoreConfig(engine, settings.store_port if port is None else port))
+    except StoreUnavailable as exc:
+        raise SystemExit(f"hookstream store: {exc}") from exc
+
+
 def _rebuild(settings: Settings) -> None:
     from hookstream.log.codec import AvroCodec
     from hookstream.projector.migrations import apply_migrations
@@ -167,6 +188,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             _rebuild(settings)
         elif args.command == "migrate":
             _migrate(settings)
+        elif args.command == "store":
+            _store(settings, args.port, args.data_dir)
         elif args.command == "sql":
             _sql(settings, args.query, args.format)
         elif args.command == "kafka":

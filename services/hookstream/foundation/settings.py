@@ -89,6 +89,25 @@ class Settings:
         "CLICKHOUSE_URL",
     )
     clickhouse_database: str = _knob("hookstream", "ClickHouse database of the projection.")
+    store_port: int = _knob(
+        8124, "Port on 127.0.0.1 where `hookstream store` serves ClickHouse's HTTP interface; 0 picks a free one."
+    )
+    store_data_dir: str = _knob(
+        "",
+        "Directory `hookstream store` opens with the embedded ClickHouse (chDB) and keeps its users' passwords in. "
+        "Empty: `data_dir/clickhouse`.",
+    )
+    store_max_memory_bytes: int = _knob(
+        2 * 1024**3, "Memory the store's ClickHouse engine may use in all (`max_server_memory_usage`); 0: chDB's own."
+    )
+    store_cache_bytes: int = _knob(
+        256 * 1024**2,
+        "Size of each of the store engine's caches of marks and primary indexes (`mark_cache_size`, "
+        "`index_mark_cache_size`, `primary_index_cache_size`); 0: chDB's own (5 GiB each).",
+    )
+    store_handles: int = _knob(
+        4, "chDB connection handles per store user (read-write, read-only): how many statements run at once."
+    )
     payload_retention_days: int = _knob(
         90, "Days message payloads and attempt bodies/headers stay in ClickHouse; ids, statuses, timings stay."
     )
@@ -167,6 +186,11 @@ class Settings:
         if self.clickhouse_url:
             return self.clickhouse_url
         return f"chdb://{(self.data_dir / 'clickhouse').expanduser().resolve()}"
+
+    @property
+    def resolved_store_data_dir(self) -> Path:
+        path = Path(self.store_data_dir) if self.store_data_dir else self.data_dir / "clickhouse"
+        return path.expanduser().resolve()
 
     @property
     def uses_local_kafka(self) -> bool:

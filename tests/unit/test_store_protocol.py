@@ -1,0 +1,108 @@
+"""The store's reading of an HTTP request: statement kinds, inline insert data, settings, errors, credentials."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import zlib
+
+import lz4.frame
+import pytest
+
+from hookstream.store import statements
+from hookstream.store.errors import ClickHouseError
+from hookstream.store.request import decompress, statement
+from hookstream.store.users import credentials, load_users
+
+NATIVE = b"\t\x02\x01a\x06UInt8\x01\x02"  # starts with a tab (9 columns): whitespace that is data
+
+
+def test_an_insert_body_splits_after_the_first_newline_past_the_format() -> None:
+    body = b"INSERT INTO db.t (`a`, `format`) FORMAT Native\n" + NATIVE
+    insert = statements.inline_insert(body)
+    assert insert is not None
+    assert (insert.target, insert.settings, insert.fmt) == ("INSERT INTO db.t (`a`, `format`)", "", "Native")
+    assert body[insert.data_start :] == NATIVE
+
+
+def test_an_insert_keeps_its_settings_clause_apart() -> None:
+    insert = statements.inline_insert(b"insert into t SETTINGS async_insert=0 format TSV 1\t2\n")
+    assert insert is not None
+    assert (insert.target, insert.settings, insert.fmt) == ("insert into t", "SETTINGS async_insert=0", "TSV")
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [b"INSERT INTO t VALUES ('FORMAT Native')", b"INSERT INTO t SELECT 1 FORMAT X", b"SELECT 1 FORMAT TSV", b""],
+)
+def test_other_statements_have_no_inline_data(sql: bytes) -> None:
+    assert statements.inline_insert(sql) is None
+
+
+def test_kinds_skip_comments_and_quotes() -> None:
+    assert statements.kind("  -- note\n/* c */ select 1") == "SELECT"
+    assert statements.is_read("WITH 1 AS x SELECT x") and statements.is_read("(SELECT 1)")
+    assert not statements.is_read("INSERT INTO t VALUES (1)")
+    assert statements.several("SELECT 1; DROP TABLE t") and not statements.several("SELECT ';'; -- done\n")
+    assert statements.makes_result("CREATE TABLE t (a UInt8) ENGINE=Log") is False
+    assert statements.trailing_format("SELECT 1 FORMAT JSONEachRow;") == "JSONEachRow"
+
+
+def test_a_request_reads_as_clickhouse_reads_it() -> None:
+    query = {"query": "INSERT INTO t FORMAT TSV", "database": "d", "max_threads": "2", "param_x": "7",
+             "query_id": "q", "session_id": "s", "wait_end_of_query": "1", "enable_http_compression": "1"}  # fmt: skip
+    got = statement(query, b"1\n2\n", method="POST")
+    assert got.insert is not None and got.data == b"1\n2\n"
+    assert (got.database, got.settings, got.params) == ("d", {"max_threads": "2"}, {"x": "7"})
+    select = statement({"default_format": "JSONCompact"}, b"SELECT 1", method="GET")
+    assert (select.sql, select.fmt, select.database, select.read_only_method) == ("SELECT 1", "JSONCompact",
+                                                                                  "default", True)  # fmt: skip
+    assert select.output_format == "JSONCompact"
+    with pytest.raises(ClickHouseError) as empty:
+        statement({}, b"  ", method="POST")
+    assert (empty.value.code, empty.value.status) == (36, 400)
+    with pytest.raises(ClickHouseError):
+        statement({"bad name": "1", "query": "SELECT 1"}, b"", method="GET")
+    asked = statement({"query": "SELECT 1", "readonly": "1", "max_threads": "1"}, b"", method="POST")
+    assert (asked.readonly, asked.settings) == (1, {"max_threads": "1"}), "readonly picks handles, it is no SET"
+    with pytest.raises(ClickHouseError):
+        statement({"query": "SELECT 1", "readonly": "yes"}, b"", method="POST")
+
+
+@pytest.mark.parametrize(
+    ("encoding", "pack"),
+    [("lz4", lz4.frame.compress), ("gzip", gzip.compress), ("deflate", zlib.compress), ("", lambda b: b)],
+)
+def test_bodies_inflate(encoding: str, pack) -> None:  # type: ignore[no-untyped-def]
+    assert decompress(pack(b"SELECT 1"), encoding) == b"SELECT 1"
+
+
+def test_a_corrupt_body_is_a_clickhouse_error() -> None:
+    with pytest.raises(ClickHouseError) as corrupt:
+        decompress(b"not lz4", "lz4")
+    assert corrupt.value.name == "CANNOT_DECOMPRESS"
+
+
+def test_engine_errors_keep_their_code_name_and_status() -> None:
+    error = ClickHouseError.from_engine(RuntimeError("boom Code: 60. DB::Exception: Unknown table x. (UNKNOWN_TABLE)"))
+    assert (error.code, error.name, error.status) == (60, "UNKNOWN_TABLE", 404)
+    assert error.text.startswith("Code: 60.")
+    assert ClickHouseError.from_engine(RuntimeError("Code: 164. DB::Exception: no. (READONLY)")).status == 500
+    assert ClickHouseError.from_engine(RuntimeError("Code: 62. DB::Exception: x. (SYNTAX_ERROR)")).status == 400
+
+
+def test_credentials_in_every_place_clickhouse_reads_them(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    basic = "Basic " + base64.b64encode(b"u:p:q").decode()
+    assert credentials({"Authorization": basic}, {}) == ("u", "p:q")
+    assert credentials({"X-ClickHouse-User": "h", "X-ClickHouse-Key": "k", "Authorization": basic}, {}) == ("h", "k")
+    assert credentials({}, {"user": "a", "password": "b"}) == ("a", "b")
+    assert credentials({}, {}) == ("", "")
+    users, created = load_users(tmp_path)
+    again, created_again = load_users(tmp_path)
+    assert created and not created_again and again == users
+    assert (tmp_path / users.path.name).stat().st_mode & 0o777 == 0o600
+    assert users.authenticate(users.reader.name, users.reader.password).readonly
+    for name, password in (("default", ""), (users.writer.name, users.reader.password)):
+        with pytest.raises(ClickHouseError) as refused:
+            users.authenticate(name, password)
+        assert (refused.value.code, refused.value.status) == (516, 403)
