@@ -96,8 +96,12 @@ def test_each_bad_parameter_names_itself(query: str, thing: str, loc: list[str],
 
 
 class _Body:
+    """What ``read_body`` reads of a request: its headers, its application (no settings: the defaults), its bytes."""
+
     def __init__(self, raw: bytes) -> None:
         self.raw = raw
+        self.headers: dict[str, str] = {}
+        self.app: dict[str, object] = {}
 
     async def read(self) -> bytes:
         return self.raw

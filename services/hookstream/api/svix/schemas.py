@@ -218,6 +218,7 @@ ERRORS: dict[int, JsonSchema] = {
     403: _ERROR,
     404: _ERROR,
     409: _ERROR,
+    415: _ERROR,
     422: ref("HTTPValidationError"),
     429: _ERROR,
     500: _ERROR,
