@@ -70,7 +70,7 @@ def _operation(dialect: Dialect, op: Operation) -> dict[str, Any]:
         "responses": responses,
     }
     if op.body is not None:
-        out["requestBody"] = {"required": True, **_content(op.body)}
+        out["requestBody"] = {"required": op.body_required, **_content(op.body)}
     if not op.authenticated:
         out["security"] = []
     return out

@@ -64,6 +64,7 @@ class Operation:
     summary: str
     params: tuple[Param, ...] = ()
     body: JsonSchema | None = None
+    body_required: bool = True  # False: the handler also takes no body at all (an empty request, not empty JSON)
     responses: Mapping[int, Response] = field(default_factory=dict)
     authenticated: bool = True
 
@@ -215,6 +216,8 @@ async def read_body(request: web.Request, operation: Operation) -> Any:
     """The JSON body, read strictly, validated against the operation's body schema (the first problem reported)."""
     if operation.body is None:
         raise RuntimeError(f"{operation.operation_id} declares no body")
+    if not operation.body_required and not request.body_exists:
+        return None
     _check_content_type(request)
     context = request.app.get(API_CONTEXT)
     limits = json_limits(context.settings if context is not None else Settings())
