@@ -233,3 +233,34 @@ async def test_over_long_message_fields_are_refused_by_name(
         answer = await http.post(f"/app/{app}/msg", json={"eventType": "a.b", "payload": {}, **body})
         _refused(answer, ["body", loc], "")
     assert await _accepted(api, topics) == []
+
+
+async def test_message_channels_and_tags_follow_svix_bounds(
+    api: ServedApi, http: httpx.AsyncClient, topics: TopicNames
+) -> None:
+    """Svix's OpenAPI: 1-10 unique channels of at most 128 of [a-zA-Z0-9-_.:+]; at most 5 unique tags of 128."""
+    app = await _app(http)
+    base = {"eventType": "a.b", "payload": {}}
+    cases = [({"channels": [f"c{n}" for n in range(1000)]}, "holds at most 10 entries, got 1000"),
+             ({"channels": [f"c{n}" for n in range(11)]}, "holds at most 10 entries, got 11"),
+             ({"channels": []}, "should be non-empty"), ({"channels": ["eu", "eu"]}, "non-unique"),
+             ({"channels": ["c" * 129]}, "at most 128 characters"), ({"channels": ["a b"]}, "not a valid channel"),
+             ({"tags": [f"t{n}" for n in range(6)]}, "holds at most 5 entries"), ({"tags": ["t", "t"]}, "non-unique"),
+             ({"tags": ["t" * 129]}, "at most 128 characters"), ({"tags": ["a:b"]}, "not a valid tag")]  # fmt: skip
+    for extra, words in cases:
+        answer = await http.post(f"/app/{app}/msg", json={**base, **extra})
+        assert answer.status_code == 422, (extra, answer.text)
+        (detail,) = answer.json()["detail"]
+        assert detail["loc"] == ["body", next(iter(extra))] and words in detail["msg"], (extra, detail)
+    assert await _accepted(api, topics) == []
+    edge = {"channels": [f"c:{n}+x" for n in range(9)] + ["c" * 128], "tags": ["a/b", "c\\d", "#e", "f.g", "t" * 128]}
+    accepted = await http.post(f"/app/{app}/msg", json={**base, **edge}, params={"with_content": "true"})
+    assert accepted.status_code == 202, accepted.text
+    assert (accepted.json()["channels"], accepted.json()["tags"]) == (edge["channels"], edge["tags"])
+    for name, value in (("channel", "c:1+x"), ("tag", "c\\d")):
+        assert (await http.get(f"/app/{app}/msg", params={name: value})).status_code == 200, "filterable as sent"
+    document = (await http.get(f"{api.url}/openapi.json")).json()
+    declared = document["paths"]["/api/v1/app/{app_id}/msg"]["post"]["requestBody"]["content"]["application/json"]
+    channels = declared["schema"]["properties"]["channels"]
+    assert (channels["minItems"], channels["maxItems"], channels["uniqueItems"]) == (1, 10, True)
+    assert channels["items"]["maxLength"] == 128 and channels["items"]["pattern"] == r"^[a-zA-Z0-9\-_.:+]+$"

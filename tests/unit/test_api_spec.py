@@ -1,6 +1,7 @@
 """The route declarations: handlers' validation and the OpenAPI document come from the same values."""
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -96,8 +97,12 @@ def test_each_bad_parameter_names_itself(query: str, thing: str, loc: list[str],
 
 
 class _Body:
+    """What ``read_body`` reads of a request: its headers, its application (no settings: the defaults), its bytes."""
+
     def __init__(self, raw: bytes) -> None:
         self.raw = raw
+        self.headers: dict[str, str] = {}
+        self.app: dict[str, object] = {}
 
     async def read(self) -> bytes:
         return self.raw
@@ -149,3 +154,14 @@ def test_route_patterns_stay_out_of_the_document() -> None:
     doc = document([Dialect("m", "/x", [op])])
     validate(doc)
     assert list(doc["paths"]) == ["/x/m/{msg_id}/attempts"]
+
+
+async def test_an_optional_body_may_be_absent_but_not_empty_json() -> None:
+    optional = replace(POST, body_required=False)
+    doc = document([Dialect("things", "/api", [POST, optional])])
+    assert doc["paths"]["/api/things"]["post"]["requestBody"]["required"] is False
+    absent = make_mocked_request("POST", "/things", headers={})
+    assert await read_body(absent, optional) is None
+    with pytest.raises(InvalidInput) as caught:
+        await read_body(_Body(b" "), POST)  # type: ignore[arg-type]
+    assert "is empty" in caught.value.reason

@@ -59,7 +59,7 @@ def _operation(dialect: Dialect, op: Operation) -> dict[str, Any]:
                                 for name, text in response.headers.items()}  # fmt: skip
         responses[str(status)] = entry
     for status, schema in sorted(dialect.errors.items()):
-        if not op.authenticated and status in (401, 403):
+        if (not op.authenticated and status in (401, 403)) or (op.body is None and status == 415):
             continue
         responses.setdefault(str(status), {"description": f"error {status}", **_content(schema)})
     out: dict[str, Any] = {
@@ -70,7 +70,7 @@ def _operation(dialect: Dialect, op: Operation) -> dict[str, Any]:
         "responses": responses,
     }
     if op.body is not None:
-        out["requestBody"] = {"required": True, **_content(op.body)}
+        out["requestBody"] = {"required": op.body_required, **_content(op.body)}
     if not op.authenticated:
         out["security"] = []
     return out

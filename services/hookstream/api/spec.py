@@ -8,21 +8,31 @@ the same values into ``/openapi.json``; the document cannot drift from what
 the handlers accept. Validation failures are ``InvalidInput`` naming where
 (path, query, header, body), which field and why; each dialect maps it to its
 own error shape (Svix 422, Outpost 400, v1's envelope).
+
+Every request body of every dialect is read here, by ``read_body``: a JSON
+content type (or none), at most the sub-application's ``client_max_size``
+bytes (aiohttp refuses more before it is read), then the strict reader of
+``domain.strict_json`` with the deployment's limits; only then the schema.
+A body with another content type is ``UnsupportedMediaType`` (415).
 """
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, Literal
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError
+
+from hookstream.api.context import API_CONTEXT
+from hookstream.domain.strict_json import JsonLimits, JsonRefused, read_json
+from hookstream.foundation.settings import Settings
 
 JsonSchema = dict[str, Any]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -54,6 +64,7 @@ class Operation:
     summary: str
     params: tuple[Param, ...] = ()
     body: JsonSchema | None = None
+    body_required: bool = True  # False: the handler also takes no body at all (an empty request, not empty JSON)
     responses: Mapping[int, Response] = field(default_factory=dict)
     authenticated: bool = True
 
@@ -71,6 +82,14 @@ class InvalidInput(Exception):
         self.loc = list(loc)
         self.reason = reason
         self.missing = missing  # a required property absent from the object at ``loc`` (dialects may name it)
+
+
+class UnsupportedMediaType(Exception):
+    """415: a request body sent as something other than JSON; each dialect answers it in its own shape."""
+
+    def __init__(self, given: str) -> None:
+        super().__init__(f"Content-Type {given!r} is not supported: send application/json (UTF-8)")
+        self.given = given
 
 
 _CANONICAL_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
@@ -177,14 +196,35 @@ _BodyValidator = validators.extend(Draft202012Validator, type_checker=Draft20201
     "integer", lambda _checker, value: isinstance(value, int) and not isinstance(value, bool)))  # fmt: skip
 
 
+@lru_cache(maxsize=8)
+def json_limits(settings: Settings) -> JsonLimits:
+    return JsonLimits(settings.api_json_max_depth, settings.api_json_max_object_keys, settings.api_json_max_array_items)
+
+
+def _check_content_type(request: web.Request) -> None:
+    """JSON, or no Content-Type at all (read as JSON, as plain HTTP tools send bodies); anything else is 415."""
+    given = request.headers.get(hdrs.CONTENT_TYPE)
+    if given is None:
+        return
+    kind, _, subtype = request.content_type.partition("/")
+    is_json = kind == "application" and (subtype == "json" or subtype.endswith("+json"))
+    if not is_json or (request.charset or "utf-8").lower() not in ("utf-8", "utf8"):
+        raise UnsupportedMediaType(given)
+
+
 async def read_body(request: web.Request, operation: Operation) -> Any:
-    """The JSON body, validated against the operation's body schema (the first problem is reported)."""
+    """The JSON body, read strictly, validated against the operation's body schema (the first problem reported)."""
     if operation.body is None:
         raise RuntimeError(f"{operation.operation_id} declares no body")
+    if not operation.body_required and not request.body_exists:
+        return None
+    _check_content_type(request)
+    context = request.app.get(API_CONTEXT)
+    limits = json_limits(context.settings if context is not None else Settings())
     try:
-        value = json.loads(await request.read() or b"null")
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise InvalidInput("body", [], f"is not valid JSON: {error}") from None
+        value = read_json(await request.read(), limits)
+    except JsonRefused as error:
+        raise InvalidInput("body", list(error.path), error.reason) from None
     validator = _BodyValidator(operation.body)
     problem = min(validator.iter_errors(value), key=lambda e: list(e.absolute_path), default=None)
     if problem is not None:

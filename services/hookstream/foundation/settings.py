@@ -150,6 +150,13 @@ class Settings:
     api_max_payload_bytes: int = _knob(
         1048576, "Largest message payload the API accepts (serialized JSON bytes); larger ones answer 422."
     )
+    api_json_max_depth: int = _knob(
+        128,
+        "Deepest nesting of arrays and objects a request body may have (as serde_json, Svix's parser, allows); "
+        "checked before the body is decoded. At most 512.",
+    )
+    api_json_max_object_keys: int = _knob(10000, "Keys any one object of a request body may have.")
+    api_json_max_array_items: int = _knob(100000, "Items any one array of a request body may have.")
     api_max_endpoints_per_app: int = _knob(
         100,
         "Endpoints one application may have (create or PUT beyond it answers 422); bounds the fan-out of one "

@@ -17,7 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from hookstream.api.commands import ConfigConflict
-from hookstream.api.spec import InvalidInput
+from hookstream.api.spec import InvalidInput, UnsupportedMediaType
 
 log = logging.getLogger("hookstream.api.outpost")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -31,7 +31,7 @@ ERROR_SCHEMA: dict[str, Any] = {
         "data": {"oneOf": [{"type": "array", "items": {"type": "string"}}, {"type": "object"}]},
     },
 }
-ERRORS = {status: ERROR_SCHEMA for status in (400, 401, 403, 404, 422, 500)}
+ERRORS = {status: ERROR_SCHEMA for status in (400, 401, 403, 404, 415, 422, 500)}
 
 
 class OutpostError(Exception):
@@ -74,6 +74,8 @@ async def outpost_errors(request: web.Request, handler: Handler) -> web.StreamRe
         return await handler(request)
     except OutpostError as error:
         return error.response()
+    except UnsupportedMediaType as error:
+        return OutpostError(415, str(error)).response()
     except InvalidInput as error:
         return from_invalid_input(error).response()
     except ConfigConflict as error:

@@ -37,7 +37,7 @@ def out(ctx: ApiContext, app: dict[str, Any]) -> dict[str, Any]:
 async def upsert(request: web.Request) -> web.Response:
     ctx = request.app[API_CONTEXT]
     ref_ = read_params(request, UPSERT)["tenant_id"]
-    body = await read_body(request, UPSERT) if request.body_exists else None
+    body = await read_body(request, UPSERT)
     metadata = (body or {}).get("metadata") or {}
 
     async def read() -> Record | None:
@@ -111,6 +111,7 @@ LIST = Operation(
 UPSERT = Operation(
     "PUT", "/tenants/{tenant_id}", upsert, "upsertTenant", "Create or update a tenant", params=(TENANT_ID,),
     body={"type": ["object", "null"], "properties": {"metadata": _METADATA}, "additionalProperties": False},
+    body_required=False,
     responses={200: Response("updated", ref("Tenant")), 201: Response("created", ref("Tenant"))},
 )  # fmt: skip
 GET = Operation("GET", "/tenants/{tenant_id}", get, "getTenant", "Get a tenant", params=(TENANT_ID,),

@@ -81,7 +81,7 @@ async def _application(ctx: ApiContext, ref: str, new: dict[str, Any] | None) ->
 async def _access(request: web.Request, op: Operation) -> web.Response:
     ctx = request.app[API_CONTEXT]
     ref = read_params(request, op)["app_id"]
-    body = (await read_body(request, op) if request.body_exists else None) or {}
+    body = await read_body(request, op) or {}
     expiry = body.get("expiry") or MAX_EXPIRY_S
     _check_grant(body)
     app_id = await _application(ctx, ref, _new_application(body, ref))
@@ -120,12 +120,12 @@ _ACCESS = {200: Response("a token for the application, and its portal URL", ref(
 APP_PORTAL_ACCESS = Operation(
     "POST", "/auth/app-portal-access/{app_id}", app_portal_access, "v1.authentication.app-portal-access",
     "A token scoped to one application (created from the body's application when the path's uid names none)",
-    params=(APP_ID, IDEMPOTENCY_KEY), body=APP_PORTAL_ACCESS_IN, responses=_ACCESS,
+    params=(APP_ID, IDEMPOTENCY_KEY), body=APP_PORTAL_ACCESS_IN, body_required=False, responses=_ACCESS,
 )  # fmt: skip
 DASHBOARD_ACCESS = Operation(
     "POST", "/auth/dashboard-access/{app_id}", dashboard_access, "v1.authentication.dashboard-access",
     "Deprecated form of app-portal-access", params=(APP_ID, IDEMPOTENCY_KEY), body=APP_PORTAL_ACCESS_IN,
-    responses=_ACCESS,
+    body_required=False, responses=_ACCESS,
 )  # fmt: skip
 LOGOUT = Operation("POST", "/auth/logout", logout, "v1.authentication.logout",
                    "Log out an application token (nothing is revoked: tokens are stateless)",

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from aiohttp import web
 
 from hookstream.api.commands import ConfigConflict
-from hookstream.api.spec import InvalidInput
+from hookstream.api.spec import InvalidInput, UnsupportedMediaType
 
 log = logging.getLogger("hookstream.api.svix")
 
@@ -87,6 +87,8 @@ async def svix_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         return await handler(request)
     except (SvixError, Invalid) as error:
         return error.response()
+    except UnsupportedMediaType as error:
+        return SvixError(415, "unsupported_media_type", str(error)).response()
     except InvalidInput as error:
         return from_invalid_input(error).response()
     except ConfigConflict as error:

@@ -9,7 +9,8 @@ name with the application fixed: the handlers of :mod:`.endpoints` (and its secr
 them, so validation, errors and shapes stay one implementation (Svix's
 ``OperationalWebhookEndpointOut`` is its endpoint shape without channels;
 the extra field is ignored by clients). The reserved application is created
-with the first operational endpoint.
+with the first operational endpoint, once that endpoint's body has been read
+and validated (a refused body writes nothing).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from hookstream.api.auth import scope_of
 from hookstream.api.commands import APPLICATION, Record
 from hookstream.api.context import API_CONTEXT, ApiContext
 from hookstream.api.fresh import find_fresh
-from hookstream.api.spec import Operation, read_params
+from hookstream.api.spec import Operation, read_body, read_params
 from hookstream.api.svix import endpoint_headers, endpoint_secrets, endpoints
 from hookstream.api.svix.errors import forbidden, not_found
 from hookstream.api.svix.pagination import id_list_response
@@ -49,6 +50,7 @@ def _operational(endpoint_op: Operation, operation_id: str, summary: str, *, cre
                 if endpoint_op is endpoints.LIST:
                     return web.json_response(id_list_response([], Page([], done=True)))
                 raise not_found("Endpoint")
+            await read_body(request, declared)  # a body the endpoint handler refuses must not create the application
             await _create_application(request)
         request.match_info["app_id"] = _APP_REF
         return await endpoint_op.handler(request)

@@ -25,6 +25,14 @@ from hookstream.query.common import DEFAULT_LIMIT, MAX_LIMIT
 NAME = re.compile(r"^[a-zA-Z0-9\-_.]{1,256}$")
 NAME_RULE = "1-256 of a-z A-Z 0-9 - _ ."
 
+# Svix's own bounds for a message's channels and tags (its OpenAPI document, MessageIn and the list filters).
+CHANNEL = re.compile(r"^[a-zA-Z0-9\-_.:+]+$")
+TAG = re.compile(r"^[a-zA-Z0-9\-_./\\#]+$")
+MAX_CHANNEL_CHARS = 128
+MAX_TAG_CHARS = 128
+MAX_MESSAGE_CHANNELS = 10
+MAX_MESSAGE_TAGS = 5
+
 MAX_MAP_ENTRIES = 50
 MAX_MAP_KEY_CHARS = 256
 MAX_MAP_VALUE_CHARS = 1024
@@ -39,6 +47,16 @@ def name_schema(what: str = "a valid name", *, nullable: bool = False) -> JsonSc
     """Svix's pattern for uids, event type names, channels and tags; the description is the 422's wording."""
     kind: Any = ["string", "null"] if nullable else "string"
     return {"type": kind, "pattern": NAME.pattern, "description": f"{what}: {NAME_RULE}"}
+
+
+def channel_schema() -> JsonSchema:
+    return {"type": "string", "maxLength": MAX_CHANNEL_CHARS, "pattern": CHANNEL.pattern,
+            "description": f"a valid channel: 1-{MAX_CHANNEL_CHARS} of a-z A-Z 0-9 - _ . : +"}  # fmt: skip
+
+
+def tag_schema() -> JsonSchema:
+    return {"type": "string", "maxLength": MAX_TAG_CHARS, "pattern": TAG.pattern,
+            "description": f"a valid tag: 1-{MAX_TAG_CHARS} of a-z A-Z 0-9 - _ . / \\ #"}  # fmt: skip
 
 
 def _query(name: str, schema: JsonSchema, description: str = "") -> Param:
@@ -64,8 +82,8 @@ STATUS_CODE_CLASS = _query("status_code_class", {"type": "integer", "enum": list
 EVENT_TYPES = _query("event_types", {"type": "array", "items": {
     "type": "string", "pattern": _NAME_LIST, "description": f"a list of valid names (each {NAME_RULE})"}},
     "repeated (event_types=a&event_types=b) or comma-separated (event_types=a,b)")  # fmt: skip
-CHANNEL = _query("channel", name_schema())
-TAG = _query("tag", name_schema())
+CHANNEL_FILTER = _query("channel", channel_schema())
+TAG_FILTER = _query("tag", tag_schema())
 BEFORE = _query("before", {"type": "string", "format": "date-time"})
 AFTER = _query("after", {"type": "string", "format": "date-time"})
 SINCE = _query("since", {"type": "string", "format": "date-time"})
@@ -73,7 +91,7 @@ UNTIL = _query("until", {"type": "string", "format": "date-time"})
 IDEMPOTENCY_KEY = Param("idempotency-key", "header", {"type": "string"},
                         description="a repeat with the same key answers the first answer again")  # fmt: skip
 PAGE = (LIMIT, ITERATOR)
-FILTERS = (EVENT_TYPES, CHANNEL, TAG, BEFORE, AFTER)
+FILTERS = (EVENT_TYPES, CHANNEL_FILTER, TAG_FILTER, BEFORE, AFTER)
 
 
 def with_content(default: bool) -> Param:

@@ -15,7 +15,15 @@ from __future__ import annotations
 from typing import Any
 
 from hookstream.api.spec import JsonSchema
-from hookstream.api.svix.params import MAX_MAP_ENTRIES, MAX_MAP_KEY_CHARS, MAX_MAP_VALUE_CHARS
+from hookstream.api.svix.params import (
+    MAX_MAP_ENTRIES,
+    MAX_MAP_KEY_CHARS,
+    MAX_MAP_VALUE_CHARS,
+    MAX_MESSAGE_CHANNELS,
+    MAX_MESSAGE_TAGS,
+    channel_schema,
+    tag_schema,
+)
 from hookstream.api.svix.params import name_schema as name
 from hookstream.api.svix.shapes import STATUS_NUMBER, TRIGGER_NUMBER
 
@@ -93,7 +101,9 @@ SECRET_ROTATE_IN = _object(
 RECOVER_IN = _object(["since"], since=_TIME, until=_NULLABLE_TIME)
 MESSAGE_IN = _object(
     ["eventType", "payload"], eventType=name(), eventId=name("a valid eventId", nullable=True),
-    payload={"type": "object"}, channels=names(), tags=names(),
+    payload={"type": "object"},
+    channels=nullable("array", items=channel_schema(), minItems=1, maxItems=MAX_MESSAGE_CHANNELS, uniqueItems=True),
+    tags=nullable("array", items=tag_schema(), maxItems=MAX_MESSAGE_TAGS, uniqueItems=True),
 )  # fmt: skip
 
 # Svix's bounds for a portal token's life: one hour to seven days, seven days by default.
@@ -220,6 +230,7 @@ ERRORS: dict[int, JsonSchema] = {
     403: _ERROR,
     404: _ERROR,
     409: _ERROR,
+    415: _ERROR,
     422: ref("HTTPValidationError"),
     429: _ERROR,
     500: _ERROR,

@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from hookstream.api.requestid import Handler, request_id_of
-from hookstream.api.spec import InvalidInput
+from hookstream.api.spec import InvalidInput, UnsupportedMediaType
 
 log = logging.getLogger("hookstream.api.v1")
 
@@ -57,6 +57,8 @@ async def v1_errors(request: web.Request, handler: Handler) -> web.StreamRespons
         return await handler(request)
     except V1Error as error:
         return envelope(request, error.status, error.code, error.message)
+    except UnsupportedMediaType as error:
+        return envelope(request, 415, "UNSUPPORTED_MEDIA_TYPE", str(error))
     except InvalidInput as error:
         failure = invalid(error)
         return envelope(request, failure.status, failure.code, failure.message)
