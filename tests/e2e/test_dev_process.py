@@ -131,6 +131,25 @@ def test_dev_serves_health_and_metrics_then_stops_on_sigterm(tmp_path: Path) -> 
         assert f"http://analytics@127.0.0.1:{env['HOOKSTREAM_STORE_PORT']}" in stdout and str(users) in stdout
         assert stdout.count("hookstream analytics:") == 1
 
+        # the live data answers a second process while dev runs: `hookstream sql`, read-only, through the store
+        sql = [sys.executable, "-m", "hookstream.cli", "sql"]
+        done = subprocess.run([*sql, "select count() from attempts"], env=env, capture_output=True, text=True,
+                              timeout=60, check=False)  # fmt: skip
+        assert done.returncode == 0 and done.stdout.splitlines()[-1] == "(1 row)", done.stdout + done.stderr
+        done = subprocess.run([*sql, "drop table attempts"], env=env, capture_output=True, text=True, timeout=60,
+                              check=False)  # fmt: skip
+        assert done.returncode == 1 and "refused: read-only" in done.stderr and "Traceback" not in done.stderr
+        migrate = [sys.executable, "-m", "hookstream.cli", "migrate"]  # as the writer: dev applied them all
+        done = subprocess.run(migrate, env=env, capture_output=True, text=True, timeout=60, check=False)
+        assert done.returncode == 0 and done.stdout.startswith("applied 0 migrations"), done.stdout + done.stderr
+        # where no store answers, the directory dev holds is refused in one line that says what to do
+        elsewhere = {**env, "HOOKSTREAM_STORE_PORT": str(free_port())}
+        for command in ([*sql, "select 1"], migrate):
+            done = subprocess.run(command, env=elsewhere, capture_output=True, text=True, timeout=60, check=False)
+            assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+            (line,) = done.stderr.strip().splitlines()
+            assert "held by another process" in line and "HOOKSTREAM_STORE_PORT" in line
+
         # a role process that dies is named by /health, then restarted
         (child,) = _role_processes(process.pid)
         _kill_9(child)

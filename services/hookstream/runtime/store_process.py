@@ -15,6 +15,7 @@ with dev, is restarted with backoff if it exits, and ``/health`` names it
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import subprocess
 import sys
 import urllib.error
@@ -24,12 +25,13 @@ from pathlib import Path
 from urllib.parse import quote
 
 from hookstream.foundation.settings import Settings
+from hookstream.runtime.clickhouse import ClickHouseUnavailable
 from hookstream.runtime.local_kafka import free_port
 from hookstream.runtime.role_process import RoleProcess
 from hookstream.store import HOST
 from hookstream.store.users import CREDENTIALS_FILE, READER, WRITER, load_users
 
-__all__ = ["StoreProcess", "running_store_url", "store_process", "store_url"]
+__all__ = ["StoreProcess", "cli_clickhouse_url", "running_store_url", "store_process", "store_url"]
 
 PING_TIMEOUT_S = 2.0
 
@@ -61,6 +63,43 @@ def running_store_url(settings: Settings, user: str) -> str | None:
     if not (data_dir / CREDENTIALS_FILE).exists() or not store_answers(settings.store_port):
         return None
     return store_url(data_dir, settings.store_port, user)
+
+
+def directory_held(path: Path) -> bool:
+    """Whether an engine (a store, or a process with chDB in it) holds ``path``: ClickHouse's flock on ``status``.
+
+    Asked only where this process has not opened ``path`` itself: the probe's own descriptor would conflict.
+    """
+    try:
+        handle = (path / "status").open("a")
+    except OSError:
+        return False
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return False
+
+
+def cli_clickhouse_url(settings: Settings, user: str) -> str:
+    """Where a command run beside ``hookstream dev`` reaches ClickHouse as ``user``.
+
+    The configured URL if there is one; else the store on its port if it answers; else the chDB directory,
+    opened in this process. A directory another process holds while no store answers is refused with
+    ``ClickHouseUnavailable``, saying why and what to do, before chDB fails on it.
+    """
+    store = running_store_url(settings, user)
+    if store is not None:
+        return store
+    if not settings.clickhouse_url and directory_held(settings.resolved_store_data_dir):
+        raise ClickHouseUnavailable(
+            f"{settings.resolved_store_data_dir} is held by another process and no store answers on "
+            f"{HOST}:{settings.store_port}: if `hookstream dev` or `hookstream store` holds it, set "
+            "HOOKSTREAM_STORE_PORT to the port it serves on; else stop the process holding the directory"
+        )
+    return settings.resolved_clickhouse_url
 
 
 class StoreProcess(RoleProcess):
