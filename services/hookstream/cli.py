@@ -198,10 +198,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "dev":
             from hookstream.runtime.dev import run_dev
+            from hookstream.runtime.role_process import ChildFailed
 
             if settings.dev_delivery_processes < 0:
                 raise SystemExit("hookstream: HOOKSTREAM_DEV_DELIVERY_PROCESSES must be 0 or more")
-            run_dev(settings)
+            try:
+                run_dev(settings)
+            except ChildFailed as exc:  # e.g. the store's port is taken: the child said so, one line
+                print(f"hookstream dev: {exc}", file=sys.stderr)
+                return 1
         elif args.command == "topics":
             _topics(settings, args.action)
         elif args.command == "run":

@@ -5,7 +5,8 @@ routing and delivery, waits for that loop (BENCHMARKS.md, the B1 profile). A
 child running ``hookstream run --roles router,deliver`` has its own
 interpreter and loop; the roles' consumer groups split the partitions between
 processes as they would between machines. Router and delivery need neither
-chDB nor the API, so the embedded engine stays in the dev process alone.
+ClickHouse nor the API; the embedded ClickHouse has a child of its own, the
+store (store_process.py), supervised the same way.
 
 The child reads exactly the dev process's settings (passed as environment
 variables), dies with its parent even on ``kill -9`` (``PR_SET_PDEATHSIG``),
@@ -37,6 +38,10 @@ log = logging.getLogger("hookstream.dev")
 CHILD_ROLES = ("router", "deliver")
 RESTART_DELAY_S = (1.0, 30.0)
 """First and longest pause before a child that exited is started again (doubling in between)."""
+
+
+class ChildFailed(RuntimeError):
+    """A child did not come up at start; the child has printed its own reason on stderr."""
 
 
 class RoleProcess:
@@ -104,12 +109,15 @@ class RoleProcess:
         deadline = time.monotonic() + self.start_timeout_s
         while True:
             if self._process.poll() is not None:
-                raise RuntimeError(f"{self.name} ({' '.join(command[1:])}) exited with {self._process.returncode}")
+                raise ChildFailed(
+                    f"{self.name} ({' '.join(command[2:])}) exited with {self._process.returncode} "
+                    "at start; its reason is above"
+                )
             with contextlib.suppress(Exception):
                 await self.check()
                 return
             if time.monotonic() > deadline:
-                raise RuntimeError(f"{self.name} not healthy within {self.start_timeout_s:g} s")
+                raise ChildFailed(f"{self.name} not healthy within {self.start_timeout_s:g} s")
             await asyncio.sleep(0.2)
 
     async def _supervise(self) -> None:
