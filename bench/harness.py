@@ -83,10 +83,10 @@ def java_children(pid: int) -> list[int]:
     return [int(line) for line in out.split()]
 
 
-def python_children(pid: int) -> list[int]:
-    """The role processes `hookstream dev` runs (`hookstream run --roles router,deliver`)."""
-    out = subprocess.run(["pgrep", "-P", str(pid), "-f", "hookstream.cli run"], capture_output=True, text=True,
-                         check=False).stdout  # fmt: skip
+def python_children(pid: int, command: str = "run") -> list[int]:
+    """The role processes `hookstream dev` runs (`hookstream run --roles router,deliver`), or its `store`."""
+    out = subprocess.run(["pgrep", "-P", str(pid), "-f", f"hookstream.cli {command}"], capture_output=True,
+                         text=True, check=False).stdout  # fmt: skip
     return [int(line) for line in out.split()]
 
 
@@ -128,7 +128,7 @@ class Receivers:
 
 
 class Dev:
-    """`hookstream dev` in its own process: own broker, embedded chDB, the HTTP API."""
+    """`hookstream dev` in its own process: own broker, the store (embedded chDB) on a free port, the HTTP API."""
 
     def __init__(self, work: Path | None = None, **env: str) -> None:
         self.work = work or Path(tempfile.mkdtemp(prefix="hookstream-bench-"))
@@ -137,6 +137,7 @@ class Dev:
             **os.environ,
             "HOOKSTREAM_DATA_DIR": str(self.work / "data"),
             "HOOKSTREAM_HTTP_PORT": str(self.port),
+            "HOOKSTREAM_STORE_PORT": str(free_port()),  # runs beside another dev (or one a user runs) on 8124
             "HOOKSTREAM_DELIVERY_ALLOWED_NETWORKS": "127.0.0.0/8",
             "HOOKSTREAM_LOG_LEVEL": "WARNING",
             "HOOKSTREAM_API_RATE_LIMIT_PER_S": "0",  # the benchmarks measure the pipeline, not the per-token limiter
@@ -188,8 +189,12 @@ class Dev:
         return rss_mb(self.process.pid) + sum(rss_mb(pid) for pid in python_children(self.process.pid))
 
     def dev_rss_mb(self) -> float:
-        """The dev process alone (the API, the projector, status, scheduler and chDB)."""
+        """The dev process alone (the API, the projector, status, scheduler)."""
         return rss_mb(self.process.pid)
+
+    def store_rss_mb(self) -> float:
+        """The store, the process holding chDB, reported apart like the broker's JVM."""
+        return sum(rss_mb(pid) for pid in python_children(self.process.pid, "store"))
 
     def broker_rss_mb(self) -> float:
         return sum(rss_mb(pid) for pid in java_children(self.process.pid))

@@ -117,7 +117,8 @@ async def throughput(
             now = time.monotonic()
             projected = dev.metric(*counter) - base
             samples.append({"t": round(now - started, 1), "python_mb": dev.python_rss_mb(),
-                            "dev_process_mb": dev.dev_rss_mb(), "broker_mb": dev.broker_rss_mb()})  # fmt: skip
+                            "dev_process_mb": dev.dev_rss_mb(), "store_mb": dev.store_rss_mb(),
+                            "broker_mb": dev.broker_rss_mb()})  # fmt: skip
             if window_start is None and now - started >= warmup:
                 window_start, window_count = now, projected
                 if profile_to is not None:
@@ -208,7 +209,7 @@ async def backlog_memory(dev: Dev, receivers: Receivers, messages: int, seconds:
     while time.monotonic() - started < seconds:
         rows.append({"phase": f"backlog {messages:,}", "t_s": round(time.monotonic() - started),
                      "python_mb": dev.python_rss_mb(), "dev_process_mb": dev.dev_rss_mb(),
-                     "broker_mb": dev.broker_rss_mb()})  # fmt: skip
+                     "store_mb": dev.store_rss_mb(), "broker_mb": dev.broker_rss_mb()})  # fmt: skip
         await asyncio.sleep(max(1.0, seconds / 6))
     return rows
 
@@ -245,7 +246,7 @@ async def main(args: argparse.Namespace) -> None:
         report("b2_latency", [b2], quick=args.quick)
         peak_py = max(s["python_mb"] for s in samples)
         b6 = [{"phase": "during B1", "t_s": s["t"], "python_mb": s["python_mb"], "dev_process_mb": s["dev_process_mb"],
-               "broker_mb": s["broker_mb"]}
+               "store_mb": s["store_mb"], "broker_mb": s["broker_mb"]}
               for s in samples[:: max(1, len(samples) // 8)]]  # fmt: skip
         b6 += await backlog_memory(dev, receivers, 5_000 if args.quick else args.backlog, 6 if args.quick else 60)
         b6.append({"phase": "peak python during B1", "python_mb": peak_py, "met": peak_py <= 500})

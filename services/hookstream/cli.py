@@ -7,11 +7,15 @@ import asyncio
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hookstream.foundation.settings import Settings, SettingsError, load_settings, settings_table
 from hookstream.runtime.kafka_dist import ToolMissing
 from hookstream.runtime.local_kafka import PortInUse
 from hookstream.runtime.logs import configure_logging
+
+if TYPE_CHECKING:
+    from clickhouse_connect.driver import Client
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -67,22 +71,41 @@ def _topics(settings: Settings, action: str) -> None:
         print(f"{info.name:<{width}}  {info.partitions:>10}  {info.records:>7}  {offsets}")
 
 
-def _sql(settings: Settings, query: str, fmt: str) -> None:
-    from hookstream.runtime.sql import QueryRefused, format_json, format_table, query_readonly
+def _clickhouse(settings: Settings, command: str, *, readonly: bool = False) -> Client:
+    """A client for a command run by hand: through the store while ``hookstream dev`` runs, else directly.
+
+    Read-only commands use the store's read-only user, which may not create the database. Anything that
+    cannot be opened ends the command with one line saying why.
+    """
+    from hookstream.runtime.clickhouse import ClickHouseUnavailable, connect
+    from hookstream.runtime.store_process import cli_clickhouse_url
+    from hookstream.store.users import READER, WRITER
 
     try:
-        result = query_readonly(settings.resolved_clickhouse_url, settings.clickhouse_database, query)
+        url = cli_clickhouse_url(settings, READER if readonly else WRITER)
+        return connect(url, settings.clickhouse_database, create_database=not readonly)
+    except ClickHouseUnavailable as exc:
+        raise SystemExit(f"hookstream {command}: {exc}") from None
+
+
+def _sql(settings: Settings, query: str, fmt: str) -> None:
+    from hookstream.runtime.sql import QueryRefused, format_json, format_table, run_readonly
+
+    client = _clickhouse(settings, "sql", readonly=True)  # of its own: a read-only chDB session stays read-only
+    try:
+        result = run_readonly(client, query)
     except QueryRefused as exc:
         raise SystemExit(f"hookstream sql: refused: {exc}") from exc
+    finally:
+        client.close()
     print(format_json(result) if fmt == "json" else format_table(result))
 
 
 def _migrate(settings: Settings) -> None:
     from hookstream.domain.status import status_retention_s
     from hookstream.projector.migrations import prepare_schema
-    from hookstream.runtime.clickhouse import connect
 
-    client = connect(settings.resolved_clickhouse_url, settings.clickhouse_database)
+    client = _clickhouse(settings, "migrate")
     status_s = status_retention_s(settings.status_retention, settings.payload_retention_days)
     done = prepare_schema(client, payload_retention_days=settings.payload_retention_days, status_retention_s=status_s)
     print(f"applied {len(done.migrations)} migrations" + "".join(f"\n  {name}" for name in done.migrations))
@@ -147,10 +170,9 @@ def _rebuild(settings: Settings) -> None:
     from hookstream.log.codec import AvroCodec
     from hookstream.projector.migrations import apply_migrations
     from hookstream.projector.rebuild import rebuild
-    from hookstream.runtime.clickhouse import connect
 
     _bootstrap(settings)
-    client = connect(settings.resolved_clickhouse_url, settings.clickhouse_database)
+    client = _clickhouse(settings, "project")
     apply_migrations(client)
     report = asyncio.run(rebuild(settings, AvroCodec(), client))
     print(f"rebuilt in {report.seconds:.1f} s; {report.skipped} records made no row")
@@ -176,10 +198,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "dev":
             from hookstream.runtime.dev import run_dev
+            from hookstream.runtime.role_process import ChildFailed
 
             if settings.dev_delivery_processes < 0:
                 raise SystemExit("hookstream: HOOKSTREAM_DEV_DELIVERY_PROCESSES must be 0 or more")
-            run_dev(settings)
+            try:
+                run_dev(settings)
+            except ChildFailed as exc:  # e.g. the store's port is taken: the child said so, one line
+                print(f"hookstream dev: {exc}", file=sys.stderr)
+                return 1
         elif args.command == "topics":
             _topics(settings, args.action)
         elif args.command == "run":

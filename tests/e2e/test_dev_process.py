@@ -34,10 +34,24 @@ def _java_children(pid: int) -> list[int]:
     return [int(line) for line in out.split()]
 
 
-def _role_processes(pid: int) -> list[int]:
-    out = subprocess.run(["pgrep", "-P", str(pid), "-f", "hookstream.cli run"], capture_output=True, text=True,
-                         check=False).stdout  # fmt: skip
+def _children(pid: int, command: str) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid), "-f", f"hookstream.cli {command}"], capture_output=True,
+                         text=True, check=False).stdout  # fmt: skip
     return [int(line) for line in out.split()]
+
+
+def _role_processes(pid: int) -> list[int]:
+    return _children(pid, "run")
+
+
+def _store_processes(pid: int) -> list[int]:
+    return _children(pid, "store")
+
+
+def _kill_9(pid: int) -> None:
+    os.kill(pid, signal.SIGKILL)
+    while _pid_alive(pid):
+        time.sleep(0.05)
 
 
 def _get(url: str) -> tuple[int, bytes]:
@@ -62,12 +76,14 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], timeout_s: float =
     raise AssertionError(f"{url} not healthy within {timeout_s} s")
 
 
-def _start_dev(tmp_path: Path) -> tuple[subprocess.Popen[bytes], int]:
+def _start_dev(tmp_path: Path) -> tuple[subprocess.Popen[bytes], int, dict[str, str]]:
+    """The process, its HTTP port, and its environment (for commands run beside it)."""
     port = free_port()
     env = {
         **os.environ,
         "HOOKSTREAM_DATA_DIR": str(tmp_path / "data"),
         "HOOKSTREAM_HTTP_PORT": str(port),
+        "HOOKSTREAM_STORE_PORT": str(free_port()),
         "HOOKSTREAM_KAFKA_HEAP": "384m",
         "HOOKSTREAM_LOG_FORMAT": "json",
     }
@@ -77,18 +93,19 @@ def _start_dev(tmp_path: Path) -> tuple[subprocess.Popen[bytes], int]:
         process = subprocess.Popen(
             [sys.executable, "-m", "hookstream.cli", "dev"], env=env, stdout=stdout, stderr=stderr
         )
-    return process, port
+    return process, port, env
 
 
 def test_dev_serves_health_and_metrics_then_stops_on_sigterm(tmp_path: Path) -> None:
-    process, port = _start_dev(tmp_path)
+    process, port, env = _start_dev(tmp_path)
     try:
         body = _wait_healthy(f"http://127.0.0.1:{port}/health", process)
         # the engines, and the loops that report their own failures (a projector that cannot write, a router,
         # recover or operational relay retrying a batch) are unhealthy though Kafka and ClickHouse answer
-        # the router and the delivery worker run in a child process, whose own health is part of this one
+        # the router and the delivery worker run in a child process, whose own health is part of this one;
+        # so does the store, the child that owns the embedded ClickHouse and serves it over HTTP
         assert body["checks"] == {name: "ok" for name in ("kafka", "clickhouse", "projector", "recover",
-                                                          "operational", "delivery_process")}  # fmt: skip
+                                                          "operational", "store", "delivery_process")}  # fmt: skip
         status, metrics = _get(f"http://127.0.0.1:{port}/metrics")
         assert status == 200
         text = metrics.decode()
@@ -109,16 +126,45 @@ def test_dev_serves_health_and_metrics_then_stops_on_sigterm(tmp_path: Path) -> 
             svix._httpx_client.close()
         brokers = _java_children(process.pid)
         assert len(brokers) == 1, "hookstream dev should run exactly one broker JVM"
+        stdout = (tmp_path / "stdout.log").read_text()
+        users = tmp_path / "data" / "clickhouse" / "store_users.json"
+        assert f"http://analytics@127.0.0.1:{env['HOOKSTREAM_STORE_PORT']}" in stdout and str(users) in stdout
+        assert stdout.count("hookstream analytics:") == 1
+
+        # the live data answers a second process while dev runs: `hookstream sql`, read-only, through the store
+        sql = [sys.executable, "-m", "hookstream.cli", "sql"]
+        done = subprocess.run([*sql, "select count() from attempts"], env=env, capture_output=True, text=True,
+                              timeout=60, check=False)  # fmt: skip
+        assert done.returncode == 0 and done.stdout.splitlines()[-1] == "(1 row)", done.stdout + done.stderr
+        done = subprocess.run([*sql, "drop table attempts"], env=env, capture_output=True, text=True, timeout=60,
+                              check=False)  # fmt: skip
+        assert done.returncode == 1 and "refused: read-only" in done.stderr and "Traceback" not in done.stderr
+        migrate = [sys.executable, "-m", "hookstream.cli", "migrate"]  # as the writer: dev applied them all
+        done = subprocess.run(migrate, env=env, capture_output=True, text=True, timeout=60, check=False)
+        assert done.returncode == 0 and done.stdout.startswith("applied 0 migrations"), done.stdout + done.stderr
+        # where no store answers, the directory dev holds is refused in one line that says what to do
+        elsewhere = {**env, "HOOKSTREAM_STORE_PORT": str(free_port())}
+        for command in ([*sql, "select 1"], migrate):
+            done = subprocess.run(command, env=elsewhere, capture_output=True, text=True, timeout=60, check=False)
+            assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+            (line,) = done.stderr.strip().splitlines()
+            assert "held by another process" in line and "HOOKSTREAM_STORE_PORT" in line
 
         # a role process that dies is named by /health, then restarted
         (child,) = _role_processes(process.pid)
-        os.kill(child, signal.SIGKILL)
-        while _pid_alive(child):
-            time.sleep(0.05)
+        _kill_9(child)
         status, answer = _get(f"http://127.0.0.1:{port}/health")
         assert status == 503 and json.loads(answer)["failing"] == ["delivery_process"]
         _wait_healthy(f"http://127.0.0.1:{port}/health", process, timeout_s=60)
         (child,) = _role_processes(process.pid)
+
+        # so is the store; the roles reach it again on the same port once it is back
+        (store,) = _store_processes(process.pid)
+        _kill_9(store)
+        status, answer = _get(f"http://127.0.0.1:{port}/health")
+        assert status == 503 and "store" in json.loads(answer)["failing"]
+        _wait_healthy(f"http://127.0.0.1:{port}/health", process, timeout_s=60)
+        (store,) = _store_processes(process.pid)
 
         started = time.monotonic()
         process.send_signal(signal.SIGTERM)
@@ -126,25 +172,26 @@ def test_dev_serves_health_and_metrics_then_stops_on_sigterm(tmp_path: Path) -> 
         assert time.monotonic() - started < 10
         assert not _pid_alive(brokers[0]), "the broker JVM outlived hookstream dev"
         assert not _pid_alive(child), "the role process outlived hookstream dev"
+        assert not _pid_alive(store), "the store outlived hookstream dev"
     finally:
         if process.poll() is None:
             process.kill()
 
 
 def test_kill_9_of_dev_takes_the_broker_with_it(tmp_path: Path) -> None:
-    process, port = _start_dev(tmp_path)
+    process, port, _ = _start_dev(tmp_path)
     try:
         _wait_healthy(f"http://127.0.0.1:{port}/health", process)
         brokers = _java_children(process.pid)
-        children = _role_processes(process.pid)
-        assert len(brokers) == 1 and len(children) == 1
+        children = _role_processes(process.pid) + _store_processes(process.pid)
+        assert len(brokers) == 1 and len(children) == 2
         process.kill()
         process.wait(timeout=5)
         deadline = time.monotonic() + 10
         while any(map(_pid_alive, brokers + children)) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert not _pid_alive(brokers[0]), "an orphan broker JVM survived kill -9 of its parent"
-        assert not _pid_alive(children[0]), "an orphan role process survived kill -9 of its parent"
+        assert not any(map(_pid_alive, children)), "an orphan role process or store survived kill -9 of its parent"
     finally:
         if process.poll() is None:
             process.kill()

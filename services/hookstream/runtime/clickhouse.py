@@ -66,7 +66,7 @@ def _server_url(url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, "", parts.query, ""))
 
 
-def connect(url: str, database: str) -> Client:
+def connect(url: str, database: str, *, create_database: bool = True) -> Client:
     """A new client whose default database is ``database``, created if missing.
 
     ``url`` is ``chdb:///abs/path`` (embedded; the directory is created) or
@@ -83,6 +83,8 @@ def connect(url: str, database: str) -> Client:
 
     ``CREATE DATABASE IF NOT EXISTS`` runs on the node the URL reaches; a
     ClickHouse cluster needs the database created ``ON CLUSTER`` beforehand.
+    A read-only user may not run it at all: ``create_database=False`` skips
+    it, and a missing database is then an error like any other.
     """
     if not database:
         raise ValueError("a ClickHouse database name is required")
@@ -100,7 +102,8 @@ def connect(url: str, database: str) -> Client:
     except DriverError as exc:
         raise ClickHouseUnavailable(f"cannot open ClickHouse at {redact_url(url)}: {exc}") from exc
     try:
-        client.command(f"CREATE DATABASE IF NOT EXISTS {quote_identifier(database)}")
+        if create_database:
+            client.command(f"CREATE DATABASE IF NOT EXISTS {quote_identifier(database)}")
         # The client applies its database per call (HTTP parameter, or USE on
         # the chDB handle), so switching after creation binds every later call.
         client.database = database

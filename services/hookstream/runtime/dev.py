@@ -1,11 +1,14 @@
 """``hookstream dev``: every role, on the embedded engines, from one command.
 
 Starts a local broker unless Kafka is configured, creates the topics, applies
-the ClickHouse migrations, then serves HTTP until Ctrl-C or SIGTERM. The
+the ClickHouse migrations, then serves HTTP until Ctrl-C or SIGTERM. Unless
+``CLICKHOUSE_URL`` names a ClickHouse, the embedded one runs in a store
+process of its own (store_process.py) that every role reaches over HTTP. The
 router and the delivery worker run in child processes
 (``HOOKSTREAM_DEV_DELIVERY_PROCESSES``, role_process.py), every other role
-in this one. Shutdown runs in reverse order and the broker goes last, so
-nothing is still writing to it when it stops.
+in this one. Shutdown runs in reverse order, the store after every role that
+writes to it and the broker last, so nothing is still writing to either when
+it stops.
 """
 
 from __future__ import annotations
@@ -34,7 +37,9 @@ from hookstream.runtime.kafka_dist import ensure_kafka
 from hookstream.runtime.local_kafka import LocalKafka
 from hookstream.runtime.role_process import CHILD_ROLES, RoleProcess, role_processes
 from hookstream.runtime.roles import ALL_ROLES, running_roles
+from hookstream.runtime.store_process import store_process
 from hookstream.runtime.tokens import operator_token, secret_keys
+from hookstream.store.users import CREDENTIALS_FILE, READER, WRITER
 
 log = logging.getLogger("hookstream.dev")
 
@@ -79,8 +84,17 @@ async def serve_dev(settings: Settings, stop: asyncio.Event) -> None:
         )
         processes = settings.dev_delivery_processes
         roles = ALL_ROLES if processes == 0 else tuple(role for role in ALL_ROLES if role not in CHILD_ROLES)
-        async with role_processes(settings, processes) as children:
-            await serve(settings, roles, stop, started, api_token=token, children=children)
+        async with contextlib.AsyncExitStack() as stack:
+            stores: list[RoleProcess] = []
+            if not settings.clickhouse_url:
+                store = await stack.enter_async_context(store_process(settings))
+                settings = settings.replace(clickhouse_url=store.url(WRITER))
+                print(f"hookstream analytics: any ClickHouse client at http://{READER}@127.0.0.1:{store.port} "
+                      f"(read-only; password in {store.data_dir / CREDENTIALS_FILE}), or `hookstream sql`",
+                      flush=True)  # fmt: skip
+                stores.append(store)
+            children = await stack.enter_async_context(role_processes(settings, processes))
+            await serve(settings, roles, stop, started, api_token=token, children=[*stores, *children])
 
 
 async def serve(
@@ -118,7 +132,7 @@ async def serve(
         api = None
         if api_token is not None:
             api = await stack.enter_async_context(running_api(settings, api_token))
-        federated = {child.name: child.metrics for child in children}
+        federated = {child.name: child.metrics for child in children if child.serves_metrics}
         runner = ApiRunner(build_app(checks, metrics, api, federated), handle_signals=False, access_log=None)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
@@ -131,7 +145,8 @@ async def serve(
         await stop.wait()
         log.info("stopping")
         # The role processes first: what they write on their way out still reaches the roles running here.
-        await asyncio.gather(*(child.stop() for child in children))
+        # The store is not among them: it stops after the roles here, once the caller's block ends.
+        await asyncio.gather(*(child.stop() for child in children if child.stops_before_roles))
 
 
 def prepare_clickhouse(settings: Settings) -> Client:

@@ -5,7 +5,8 @@ routing and delivery, waits for that loop (BENCHMARKS.md, the B1 profile). A
 child running ``hookstream run --roles router,deliver`` has its own
 interpreter and loop; the roles' consumer groups split the partitions between
 processes as they would between machines. Router and delivery need neither
-chDB nor the API, so the embedded engine stays in the dev process alone.
+ClickHouse nor the API; the embedded ClickHouse has a child of its own, the
+store (store_process.py), supervised the same way.
 
 The child reads exactly the dev process's settings (passed as environment
 variables), dies with its parent even on ``kill -9`` (``PR_SET_PDEATHSIG``),
@@ -39,8 +40,17 @@ RESTART_DELAY_S = (1.0, 30.0)
 """First and longest pause before a child that exited is started again (doubling in between)."""
 
 
+class ChildFailed(RuntimeError):
+    """A child did not come up at start; the child has printed its own reason on stderr."""
+
+
 class RoleProcess:
     """One child process running ``roles``; ``start()``, ``check()``, ``metrics()``, ``stop()``."""
+
+    serves_metrics = True
+    """Its ``/metrics`` is federated into the dev process's."""
+    stops_before_roles = True
+    """Stopped before the dev process's own roles, so what it writes on its way out still reaches them."""
 
     def __init__(self, settings: Settings, roles: Sequence[str], name: str, *, start_timeout_s: float = 60.0) -> None:
         self.name = name
@@ -53,6 +63,7 @@ class RoleProcess:
         self._session: aiohttp.ClientSession | None = None
         self._supervisor: asyncio.Task[None] | None = None
         self._stopping = False
+        self._stdout: int | None = None  # inherited
         self.restarts = 0
 
     @property
@@ -74,29 +85,39 @@ class RoleProcess:
         self._supervisor = asyncio.create_task(self._supervise(), name=f"supervise-{self.name}")
         return self
 
+    def _command(self) -> list[str]:
+        """The child's command line; it serves on ``self._port``, which ``_spawn`` picked before."""
+        return [sys.executable, "-m", "hookstream.cli", "run", "--roles", ",".join(self.roles)]
+
+    def _next_port(self) -> int:
+        return free_port()
+
     async def _spawn(self) -> None:
-        self._port = free_port()
+        self._port = self._next_port()
         env = {name: value for name, value in os.environ.items() if name not in all_env_names()}
         env.pop("HOOKSTREAM_CONFIG", None)  # every setting is passed resolved, the file's included
         child = self._settings.replace(http_host="127.0.0.1", http_port=self._port, operator_token="")  # no API there
         env.update(settings_env(child))
-        command = [sys.executable, "-m", "hookstream.cli", "run", "--roles", ",".join(self.roles)]
+        command = self._command()
         # Forked from the loop's thread, not a pool thread: PR_SET_PDEATHSIG fires when the *thread* that
         # forked the child ends, and the loop's thread lives exactly as long as this process serves.
         self._process = subprocess.Popen(  # noqa: ASYNC220 - a fork and exec, not a wait
-            command, env=env, preexec_fn=die_with_parent, start_new_session=True
+            command, env=env, preexec_fn=die_with_parent, start_new_session=True, stdout=self._stdout
         )
         log.info("role process started", extra={"role_process": self.name, "pid": self._process.pid,
                                                   "roles": list(self.roles), "port": self._port})  # fmt: skip
         deadline = time.monotonic() + self.start_timeout_s
         while True:
             if self._process.poll() is not None:
-                raise RuntimeError(f"{self.name} ({' '.join(command[1:])}) exited with {self._process.returncode}")
+                raise ChildFailed(
+                    f"{self.name} ({' '.join(command[2:])}) exited with {self._process.returncode} "
+                    "at start; its reason is above"
+                )
             with contextlib.suppress(Exception):
                 await self.check()
                 return
             if time.monotonic() > deadline:
-                raise RuntimeError(f"{self.name} not healthy within {self.start_timeout_s:g} s")
+                raise ChildFailed(f"{self.name} not healthy within {self.start_timeout_s:g} s")
             await asyncio.sleep(0.2)
 
     async def _supervise(self) -> None:
@@ -119,11 +140,14 @@ class RoleProcess:
             self.restarts += 1
             delay = RESTART_DELAY_S[0]
 
-    async def check(self) -> None:
-        """Raises unless the child runs and its own health checks pass (naming those that fail)."""
+    def _check_running(self) -> None:
         if self._process is None or self._process.poll() is not None:
             code = None if self._process is None else self._process.returncode
             raise RuntimeError(f"not running (exit code {code}); restarting")
+
+    async def check(self) -> None:
+        """Raises unless the child runs and its own health checks pass (naming those that fail)."""
+        self._check_running()
         assert self._session is not None
         async with self._session.get(self.base_url + "/health") as response:
             if response.status != 200:

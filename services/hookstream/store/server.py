@@ -20,13 +20,13 @@ from typing import IO
 
 from aiohttp import web
 
+from hookstream.store import HOST
 from hookstream.store.app import store_app
 from hookstream.store.engine import Engine, EngineConfig
 from hookstream.store.errors import ClickHouseError
 from hookstream.store.users import Users, load_users
 
 LOCK_FILE = "store.lock"
-HOST = "127.0.0.1"
 
 
 class StoreUnavailable(RuntimeError):
