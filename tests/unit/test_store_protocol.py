@@ -11,7 +11,7 @@ import pytest
 
 from hookstream.store import statements
 from hookstream.store.errors import ClickHouseError
-from hookstream.store.request import decompress, statement
+from hookstream.store.request import compressed_answer, decompress, parameters, statement
 from hookstream.store.users import credentials, load_users
 
 NATIVE = b"\t\x02\x01a\x06UInt8\x01\x02"  # starts with a tab (9 columns): whitespace that is data
@@ -106,3 +106,16 @@ def test_credentials_in_every_place_clickhouse_reads_them(tmp_path) -> None:  # 
         with pytest.raises(ClickHouseError) as refused:
             users.authenticate(name, password)
         assert (refused.value.code, refused.value.status) == (516, 403)
+
+
+def test_database_and_format_headers_stand_for_their_url_parameters() -> None:
+    """The official Java client sends the database and the format as headers, not URL parameters."""
+    headers = {"X-ClickHouse-Database": "analytics_db", "X-ClickHouse-Format": "RowBinaryWithNamesAndTypes"}
+    read = statement(parameters({"query_id": "q"}, headers), b"SELECT 1", method="POST")
+    assert (read.database, read.output_format, read.settings) == ("analytics_db", "RowBinaryWithNamesAndTypes", {})
+    url = {"database": "url_db", "default_format": "JSON"}
+    assert parameters(url, {}) == url
+    assert parameters(url, headers) == {"database": "analytics_db", "default_format": "RowBinaryWithNamesAndTypes"}
+    assert (
+        compressed_answer({"compress": "1"}) and not compressed_answer({}) and not compressed_answer({"compress": "0"})
+    )

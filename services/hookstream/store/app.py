@@ -9,14 +9,15 @@ raises exactly what it raises against a server.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import uuid
 
 from aiohttp import web
 
+from hookstream.store import compressed, statements
 from hookstream.store import request as requests
-from hookstream.store import statements
 from hookstream.store.engine import Engine
 from hookstream.store.errors import READONLY, SYNTAX_ERROR, ClickHouseError
 from hookstream.store.users import User, Users, credentials
@@ -84,7 +85,8 @@ async def query(request: web.Request) -> web.Response:
         user = request.app[USERS].authenticate(*credentials(request.headers, request.query))
         body = await request.read() if request.method == "POST" else b""
         body = requests.decompress(body, request.headers.get("Content-Encoding", ""))
-        statement = requests.statement(request.query, body, method=request.method)
+        parameters = requests.parameters(request.query, request.headers)
+        statement = requests.statement(parameters, body, method=request.method)
         level = _readonly_level(user, statement)
         outcome = await request.app[ENGINE].run(statement, readonly=level)
     except ClickHouseError as exc:
@@ -96,7 +98,10 @@ async def query(request: web.Request) -> web.Response:
     if outcome.fmt is not None:
         headers["X-ClickHouse-Format"] = outcome.fmt
     headers["Content-Type"] = _content_type(outcome.fmt)
-    return web.Response(body=outcome.body, headers=headers)
+    answer = outcome.body
+    if answer and requests.compressed_answer(request.query):
+        answer = await asyncio.to_thread(compressed.compress, answer)  # the checksum is pure Python: off the loop
+    return web.Response(body=answer, headers=headers)
 
 
 def store_app(engine: Engine, users: Users) -> web.Application:

@@ -6,7 +6,10 @@ data from the body). A compressed body (``Content-Encoding`` lz4, zstd,
 gzip, deflate, as clickhouse-connect sends inserts) is inflated first. URL
 parameters that are not settings (transport and client options, as
 clickhouse-connect's own chDB backend lists them) are dropped, the rest are
-settings for this one statement.
+settings for this one statement. ``X-ClickHouse-Database`` and
+``X-ClickHouse-Format`` headers stand for ``database`` and ``default_format``
+(how the official Java client sends them), the header winning as in ClickHouse.
+A ``compress=1`` request is answered in ClickHouse's compressed blocks.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ _NOT_SETTINGS = frozenset(
 )
 _SETTING_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 DEFAULT_FORMAT = "TabSeparated"
+_HEADER_PARAMETERS = (("X-ClickHouse-Database", "database"), ("X-ClickHouse-Format", "default_format"))
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,19 @@ def decompress(body: bytes, encoding: str) -> bytes:
     except Exception as exc:
         raise ClickHouseError.raised(CANNOT_DECOMPRESS, f"Cannot decompress the {encoding} body: {exc}") from exc
     raise ClickHouseError.raised(BAD_ARGUMENTS, f"Unknown Content-Encoding {encoding!r}")
+
+
+def parameters(query: Mapping[str, str], headers: Mapping[str, str]) -> dict[str, str]:
+    """The URL parameters with what ClickHouse also takes from headers folded in."""
+    merged = dict(query)
+    for header, name in _HEADER_PARAMETERS:
+        if headers.get(header):
+            merged[name] = headers[header]
+    return merged
+
+
+def compressed_answer(query: Mapping[str, str]) -> bool:
+    return query.get("compress", "").strip().lower() in ("1", "true")
 
 
 def settings_of(query: Mapping[str, str]) -> dict[str, str]:
