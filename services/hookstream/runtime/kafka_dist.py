@@ -70,6 +70,11 @@ def require_java() -> None:
         )
 
 
+def maven_repo(cache_root: Path) -> Path:
+    """The project's local Maven repository (``HOOKSTREAM_MAVEN_REPO``, else beside the jars), which CI caches."""
+    return Path(os.environ.get("HOOKSTREAM_MAVEN_REPO", cache_root.expanduser().parent / "m2"))
+
+
 def ensure_kafka(cache_root: Path, pom: Path | None = None) -> KafkaDistribution:
     """The cached distribution, fetching it with Maven on first use.
 
@@ -91,10 +96,9 @@ def ensure_kafka(cache_root: Path, pom: Path | None = None) -> KafkaDistribution
         )
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=target.parent))
-    maven_repo = Path(os.environ.get("HOOKSTREAM_MAVEN_REPO", cache_root.expanduser().parent / "m2"))
     cmd = [
         mvn, "-q", "-B", "-f", str(pom), "dependency:copy-dependencies",
-        f"-DoutputDirectory={staging}", f"-Dmaven.repo.local={maven_repo}",
+        f"-DoutputDirectory={staging}", f"-Dmaven.repo.local={maven_repo(cache_root)}",
     ]  # fmt: skip
     result = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if result.returncode != 0:
