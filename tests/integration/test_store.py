@@ -8,24 +8,15 @@ only over HTTP, and a second process on the same directory can be tried.
 
 from __future__ import annotations
 
-import base64
 import json
-import os
-import re
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
-from typing import IO
 
 import aiohttp
 import clickhouse_connect
 import pytest
-from clickhouse_connect.driver import Client
 from clickhouse_connect.driver.exceptions import DatabaseError
 
 from hookstream.projector.migrations import apply_migrations
@@ -36,60 +27,21 @@ from hookstream.runtime.clickhouse import connect
 from hookstream.runtime.sql import QueryRefused, run_readonly
 from hookstream.store.users import CREDENTIALS_FILE, READER, WRITER
 from tests.support import builders
+from tests.support.store import Store, basic, served_store, start_store
 
 pytestmark = pytest.mark.integration
 
-REPO = Path(__file__).resolve().parents[2]
 HANDLES = 2  # per pool; requests taken in turn, so HANDLES + 1 in a row reuse one handle
-
-
-@dataclass(frozen=True)
-class Store:
-    port: int
-    path: Path
-    passwords: dict[str, str]
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def client(self, user: str = WRITER, **kwargs: object) -> Client:
-        return clickhouse_connect.get_client(
-            host="127.0.0.1", port=self.port, username=user, password=self.passwords[user], **kwargs
-        )
-
-    def auth(self, user: str = WRITER) -> dict[str, str]:
-        return basic(user, self.passwords[user])
-
-
-def basic(user: str, password: str) -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
-
-
-def _start(path: Path, stderr: int | IO[str] = subprocess.PIPE) -> subprocess.Popen[str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO / "services"), "HOOKSTREAM_LOG_LEVEL": "WARNING",
-           "HOOKSTREAM_STORE_HANDLES": str(HANDLES)}  # fmt: skip
-    command = [sys.executable, "-m", "hookstream.cli", "store", "--port", "0", "--data-dir", str(path)]
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, text=True, env=env)
 
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     path = tmp_path_factory.mktemp("store")
-    log = path.parent / f"{path.name}.log"
-    with log.open("w") as stderr:
-        process = _start(path, stderr)
-    assert process.stdout is not None
-    banner = [process.stdout.readline() for _ in range(5)]
-    match = re.search(r"http://127\.0\.0\.1:(\d+)/ping", "".join(banner))
-    assert match, f"the store did not start: {banner} {log.read_text()}"
-    assert (path / CREDENTIALS_FILE).stat().st_mode & 0o777 == 0o600
-    assert not any("password" in line and ":***@" not in line and CREDENTIALS_FILE not in line for line in banner)
-    yield Store(int(match.group(1)), path, json.loads((path / CREDENTIALS_FILE).read_text()))
-    process.terminate()
-    assert process.wait(timeout=30) == 0, "SIGTERM stops the store cleanly"
-    process.stdout.close()
-    assert "Traceback" not in log.read_text()
+    with served_store(path, HANDLES) as store:
+        assert (path / CREDENTIALS_FILE).stat().st_mode & 0o777 == 0o600
+        banner = store.banner
+        assert not any("password" in line and ":***@" not in line and CREDENTIALS_FILE not in line for line in banner)
+        yield store
 
 
 @pytest.fixture
@@ -306,7 +258,7 @@ async def test_the_project_client_migrations_and_attempt_lists_through_the_store
 
 
 def test_a_second_process_on_the_directory_is_refused(store: Store) -> None:
-    second = _start(store.path)
+    second = start_store(store.path)
     out, err = second.communicate(timeout=60)
     assert second.returncode != 0
     assert "already served by another store process" in out + err and "Traceback" not in err
