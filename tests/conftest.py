@@ -111,6 +111,15 @@ def clickhouse(settings: Settings) -> Iterator[Client]:
 
 
 @pytest.fixture
+def role_clickhouse(settings: Settings, clickhouse: Client) -> Iterator[Client]:
+    """A client of its own for a component under test (a projector, a recoverer), as each role opens its own: one
+    HTTP client runs one query at a time, and the test queries through ``clickhouse`` while the component writes."""
+    client = connect(settings.resolved_clickhouse_url, settings.clickhouse_database)
+    yield client
+    client.close()
+
+
+@pytest.fixture
 async def topics(kafka: str, settings: Settings) -> TopicNames:
     await create_topics(kafka, catalogue(settings))
     return TopicNames.from_settings(settings)
