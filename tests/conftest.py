@@ -1,4 +1,5 @@
-"""Real engines for the suite: a Kafka broker, chDB, and HTTP receivers on 127.0.0.1.
+"""Real engines for the suite: a Kafka broker, the store (chDB behind ClickHouse's HTTP interface), and HTTP
+receivers on 127.0.0.1.
 
 The broker is a testcontainers Kafka when a Docker engine answers, otherwise
 hookstream's own local launcher on the jars fetched from Maven Central. A
@@ -30,6 +31,7 @@ from hookstream.runtime.kafka_dist import ensure_kafka
 from hookstream.runtime.local_kafka import LocalKafka
 from hookstream.runtime.roles import running_roles
 from tests.support.receivers import Receiver, ReceiverCA
+from tests.support.store import Store, served_store
 from tests.support.svix_api import ServedApi, served_api
 
 
@@ -71,12 +73,20 @@ async def kafka(kafka_bootstrap: str) -> str:
 
 @pytest.fixture(scope="session")
 def chdb_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """chDB opens one data directory per process, so the session shares one; tests get a database each."""
+    """For the tests of the ``chdb://`` path itself: chDB opens one data directory per process, so the session
+    shares one; tests get a database each."""
     return tmp_path_factory.mktemp("chdb")
 
 
+@pytest.fixture(scope="session")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    """One store for the session, reached over HTTP as production reaches ClickHouse; tests get a database each."""
+    with served_store(tmp_path_factory.mktemp("store")) as store:
+        yield store
+
+
 @pytest.fixture
-def settings(kafka_bootstrap: str, chdb_dir: Path, tmp_path: Path) -> Settings:
+def settings(kafka_bootstrap: str, store: Store, tmp_path: Path) -> Settings:
     """Settings of one test: its own topic namespace and ClickHouse database on the shared engines."""
     tag = uuid.uuid4().hex[:10]
     return load_settings(env={}).replace(
@@ -84,7 +94,7 @@ def settings(kafka_bootstrap: str, chdb_dir: Path, tmp_path: Path) -> Settings:
         kafka_bootstrap_servers=kafka_bootstrap,
         topic_namespace=f"test.{tag}.",
         topic_partitions=3,
-        clickhouse_url=f"chdb://{chdb_dir}",
+        clickhouse_url=store.clickhouse_url(),
         clickhouse_database=f"test_{tag}",
         retry_schedule="0s,1s,2s",
     )
@@ -92,11 +102,20 @@ def settings(kafka_bootstrap: str, chdb_dir: Path, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def clickhouse(settings: Settings) -> Iterator[Client]:
-    """The test's own migrated database; closed afterwards so another module may open another chDB path."""
+    """The test's own migrated database, dropped afterwards."""
     client = connect(settings.resolved_clickhouse_url, settings.clickhouse_database)
     apply_migrations(client)
     yield client
     client.command(f"DROP DATABASE IF EXISTS {settings.clickhouse_database}")
+    client.close()
+
+
+@pytest.fixture
+def role_clickhouse(settings: Settings, clickhouse: Client) -> Iterator[Client]:
+    """A client of its own for a component under test (a projector, a recoverer), as each role opens its own: one
+    HTTP client runs one query at a time, and the test queries through ``clickhouse`` while the component writes."""
+    client = connect(settings.resolved_clickhouse_url, settings.clickhouse_database)
+    yield client
     client.close()
 
 

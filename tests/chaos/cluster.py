@@ -3,10 +3,10 @@
 The broker is this harness's own (not the test session's), so stopping it
 hurts nobody else. Each role runs as ``hookstream run --roles <role>`` with
 its own HTTP port (for ``/health``) and its logs appended to one file per
-role across restarts. chDB is single-process storage, so every process gets
-its own chDB directory; the projector's is the projection, read here (with
-the projector stopped) by a short-lived subprocess, so this process never
-pins a chDB engine of its own.
+role across restarts. ClickHouse is one store process (``hookstream store``,
+chDB behind ClickHouse's HTTP interface) on a port fixed across its restarts;
+the schema is migrated once before the roles start, as docker-compose's init
+step does, and every role, the checks here and the rebuild reach it over HTTP.
 """
 
 from __future__ import annotations
@@ -32,12 +32,14 @@ from hookstream.foundation.secrets import new_key_text
 from hookstream.foundation.settings import load_settings
 from hookstream.log.admin import create_topics, wait_for_broker
 from hookstream.log.topics import ATTEMPTS, COMMANDS, CONFIG, MESSAGES, STATUS, TopicNames, catalogue
+from hookstream.runtime.clickhouse import connect
 from hookstream.runtime.kafka_dist import ensure_kafka
 from hookstream.runtime.local_kafka import LocalKafka, free_port
+from hookstream.runtime.store_process import store_answers, store_url
+from hookstream.store.users import WRITER
 
 ROLES = ("api", "router", "deliver", "schedule", "status", "project")
 PROJECTED = (MESSAGES, CONFIG, ATTEMPTS, STATUS, COMMANDS)
-CHQUERY = Path(__file__).with_name("chquery.py")
 
 
 def get_health(port: int, timeout_s: float = 5.0) -> tuple[int, dict[str, Any]]:
@@ -76,6 +78,7 @@ class Cluster:
     secret_keys: str = field(default_factory=new_key_text)
     broker: LocalKafka | None = None
     roles: dict[str, RoleProcess] = field(default_factory=dict)
+    store: RoleProcess | None = None
 
     @property
     def namespace(self) -> str:
@@ -91,8 +94,14 @@ class Cluster:
         return f"http://127.0.0.1:{self.roles['api'].port}"
 
     @property
-    def projection_dir(self) -> Path:
-        return self.work / "chdb-project"
+    def store_dir(self) -> Path:
+        """The store's chDB directory: the projection lives under it."""
+        return self.work / "store"
+
+    @property
+    def clickhouse_url(self) -> str:
+        assert self.store is not None, "the store has not been started"
+        return store_url(self.store_dir, self.store.port, WRITER)
 
     @property
     def database(self) -> str:
@@ -111,7 +120,7 @@ class Cluster:
             "HOOKSTREAM_TOPIC_NAMESPACE": self.namespace,
             "HOOKSTREAM_TOPIC_PARTITIONS": "3",
             "HOOKSTREAM_RETRY_SCHEDULE": "0s,1s,2s,4s",
-            "HOOKSTREAM_CLICKHOUSE_URL": f"chdb://{self.work / f'chdb-{role}'}",
+            "HOOKSTREAM_CLICKHOUSE_URL": self.clickhouse_url,
             "HOOKSTREAM_CLICKHOUSE_DATABASE": self.database,
             "HOOKSTREAM_HTTP_PORT": str(self.roles[role].port) if role in self.roles else "0",
             "HOOKSTREAM_OPERATOR_TOKEN": self.token,
@@ -139,6 +148,41 @@ class Cluster:
     async def create_topics(self) -> None:
         settings = load_settings(env=self.env("admin"))
         await create_topics(self.bootstrap, catalogue(settings))
+
+    # --- the store ---------------------------------------------------------------
+
+    def start_store(self) -> RoleProcess:
+        """``hookstream store`` on the cluster's directory, on the same port at every start (the URLs name it)."""
+        store = self.store or RoleProcess("store", free_port(), self.work / "store.log")
+        self.store = store
+        command = [sys.executable, "-m", "hookstream.cli", "store", "--port", str(store.port),
+                   "--data-dir", str(self.store_dir)]  # fmt: skip
+        with store.log_path.open("ab") as out:
+            store.process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        store.starts += 1
+        return store
+
+    async def wait_store(self, timeout_s: float = 90) -> float:
+        """Seconds until the store answers ``/ping``; fails if it exits first or stays silent."""
+        assert self.store is not None
+        started = time.monotonic()
+        while not await asyncio.to_thread(store_answers, self.store.port):
+            assert self.store.alive(), f"the store exited; see {self.store.log_path}"
+            assert time.monotonic() - started < timeout_s, f"the store did not answer within {timeout_s} s"
+            await asyncio.sleep(0.25)
+        return time.monotonic() - started
+
+    def stop_store(self, timeout_s: float = 30) -> None:
+        if self.store is not None and self.store.alive():
+            assert self.store.process is not None
+            self.store.process.terminate()
+            self.store.process.wait(timeout=timeout_s)
+
+    def migrate(self) -> None:
+        """``hookstream migrate`` once, before the roles start (docker-compose's init step)."""
+        result = subprocess.run([sys.executable, "-m", "hookstream.cli", "migrate"], env=self.env("migrate"),
+                                capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+        assert result.returncode == 0, result.stdout + result.stderr[-3000:]
 
     # --- the role processes -----------------------------------------------------
 
@@ -186,6 +230,8 @@ class Cluster:
         raise AssertionError(f"{role} not healthy within {timeout_s} s: {last}")
 
     async def start_all(self) -> None:
+        """The roles, once the store runs and the schema is migrated."""
+        await asyncio.to_thread(self.migrate)
         for role in ROLES:
             self.start_role(role)
         await asyncio.gather(*(self.wait_healthy(role, 180) for role in ROLES))
@@ -196,7 +242,8 @@ class Cluster:
                 self.terminate(role)
 
     def log_text(self) -> str:
-        return "".join(proc.log_path.read_text(errors="replace") for proc in self.roles.values())
+        processes = [*self.roles.values(), *([self.store] if self.store else [])]
+        return "".join(proc.log_path.read_text(errors="replace") for proc in processes)
 
     # --- offsets and the projection ---------------------------------------------
 
@@ -242,21 +289,20 @@ class Cluster:
             await asyncio.sleep(0.5)
 
     def query(self, *sql: str, drop_database: bool = False) -> list[list[list[Any]]]:
-        """Run queries on the projection (the projector must be stopped: chDB is single-process)."""
-        payload = {"dir": str(self.projection_dir), "database": self.database, "queries": list(sql),
-                   "drop_database": drop_database}  # fmt: skip
-        result = subprocess.run(
-            [sys.executable, str(CHQUERY)], input=json.dumps(payload), capture_output=True, text=True, timeout=120,
-            check=False,
-        )  # fmt: skip
-        if result.returncode != 0:
-            raise AssertionError(f"chDB query failed: {result.stderr[-2000:]}")
-        return json.loads(result.stdout)
+        """Run queries on the projection through the store, the rows of each as JSON would carry them."""
+        client = connect(self.clickhouse_url, self.database)
+        try:
+            if drop_database:
+                client.command(f"DROP DATABASE {self.database} SYNC")
+            results = [[list(row) for row in client.query(query).result_rows] for query in sql]
+        finally:
+            client.close()
+        return json.loads(json.dumps(results, default=str))
 
     def rebuild(self) -> subprocess.CompletedProcess[str]:
         """``hookstream project --rebuild`` on the projection, as an operator runs it."""
         return subprocess.run(
             [sys.executable, "-m", "hookstream.cli", "project", "--rebuild"],
-            env={**self.env("project"), "HOOKSTREAM_CLICKHOUSE_URL": f"chdb://{self.projection_dir}"},
+            env=self.env("project"),
             capture_output=True, text=True, timeout=300, check=False,
         )  # fmt: skip

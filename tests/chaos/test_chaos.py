@@ -74,6 +74,8 @@ async def chaos(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Chaos
     receivers = [await Receiver().start() for _ in range(3)]
     try:
         await cluster.start_broker()
+        cluster.start_store()
+        await cluster.wait_store()
         await cluster.create_topics()
         await cluster.start_all()
         state = Chaos(cluster, Ledger(receivers))
@@ -85,6 +87,7 @@ async def chaos(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Chaos
             report("chaos", [{"seed": SEED, "kills_per_role": KILLS, **row} for row in state.rows], quick=not FULL)
     finally:
         await asyncio.to_thread(cluster.stop_all)
+        await asyncio.to_thread(cluster.stop_store)
         if cluster.broker is not None:
             await cluster.stop_broker()
         for receiver in receivers:
@@ -92,7 +95,8 @@ async def chaos(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Chaos
 
 
 def _all_alive(cluster: Cluster) -> None:
-    dead = {role: proc.process and proc.process.returncode for role, proc in cluster.roles.items() if not proc.alive()}
+    processes = [*cluster.roles.values(), *([cluster.store] if cluster.store else [])]
+    dead = {proc.role: proc.process and proc.process.returncode for proc in processes if not proc.alive()}
     assert not dead, f"processes died on their own: {dead}; see {cluster.work}"
 
 
@@ -229,8 +233,8 @@ def _chattr(path: Path, flag: str) -> None:
 async def test_r4_projector_write_fault_pauses_it_and_it_catches_up(chaos: Chaos) -> None:
     """The fault: the projection's data directory made immutable (``chattr +i``: read-only even for root)."""
     cluster = chaos.cluster
-    store = cluster.projection_dir / "store"
-    assert store.is_dir(), f"no chDB store under {cluster.projection_dir}"
+    store = cluster.store_dir / "store"
+    assert store.is_dir(), f"no chDB store under {cluster.store_dir}"
     async with steady_load(cluster.api_url, cluster.token, chaos.ledger, RATE):
         await asyncio.sleep(2)
         _chattr(store, "+i")

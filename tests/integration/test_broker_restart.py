@@ -90,7 +90,7 @@ async def test_router_retries_a_batch_whose_sends_failed_and_loses_no_message(
 
 
 async def test_projector_rereads_from_its_committed_offsets_when_a_dead_letter_is_not_taken(
-    settings: Settings, topics: TopicNames, clickhouse: Any, kafka: str
+    settings: Settings, topics: TopicNames, clickhouse: Any, role_clickhouse: Any, kafka: str
 ) -> None:
     """A poisoned record whose dead letter the broker does not take used to end the projector's loop."""
     async with BrokerAwayFor(kafka, "DeadLetter", failures=2) as producer:
@@ -103,7 +103,9 @@ async def test_projector_rereads_from_its_committed_offsets_when_a_dead_letter_i
         await (await producer.send_raw(topics(MESSAGES), b"\x00not avro", key))
         for m in messages[3:]:
             await (await producer.send(topics(MESSAGES), "MessageAccepted", m, key))
-        projector = Projector(settings, producer.codec, producer, clickhouse, ProjectorMetrics(CollectorRegistry()))
+        projector = Projector(
+            settings, producer.codec, producer, role_clickhouse, ProjectorMetrics(CollectorRegistry())
+        )
         await projector.start()
         try:
             for _ in range(600):  # bounded: 60 s; healthy again once a batch went through after the rewind

@@ -278,7 +278,8 @@ async def project_case(ctx: Ctx) -> None:
         await ctx.raw(ctx.topics(topic), None, b"k")
     await ctx.send(ctx.topics(MESSAGES), "MessageAccepted", msg, b"k")
     await ctx.send(ctx.topics(ATTEMPTS), "AttemptFinished", attempt, b"k")
-    projector = Projector(ctx.settings, ctx.codec, ctx.producer, clickhouse, ProjectorMetrics(CollectorRegistry()))
+    own = ctx.request.getfixturevalue("role_clickhouse")
+    projector = Projector(ctx.settings, ctx.codec, ctx.producer, own, ProjectorMetrics(CollectorRegistry()))
     await projector.start()
     try:
 
@@ -296,7 +297,6 @@ async def project_case(ctx: Ctx) -> None:
 
 
 async def recover_case(ctx: Ctx) -> None:
-    clickhouse = ctx.request.getfixturevalue("clickhouse")
     await ctx.poison(ctx.topics(COMMANDS), b"k")
     now = datetime.now(UTC)
     command = {
@@ -304,6 +304,7 @@ async def recover_case(ctx: Ctx) -> None:
         "since": now - timedelta(hours=1), "until": None, "requested_at": now,
     }  # fmt: skip
     topic, partition, offset = await ctx.send(ctx.topics(COMMANDS), "RecoverRequested", command, b"k")
+    clickhouse = ctx.request.getfixturevalue("role_clickhouse")  # the test's database, the recoverer's own client
     recoverer = await Recoverer(ctx.settings, ctx.codec, ctx.producer, clickhouse).start()
     group = AIOKafkaConsumer(bootstrap_servers=ctx.settings.kafka_bootstrap_servers, group_id=f"{ctx.ns}recover")
     await group.start()

@@ -15,6 +15,7 @@ from hookstream.log.producer import EventProducer
 from hookstream.log.topics import ATTEMPTS, CONFIG, MESSAGES, TopicNames
 from hookstream.projector.rebuild import rebuild
 from hookstream.projector.service import Projector, ProjectorMetrics
+from hookstream.runtime.clickhouse import connect
 from tests.support import builders
 from tests.support.log import send_all
 
@@ -55,7 +56,8 @@ async def _project(
     settings: Settings, producer: EventProducer, clickhouse: Client, attempts: int, name: str = "projector"
 ) -> None:
     metrics = ProjectorMetrics(CollectorRegistry())
-    projector = Projector(settings, producer.codec, producer, clickhouse, metrics, name=name)
+    own = connect(settings.resolved_clickhouse_url, settings.clickhouse_database)  # as its role opens one
+    projector = Projector(settings, producer.codec, producer, own, metrics, name=name)
     await projector.start()
     try:
         await _wait_rows(clickhouse, "attempts", attempts)
@@ -63,6 +65,7 @@ async def _project(
         await _wait_rows(clickhouse, "endpoints", 2)  # the delete replaces ep2's row within one insert
     finally:
         await projector.stop()
+        own.close()
 
 
 async def test_rows_field_by_field_and_replay_is_idempotent(

@@ -60,7 +60,8 @@ def _start(settings: Settings, workdir: Path, run: int) -> tuple[subprocess.Pope
         "HOOKSTREAM_RETRY_SCHEDULE": settings.retry_schedule,
         "HOOKSTREAM_SCHEDULER_WINDOW_RECORDS": str(settings.scheduler_window_records),
         "HOOKSTREAM_DATA_DIR": str(workdir),
-        "HOOKSTREAM_CLICKHOUSE_URL": f"chdb://{workdir / 'clickhouse'}",
+        "HOOKSTREAM_CLICKHOUSE_URL": settings.clickhouse_url,
+        "HOOKSTREAM_CLICKHOUSE_DATABASE": settings.clickhouse_database,
         "HOOKSTREAM_HTTP_PORT": str(port),
     }
     with (workdir / f"stderr-{run}.log").open("wb") as stderr:

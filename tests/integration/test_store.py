@@ -27,15 +27,18 @@ from hookstream.runtime.clickhouse import connect
 from hookstream.runtime.sql import QueryRefused, run_readonly
 from hookstream.store.users import CREDENTIALS_FILE, READER, WRITER
 from tests.support import builders
-from tests.support.store import HANDLES, Store, basic, running_store, start_store
+from tests.support.store import Store, basic, served_store, start_store
 
 pytestmark = pytest.mark.integration
+
+HANDLES = 2  # per pool; requests taken in turn, so HANDLES + 1 in a row reuse one handle
 
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
-    with running_store(tmp_path_factory.mktemp("store")) as store:
-        assert (store.path / CREDENTIALS_FILE).stat().st_mode & 0o777 == 0o600
+    path = tmp_path_factory.mktemp("store")
+    with served_store(path, HANDLES) as store:
+        assert (path / CREDENTIALS_FILE).stat().st_mode & 0o777 == 0o600
         banner = store.banner
         assert not any("password" in line and ":***@" not in line and CREDENTIALS_FILE not in line for line in banner)
         yield store

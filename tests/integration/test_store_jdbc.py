@@ -20,7 +20,7 @@ import pytest
 
 from hookstream.store.users import READER
 from tests.support import jdbc
-from tests.support.store import Store, running_store
+from tests.support.store import Store, served_store
 
 pytestmark = pytest.mark.integration
 
@@ -71,7 +71,7 @@ def jdbc_query() -> jdbc.JdbcQuery:
 
 @pytest.fixture(scope="module")
 def loaded(tmp_path_factory: pytest.TempPathFactory, jdbc_query: jdbc.JdbcQuery) -> Iterator[Loaded]:
-    with running_store(tmp_path_factory.mktemp("store")) as store:
+    with served_store(tmp_path_factory.mktemp("store")) as store:
         database = f"t_{uuid.uuid4().hex[:12]}"
         writer = store.client()
         writer.command(f"CREATE DATABASE {database}")

@@ -1,8 +1,7 @@
-"""The store as production runs it: ``python -m hookstream.cli store`` in a process of its own, reached over HTTP.
+"""The store as production runs it: ``python -m hookstream.cli store`` in a process of its own.
 
-Each caller gets its own chDB directory and a free port, so clients in the
-tests (clickhouse-connect, plain aiohttp, the JDBC driver) reach it only the
-way a BI tool or a role would.
+One starter for the suite's session store (conftest) and the store's own
+tests (test_store.py), so both meet ClickHouse over HTTP exactly as the roles do.
 """
 
 from __future__ import annotations
@@ -22,14 +21,17 @@ from typing import IO
 import clickhouse_connect
 from clickhouse_connect.driver import Client
 
+from hookstream.runtime.store_process import store_url
 from hookstream.store.users import CREDENTIALS_FILE, WRITER
 
 REPO = Path(__file__).resolve().parents[2]
-HANDLES = 2  # per pool; requests taken in turn, so HANDLES + 1 in a row reuse one handle
+BANNER_LINES = 5
 
 
 @dataclass(frozen=True)
 class Store:
+    """A running store: where it listens, the directory it serves, its users' passwords and its start banner."""
+
     port: int
     path: Path
     passwords: dict[str, str]
@@ -38,6 +40,10 @@ class Store:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def clickhouse_url(self, user: str = WRITER) -> str:
+        """``CLICKHOUSE_URL`` for ``user``, as ``hookstream dev`` gives its roles."""
+        return store_url(self.path, self.port, user)
 
     def client(self, user: str = WRITER, **kwargs: object) -> Client:
         return clickhouse_connect.get_client(
@@ -52,27 +58,35 @@ def basic(user: str, password: str) -> dict[str, str]:
     return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
 
 
-def start_store(path: Path, stderr: int | IO[str] = subprocess.PIPE) -> subprocess.Popen[str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO / "services"), "HOOKSTREAM_LOG_LEVEL": "WARNING",
-           "HOOKSTREAM_STORE_HANDLES": str(HANDLES)}  # fmt: skip
+def start_store(
+    path: Path, stderr: int | IO[str] = subprocess.PIPE, handles: int | None = None
+) -> subprocess.Popen[str]:
+    """``hookstream store`` on ``path`` and a free port, its banner on the returned process's stdout."""
+    env = {**os.environ, "PYTHONPATH": str(REPO / "services"), "HOOKSTREAM_LOG_LEVEL": "WARNING"}
+    if handles is not None:
+        env["HOOKSTREAM_STORE_HANDLES"] = str(handles)
     command = [sys.executable, "-m", "hookstream.cli", "store", "--port", "0", "--data-dir", str(path)]
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, text=True, env=env)
 
 
 @contextlib.contextmanager
-def running_store(path: Path) -> Iterator[Store]:
-    """A store on ``path`` for the block; it must stop cleanly on SIGTERM and log no traceback."""
+def served_store(path: Path, handles: int | None = None) -> Iterator[Store]:
+    """A store on ``path`` for the block; on exit it must stop cleanly on SIGTERM, with no traceback in its log."""
     log = path.parent / f"{path.name}.log"
     with log.open("w") as stderr:
-        process = start_store(path, stderr)
+        process = start_store(path, stderr, handles)
     assert process.stdout is not None
+    banner = tuple(process.stdout.readline() for _ in range(BANNER_LINES))
+    match = re.search(r"http://127\.0\.0\.1:(\d+)/ping", "".join(banner))
+    if match is None:
+        process.kill()
+        process.wait(timeout=30)
+        raise AssertionError(f"the store did not start: {banner} {log.read_text()}")
     try:
-        banner = tuple(process.stdout.readline() for _ in range(5))
-        match = re.search(r"http://127\.0\.0\.1:(\d+)/ping", "".join(banner))
-        assert match, f"the store did not start: {banner} {log.read_text()}"
         yield Store(int(match.group(1)), path, json.loads((path / CREDENTIALS_FILE).read_text()), banner)
     finally:
         process.terminate()
-        assert process.wait(timeout=30) == 0, "SIGTERM stops the store cleanly"
+        code = process.wait(timeout=30)
         process.stdout.close()
+    assert code == 0, "SIGTERM stops the store cleanly"
     assert "Traceback" not in log.read_text()
