@@ -117,9 +117,9 @@ def _migrate(settings: Settings) -> None:
 
 
 def _run(settings: Settings, roles_text: str) -> None:
-    import signal
     import time
 
+    from hookstream.foundation.tasks import stop_on_signals
     from hookstream.runtime.dev import run_event_loop, serve
     from hookstream.runtime.roles import API_ROLE, parse_roles
 
@@ -136,10 +136,7 @@ def _run(settings: Settings, roles_text: str) -> None:
         )
 
     async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+        stop = stop_on_signals()
         services = [role for role in roles if role != API_ROLE]
         api_token = settings.operator_token if API_ROLE in roles else None
         await serve(settings.replace(kafka_bootstrap_servers=bootstrap), services, stop, time.monotonic(),

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 import time
 from collections.abc import AsyncIterator, Sequence
 
@@ -27,6 +26,7 @@ from hookstream.api.app import build_app
 from hookstream.domain.status import status_retention_s
 from hookstream.foundation.ops import Check, Metrics
 from hookstream.foundation.settings import Settings
+from hookstream.foundation.tasks import stop_on_signals
 from hookstream.log.admin import create_topics, wait_for_broker
 from hookstream.log.topics import catalogue
 from hookstream.projector.migrations import prepare_schema
@@ -162,10 +162,7 @@ def prepare_clickhouse(settings: Settings) -> Client:
 
 def run_dev(settings: Settings) -> None:
     async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+        stop = stop_on_signals()
         await serve_dev(settings, stop)
 
     run_event_loop(main())

@@ -12,7 +12,6 @@ import contextlib
 import dataclasses
 import fcntl
 import os
-import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import IO
 
 from aiohttp import web
 
+from hookstream.foundation.tasks import stop_on_signals
 from hookstream.store import HOST
 from hookstream.store.app import store_app
 from hookstream.store.engine import Engine, EngineConfig
@@ -107,10 +107,7 @@ def run_store(config: StoreConfig) -> None:
     """``hookstream store``: serve in the foreground, stop cleanly on SIGINT or SIGTERM."""
 
     async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+        stop = stop_on_signals()
         await serve_store(config, stop)
 
     asyncio.run(main())
