@@ -32,7 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/query_attempts.py $(QUERY_ARGS)
 	$(BIN)/python bench/scheduler_retries.py --mode due $(RETRY_ARGS)
 
-# The full fault run (issue 9: R1-R4, every role killed ten times); `make test` runs it once per role.
+# The full fault run (issue 9: R1-R4, every role killed ten times; issue 16: R5, the store killed ten times); `make test` runs it once per role.
 chaos: $(STAMP)
 	$(BIN)/hookstream kafka fetch
 	HOOKSTREAM_CHAOS_KILLS=10 $(BIN)/pytest -s tests/chaos

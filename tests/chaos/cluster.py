@@ -198,8 +198,9 @@ class Cluster:
         return proc
 
     def kill9(self, role: str) -> None:
-        proc = self.roles[role]
-        assert proc.process is not None
+        """SIGKILL to a role's process, or to the store's (``role`` "store"), and reap it."""
+        proc = self.store if role == "store" else self.roles[role]
+        assert proc is not None and proc.process is not None
         proc.process.send_signal(signal.SIGKILL)
         proc.process.wait(timeout=10)
 

@@ -1,13 +1,14 @@
-"""Faults R1-R4 of issue 9 against hookstream scaled out into one process per role.
+"""Faults R1-R4 of issue 9, and R5 (kill -9 of the store, issue 16), against hookstream scaled out
+into one process per role.
 
 Reduced by default (part of ``make test``, about three minutes): R1 kills two
-roles drawn from the seed, once each, and the broker and projector faults are
-held for less time. ``make chaos`` sets ``HOOKSTREAM_CHAOS_KILLS=10`` for the
-full run (every role, ten times); ``HOOKSTREAM_CHAOS_ROLES`` and
-``HOOKSTREAM_CHAOS_SEED`` choose the roles and replay a run. The four faults share one
-cluster, load and ledger, in order, so every check covers everything
-accepted so far. Figures are printed as a table and appended to
-``bench/results/chaos.jsonl``.
+roles drawn from the seed, once each, the broker and projector faults are
+held for less time, and R5 kills the store once. ``make chaos`` sets
+``HOOKSTREAM_CHAOS_KILLS=10`` for the full run (every role and the store, ten
+times); ``HOOKSTREAM_CHAOS_ROLES`` and ``HOOKSTREAM_CHAOS_SEED`` choose the
+roles and replay a run. The faults share one cluster, load and ledger, in
+order, so every check covers everything accepted so far. Figures are printed
+as a table and appended to ``bench/results/chaos.jsonl``.
 """
 
 from __future__ import annotations
@@ -226,6 +227,17 @@ async def test_r3_tables_dropped_and_rebuilt_from_the_log(chaos: Chaos) -> None:
     chaos.rows.append({"fault": "R3 drop + rebuild", "faults": 1, "rebuild_s": seconds, **rows})
 
 
+async def _projector_unhealthy(cluster: Cluster, timeout_s: float = 30) -> tuple[float, dict[str, Any]]:
+    """Seconds until the project role's ``/health`` names the projector failing (its write), and the body."""
+    started = time.monotonic()
+    while True:
+        status, body = await asyncio.to_thread(get_health, cluster.roles["project"].port)
+        if status == 503 and "projector" in body.get("failing", ()):
+            return time.monotonic() - started, body
+        assert time.monotonic() - started < timeout_s, f"projector health stayed {status}: {body}"
+        await asyncio.sleep(0.25)
+
+
 def _chattr(path: Path, flag: str) -> None:
     subprocess.run(["chattr", "-R", flag, str(path)], check=True, capture_output=True)
 
@@ -239,14 +251,7 @@ async def test_r4_projector_write_fault_pauses_it_and_it_catches_up(chaos: Chaos
         await asyncio.sleep(2)
         _chattr(store, "+i")
         try:
-            faulted = time.monotonic()
-            while True:
-                status, body = await asyncio.to_thread(get_health, cluster.roles["project"].port)
-                if status == 503:
-                    break
-                assert time.monotonic() - faulted < 30, f"projector health stayed {status}"
-                await asyncio.sleep(0.25)
-            detected = time.monotonic() - faulted
+            detected, body = await _projector_unhealthy(cluster)
             assert body["failing"] == ["projector"], body
             committed, _ = await cluster.projector_lag()
             await asyncio.sleep(FAULT_HOLD_S)
@@ -269,4 +274,46 @@ async def test_r4_projector_write_fault_pauses_it_and_it_catches_up(chaos: Chaos
     projection = await _check_projection(chaos)
     _settled(chaos, "R4 projector read-only dir", {
         "faults": 1, "health_503_within_s": detected, "recovery_max_s": caught_up, "drain_s": drain, **projection,
+    })  # fmt: skip
+
+
+async def test_r5_kill_9_of_the_store_under_load_loses_nothing(chaos: Chaos) -> None:
+    """Issue 16: the store, the one process owning the embedded ClickHouse, killed under load and started again.
+
+    While it is down the projector holds its batch and retries: it is unhealthy, and commits no offset
+    past rows it could not write. Once the store is back on its port every role reaches it again unrestarted.
+    """
+    cluster, rng = chaos.cluster, random.Random(SEED + 16)
+    pids = {role: proc.pid for role, proc in cluster.roles.items()}
+    detections, recoveries, held = [], [], []
+    async with steady_load(cluster.api_url, cluster.token, chaos.ledger, RATE):
+        await asyncio.sleep(2)
+        for _ in range(KILLS):
+            await asyncio.sleep(rng.uniform(0.5, 3.0))
+            killed = time.monotonic()
+            await asyncio.to_thread(cluster.kill9, "store")
+            detected, _ = await _projector_unhealthy(cluster)
+            detections.append(detected)
+            committed, _ = await cluster.projector_lag()
+            await asyncio.sleep(FAULT_HOLD_S)
+            committed_later, ends = await cluster.projector_lag()
+            assert committed_later == committed, "offsets were committed while the store was down"
+            held.append(sum(ends.values()) - sum(committed.values()))
+            cluster.start_store()
+            await cluster.wait_store()
+            _all_alive(cluster)
+            _, at_repair = await cluster.projector_lag()
+            await _wait_all(cluster, 200, 60)
+            await cluster.wait_projector_caught_up(target=at_repair)
+            recoveries.append(time.monotonic() - killed)
+        await asyncio.sleep(2)
+    _all_alive(cluster)
+    assert {role: proc.pid for role, proc in cluster.roles.items()} == pids, "a role was restarted"
+    drain = await wait_delivered(chaos.ledger, 300)
+    projection = await _check_projection(chaos)
+    recoveries.sort()
+    _settled(chaos, "R5 store kill -9", {
+        "faults": len(recoveries), "health_503_within_s": max(detections), "records_held_min": min(held),
+        "recovery_p50_s": recoveries[len(recoveries) // 2], "recovery_max_s": recoveries[-1],
+        "drain_s": drain, **projection,
     })  # fmt: skip
