@@ -27,7 +27,10 @@ def _parser() -> argparse.ArgumentParser:
     topics.add_argument("action", choices=["create", "list"])
     run = sub.add_parser("run", help="run some roles against a running Kafka cluster (one process per role scales out)")
     run.add_argument(
-        "--roles", default="", help="comma-separated: api,router,deliver,schedule,status,project (default: all)"
+        "--roles",
+        default="",
+        help="comma-separated: api,router,deliver,schedule,status,project (default: all), and store: the embedded "
+        "ClickHouse served as `hookstream store` does, alone or as a child the other roles reach",
     )
     project = sub.add_parser("project", help="the ClickHouse projection")
     rebuild_help = "empty the tables and replay every topic into them (stop the projector first)"
@@ -117,17 +120,23 @@ def _migrate(settings: Settings) -> None:
 
 
 def _run(settings: Settings, roles_text: str) -> None:
+    """The roles named; ``store`` alone is ``hookstream store``, beside others a supervised child they reach."""
+    import contextlib
     import time
 
     from hookstream.foundation.tasks import stop_on_signals
     from hookstream.runtime.dev import run_event_loop, serve
-    from hookstream.runtime.roles import API_ROLE, parse_roles
+    from hookstream.runtime.roles import API_ROLE, STORE_ROLE, parse_roles
+    from hookstream.runtime.store_process import embedded_store
 
-    bootstrap = _bootstrap(settings)
     try:
         roles = parse_roles(roles_text)
     except ValueError as exc:
         raise SystemExit(f"hookstream: {exc}") from exc
+    if roles == (STORE_ROLE,):
+        _store(settings, None, None)
+        return
+    bootstrap = _bootstrap(settings)
     if API_ROLE in roles and not settings.operator_token:
         raise SystemExit("hookstream: HOOKSTREAM_OPERATOR_TOKEN must be set for the api role")
     if not settings.secret_keys and ("deliver" in roles or API_ROLE in roles):
@@ -137,10 +146,15 @@ def _run(settings: Settings, roles_text: str) -> None:
 
     async def main() -> None:
         stop = stop_on_signals()
-        services = [role for role in roles if role != API_ROLE]
+        started = time.monotonic()
+        services = [role for role in roles if role not in (API_ROLE, STORE_ROLE)]
         api_token = settings.operator_token if API_ROLE in roles else None
-        await serve(settings.replace(kafka_bootstrap_servers=bootstrap), services, stop, time.monotonic(),
-                    api_token=api_token)  # fmt: skip
+        configured = settings.replace(kafka_bootstrap_servers=bootstrap)
+        async with contextlib.AsyncExitStack() as stack:
+            stores = []
+            if STORE_ROLE in roles:  # the roles here reach it, unless CLICKHOUSE_URL names another ClickHouse
+                configured, stores = await stack.enter_async_context(embedded_store(configured, always=True))
+            await serve(configured, services, stop, started, api_token=api_token, children=stores)
 
     run_event_loop(main())
 
@@ -207,7 +221,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "topics":
             _topics(settings, args.action)
         elif args.command == "run":
-            _run(settings, args.roles)
+            from hookstream.runtime.role_process import ChildFailed
+
+            try:
+                _run(settings, args.roles)
+            except ChildFailed as exc:  # the store did not come up: it said why, one line
+                print(f"hookstream run: {exc}", file=sys.stderr)
+                return 1
         elif args.command == "project":
             _rebuild(settings)
         elif args.command == "migrate":

@@ -9,10 +9,12 @@ only over HTTP, and a second process on the same directory can be tried.
 from __future__ import annotations
 
 import json
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import aiohttp
 import clickhouse_connect
@@ -264,6 +266,15 @@ def test_a_second_process_on_the_directory_is_refused(store: Store) -> None:
     assert "already served by another store process" in out + err and "Traceback" not in err
     with store.client() as client:
         assert client.command("SELECT 1") == 1, "the running store is unaffected"
+
+
+def test_run_roles_store_is_the_store(tmp_path: Path) -> None:
+    """``hookstream run --roles store`` serves a directory as ``hookstream store`` does, and stops on SIGTERM."""
+    with served_store(tmp_path / "store", as_role=True) as store:
+        with urllib.request.urlopen(f"{store.url}/ping", timeout=10) as response:
+            assert response.read() == b"Ok.\n"
+        with store.client() as client:
+            assert client.query("SELECT 40 + 2").result_rows == [(42,)]
 
 
 def test_inserts_are_timed_in_utc(store: Store, database: str) -> None:

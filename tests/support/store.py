@@ -59,22 +59,28 @@ def basic(user: str, password: str) -> dict[str, str]:
 
 
 def start_store(
-    path: Path, stderr: int | IO[str] = subprocess.PIPE, handles: int | None = None
+    path: Path, stderr: int | IO[str] = subprocess.PIPE, handles: int | None = None, *, as_role: bool = False
 ) -> subprocess.Popen[str]:
-    """``hookstream store`` on ``path`` and a free port, its banner on the returned process's stdout."""
+    """``hookstream store`` on ``path`` and a free port, its banner on the returned process's stdout.
+
+    ``as_role``: the same store as ``hookstream run --roles store``, the port and directory from its settings.
+    """
     env = {**os.environ, "PYTHONPATH": str(REPO / "services"), "HOOKSTREAM_LOG_LEVEL": "WARNING"}
     if handles is not None:
         env["HOOKSTREAM_STORE_HANDLES"] = str(handles)
     command = [sys.executable, "-m", "hookstream.cli", "store", "--port", "0", "--data-dir", str(path)]
+    if as_role:
+        env.update(HOOKSTREAM_STORE_PORT="0", HOOKSTREAM_STORE_DATA_DIR=str(path))
+        command[3:] = ["run", "--roles", "store"]
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, text=True, env=env)
 
 
 @contextlib.contextmanager
-def served_store(path: Path, handles: int | None = None) -> Iterator[Store]:
+def served_store(path: Path, handles: int | None = None, *, as_role: bool = False) -> Iterator[Store]:
     """A store on ``path`` for the block; on exit it must stop cleanly on SIGTERM, with no traceback in its log."""
     log = path.parent / f"{path.name}.log"
     with log.open("w") as stderr:
-        process = start_store(path, stderr, handles)
+        process = start_store(path, stderr, handles, as_role=as_role)
     assert process.stdout is not None
     banner = tuple(process.stdout.readline() for _ in range(BANNER_LINES))
     match = re.search(r"http://127\.0\.0\.1:(\d+)/ping", "".join(banner))

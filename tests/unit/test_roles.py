@@ -1,6 +1,6 @@
 import pytest
 
-from hookstream.runtime.roles import ALL_ROLES, API_ROLE, parse_roles
+from hookstream.runtime.roles import ALL_ROLES, API_ROLE, STORE_ROLE, parse_roles
 
 
 def test_no_roles_named_means_every_role_and_the_api() -> None:
@@ -10,6 +10,11 @@ def test_no_roles_named_means_every_role_and_the_api() -> None:
 
 def test_named_roles_are_kept_in_order() -> None:
     assert parse_roles(" api , deliver ") == ("api", "deliver")
+
+
+def test_the_store_runs_only_when_named() -> None:
+    assert STORE_ROLE not in parse_roles("")
+    assert parse_roles("store,project") == ("store", "project")
 
 
 def test_unknown_role_is_named_with_the_choices() -> None:

@@ -37,9 +37,8 @@ from hookstream.runtime.kafka_dist import ensure_kafka
 from hookstream.runtime.local_kafka import LocalKafka
 from hookstream.runtime.role_process import CHILD_ROLES, RoleProcess, role_processes
 from hookstream.runtime.roles import ALL_ROLES, running_roles
-from hookstream.runtime.store_process import store_process
+from hookstream.runtime.store_process import embedded_store
 from hookstream.runtime.tokens import operator_token, secret_keys
-from hookstream.store.users import CREDENTIALS_FILE, READER, WRITER
 
 log = logging.getLogger("hookstream.dev")
 
@@ -85,14 +84,7 @@ async def serve_dev(settings: Settings, stop: asyncio.Event) -> None:
         processes = settings.dev_delivery_processes
         roles = ALL_ROLES if processes == 0 else tuple(role for role in ALL_ROLES if role not in CHILD_ROLES)
         async with contextlib.AsyncExitStack() as stack:
-            stores: list[RoleProcess] = []
-            if not settings.clickhouse_url:
-                store = await stack.enter_async_context(store_process(settings))
-                settings = settings.replace(clickhouse_url=store.url(WRITER))
-                print(f"hookstream analytics: any ClickHouse client at http://{READER}@127.0.0.1:{store.port} "
-                      f"(read-only; password in {store.data_dir / CREDENTIALS_FILE}), or `hookstream sql`",
-                      flush=True)  # fmt: skip
-                stores.append(store)
+            settings, stores = await stack.enter_async_context(embedded_store(settings))
             children = await stack.enter_async_context(role_processes(settings, processes))
             await serve(settings, roles, stop, started, api_token=token, children=[*stores, *children])
 

@@ -49,14 +49,18 @@ class Running:
 
 
 API_ROLE = "api"  # the HTTP API dialects, served by `serve` beside health and metrics
+STORE_ROLE = (
+    "store"  # the embedded ClickHouse over HTTP: its own process (store_process.py), never one named by default
+)
 
 
 def parse_roles(text: str) -> tuple[str, ...]:
     """Roles named on the command line; none named means all of them, the API included."""
     roles = tuple(part.strip() for part in text.split(",") if part.strip())
-    unknown = sorted(set(roles) - {*ALL_ROLES, API_ROLE})
+    known = (*ALL_ROLES, API_ROLE, STORE_ROLE)
+    unknown = sorted(set(roles) - set(known))
     if unknown:
-        raise ValueError(f"unknown roles {', '.join(unknown)}: choose from {', '.join((*ALL_ROLES, API_ROLE))}")
+        raise ValueError(f"unknown roles {', '.join(unknown)}: choose from {', '.join(known)}")
     return roles or (*ALL_ROLES, API_ROLE)
 
 

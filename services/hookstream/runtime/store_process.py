@@ -31,7 +31,7 @@ from hookstream.runtime.role_process import RoleProcess
 from hookstream.store import HOST
 from hookstream.store.users import CREDENTIALS_FILE, READER, WRITER, load_users
 
-__all__ = ["StoreProcess", "cli_clickhouse_url", "running_store_url", "store_process", "store_url"]
+__all__ = ["StoreProcess", "cli_clickhouse_url", "embedded_store", "running_store_url", "store_process", "store_url"]
 
 PING_TIMEOUT_S = 2.0
 
@@ -154,3 +154,24 @@ async def store_process(settings: Settings) -> AsyncIterator[StoreProcess]:
         yield store
     finally:
         await store.stop()
+
+
+@contextlib.asynccontextmanager
+async def embedded_store(
+    settings: Settings, *, always: bool = False
+) -> AsyncIterator[tuple[Settings, list[StoreProcess]]]:
+    """The embedded ClickHouse served by a supervised store for the block: the settings every role reaches
+    ClickHouse with, and the store (to supervise, and to name in ``/health``).
+
+    With ``CLICKHOUSE_URL`` set the roles keep it, and no store runs unless ``always`` (``hookstream run
+    --roles store,...`` asked for one); else the roles reach the store as its read-write user. Where to connect
+    is printed once here, not by the store, whose own banner would repeat on every restart.
+    """
+    if settings.clickhouse_url and not always:
+        yield settings, []
+        return
+    async with store_process(settings) as store:
+        print(f"hookstream analytics: any ClickHouse client at http://{READER}@{HOST}:{store.port} "
+              f"(read-only; password in {store.data_dir / CREDENTIALS_FILE}), or `hookstream sql`",
+              flush=True)  # fmt: skip
+        yield (settings if settings.clickhouse_url else settings.replace(clickhouse_url=store.url(WRITER))), [store]
