@@ -8,11 +8,17 @@ import zlib
 
 import lz4.frame
 import pytest
+from backports import zstd
 
 from hookstream.store import statements
 from hookstream.store.errors import ClickHouseError
 from hookstream.store.request import compressed_answer, decompress, parameters, statement
 from hookstream.store.users import credentials, load_users
+
+try:
+    from compression import zstd  # type: ignore[import-not-found]
+except ImportError:  # before Python 3.14
+    from backports import zstd  # type: ignore[no-redef]
 
 NATIVE = b"\t\x02\x01a\x06UInt8\x01\x02"  # starts with a tab (9 columns): whitespace that is data
 
@@ -69,17 +75,31 @@ def test_a_request_reads_as_clickhouse_reads_it() -> None:
         statement({"query": "SELECT 1", "readonly": "yes"}, b"", method="POST")
 
 
-@pytest.mark.parametrize(
-    ("encoding", "pack"),
-    [("lz4", lz4.frame.compress), ("gzip", gzip.compress), ("deflate", zlib.compress), ("", lambda b: b)],
-)
+PACKERS = [("lz4", lz4.frame.compress), ("zstd", zstd.compress), ("gzip", gzip.compress), ("deflate", zlib.compress)]
+
+
+@pytest.mark.parametrize(("encoding", "pack"), [*PACKERS, ("", lambda b: b)])
 def test_bodies_inflate(encoding: str, pack) -> None:  # type: ignore[no-untyped-def]
-    assert decompress(pack(b"SELECT 1"), encoding) == b"SELECT 1"
+    assert decompress(pack(b"SELECT 1"), encoding, 100) == b"SELECT 1"
+    assert decompress(pack(b"SELECT 1") + pack(b" + 1"), encoding, 100) == b"SELECT 1 + 1", "frames in a row"
 
 
-def test_a_corrupt_body_is_a_clickhouse_error() -> None:
+@pytest.mark.parametrize(("encoding", "pack"), PACKERS)
+def test_a_body_inflating_past_the_limit_is_refused_as_clickhouse_does(encoding: str, pack) -> None:  # type: ignore[no-untyped-def]
+    bomb = pack(b"\0" * 1_000_000)  # a thousand times smaller packed
+    assert decompress(bomb, encoding, 1_000_000) == b"\0" * 1_000_000
+    with pytest.raises(ClickHouseError) as refused:
+        decompress(bomb, encoding, 999_999)
+    assert (refused.value.code, refused.value.name, refused.value.status) == (229, "QUERY_IS_TOO_LARGE", 413)
+    with pytest.raises(ClickHouseError) as refused:
+        decompress(pack(b"\0" * 600_000) * 2, encoding, 1_000_000)
+    assert refused.value.name == "QUERY_IS_TOO_LARGE", "the limit counts every frame"
+
+
+@pytest.mark.parametrize("body", [b"not lz4", lz4.frame.compress(b"SELECT 1")[:-3]])
+def test_a_corrupt_or_cut_body_is_a_clickhouse_error(body: bytes) -> None:
     with pytest.raises(ClickHouseError) as corrupt:
-        decompress(b"not lz4", "lz4")
+        decompress(body, "lz4", 100)
     assert corrupt.value.name == "CANNOT_DECOMPRESS"
 
 

@@ -28,6 +28,7 @@ DISPLAY_NAME = "hookstream-store"
 ENGINE = web.AppKey("engine", Engine)
 USERS = web.AppKey("users", Users)
 MAX_BODY_BYTES = 1 << 30
+"""The largest body taken, as sent and once inflated (an insert's data: a query itself is far smaller)."""
 _REFUSALS = frozenset({READONLY[1]})  # answered as ClickHouse does (500) but nothing went wrong in the store
 
 _TSV = "text/tab-separated-values; charset=UTF-8"
@@ -84,7 +85,7 @@ async def query(request: web.Request) -> web.Response:
             return web.Response(text="Ok.\n", headers=headers)
         user = request.app[USERS].authenticate(*credentials(request.headers, request.query))
         body = await request.read() if request.method == "POST" else b""
-        body = requests.decompress(body, request.headers.get("Content-Encoding", ""))
+        body = requests.decompress(body, request.headers.get("Content-Encoding", ""), MAX_BODY_BYTES)
         parameters = requests.parameters(request.query, request.headers)
         statement = requests.statement(parameters, body, method=request.method)
         level = _readonly_level(user, statement)

@@ -3,7 +3,8 @@
 The query is the ``query`` URL parameter, the body, or both (the parameter,
 a newline, then the body: how ``INSERT ... FORMAT f`` in the URL takes its
 data from the body). A compressed body (``Content-Encoding`` lz4, zstd,
-gzip, deflate, as clickhouse-connect sends inserts) is inflated first. URL
+gzip, deflate, as clickhouse-connect sends inserts) is inflated first, to at
+most the size of a body the store takes uncompressed. URL
 parameters that are not settings (transport and client options, as
 clickhouse-connect's own chDB backend lists them) are dropped, the rest are
 settings for this one statement. ``X-ClickHouse-Database`` and
@@ -14,14 +15,14 @@ A ``compress=1`` request is answered in ClickHouse's compressed blocks.
 
 from __future__ import annotations
 
-import gzip
 import re
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from hookstream.store import statements
-from hookstream.store.errors import BAD_ARGUMENTS, CANNOT_DECOMPRESS, ClickHouseError
+from hookstream.store.errors import BAD_ARGUMENTS, CANNOT_DECOMPRESS, QUERY_IS_TOO_LARGE, ClickHouseError
 
 # Parameters the HTTP layer consumes; every other one is a setting.
 _NOT_SETTINGS = frozenset(
@@ -77,28 +78,59 @@ class Statement:
         return statements.trailing_format(self.sql) or self.fmt
 
 
-def decompress(body: bytes, encoding: str) -> bytes:
-    encoding = encoding.strip().lower()
-    try:
-        if encoding in ("", "identity"):
-            return body
-        if encoding == "lz4":
-            import lz4.frame
+class _Decompressor(Protocol):
+    eof: bool
+    unused_data: bytes
 
-            return lz4.frame.decompress(body)
-        if encoding == "zstd":
-            try:
-                from compression import zstd  # type: ignore[import-not-found]
-            except ImportError:
-                from backports import zstd  # type: ignore[no-redef]
-            return zstd.decompress(body)
-        if encoding == "gzip":
-            return gzip.decompress(body)
-        if encoding == "deflate":
-            return zlib.decompress(body)
+    def decompress(self, data: bytes, max_length: int = ...) -> bytes: ...
+
+
+def _decompressor(encoding: str) -> Callable[[], _Decompressor] | None:
+    """A new streaming decompressor per frame of ``encoding``; None for an unknown one."""
+    if encoding == "lz4":
+        import lz4.frame
+
+        return lz4.frame.LZ4FrameDecompressor
+    if encoding == "zstd":
+        try:
+            from compression import zstd  # type: ignore[import-not-found]
+        except ImportError:
+            from backports import zstd  # type: ignore[no-redef]
+        return zstd.ZstdDecompressor  # type: ignore[no-any-return]
+    if encoding == "gzip":
+        return lambda: zlib.decompressobj(zlib.MAX_WBITS | 16)  # type: ignore[return-value]
+    if encoding == "deflate":
+        return zlib.decompressobj  # type: ignore[return-value]
+    return None
+
+
+def decompress(body: bytes, encoding: str, limit: int) -> bytes:
+    """The inflated body, refused past ``limit`` bytes: a few compressed megabytes may inflate to any size,
+    so inflating stops one byte past the limit instead of holding whatever the body unpacks to."""
+    encoding = encoding.strip().lower()
+    if encoding in ("", "identity"):
+        return body
+    new = _decompressor(encoding)
+    if new is None:
+        raise ClickHouseError.raised(BAD_ARGUMENTS, f"Unknown Content-Encoding {encoding!r}")
+    out = bytearray()
+    try:
+        rest = body
+        while rest:  # frames (gzip members) one after another, as the one-shot functions take them
+            decompressor = new()
+            out += decompressor.decompress(rest, max_length=limit + 1 - len(out))
+            if len(out) > limit:
+                raise ClickHouseError.raised(
+                    QUERY_IS_TOO_LARGE, f"The {encoding} body inflates to more than {limit} bytes"
+                )
+            if not decompressor.eof:
+                raise ValueError("the body ends inside a compressed frame")
+            rest = decompressor.unused_data
+    except ClickHouseError:
+        raise
     except Exception as exc:
         raise ClickHouseError.raised(CANNOT_DECOMPRESS, f"Cannot decompress the {encoding} body: {exc}") from exc
-    raise ClickHouseError.raised(BAD_ARGUMENTS, f"Unknown Content-Encoding {encoding!r}")
+    return bytes(out)
 
 
 def parameters(query: Mapping[str, str], headers: Mapping[str, str]) -> dict[str, str]:
