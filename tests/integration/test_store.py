@@ -153,8 +153,15 @@ async def test_plain_http(store: Store, database: str) -> None:
         query = {"database": database, "query": "INSERT INTO t FORMAT TSV"}
         async with http.post(f"{store.url}/", params=query, data=b"1\n2\n") as response:
             assert response.status == 200 and "X-ClickHouse-Format" not in response.headers
+            assert json.loads(response.headers["X-ClickHouse-Summary"])["written_rows"] == "2"
+        for insert, rows in (
+            (b"INSERT INTO t VALUES (1), (2), (3)", "3"),
+            (b"INSERT INTO t SELECT 0 FROM numbers(4)", "4"),
+        ):
+            async with http.post(f"{store.url}/", params={"database": database}, data=insert) as response:
+                assert json.loads(response.headers["X-ClickHouse-Summary"])["written_rows"] == rows, insert
         async with http.get(f"{store.url}/", params={"database": database, "query": "SELECT sum(a) FROM t"}) as got:
-            assert await got.read() == b"3\n"
+            assert await got.read() == b"9\n"
         async with http.get(f"{store.url}/", params={"query": "SELECT * FROM nope"}) as response:
             assert response.status == 404 and response.headers["X-ClickHouse-Exception-Code"] == "60"
             assert (await response.text()).startswith("Code: 60. DB::Exception:")

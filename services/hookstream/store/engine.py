@@ -217,14 +217,14 @@ def _reset(handle: _Handle) -> None:
 
 
 def _summary(result: Any, statement: Statement, elapsed_ns: int) -> dict[str, str]:
-    """ClickHouse's ``X-ClickHouse-Summary``; an INFILE insert reads exactly the rows it writes."""
-    rows, size = str(result.rows_read()), str(result.bytes_read())
-    written = statement.insert is not None
+    """ClickHouse's ``X-ClickHouse-Summary``, the written rows as the engine counts them (``INSERT ... VALUES``
+    and ``INSERT ... SELECT`` included); an inline insert's reads are of the file holding its data, not a table."""
+    inline = statement.insert is not None
     return {
-        "read_rows": "0" if written else rows,
-        "read_bytes": "0" if written else size,
-        "written_rows": rows if written else "0",
-        "written_bytes": size if written else "0",
+        "read_rows": "0" if inline else str(result.rows_read()),
+        "read_bytes": "0" if inline else str(result.bytes_read()),
+        "written_rows": str(result.rows_written()),
+        "written_bytes": str(result.bytes_written()),
         "total_rows_to_read": "0",
         "result_rows": "0",
         "result_bytes": "0",
