@@ -113,6 +113,10 @@ class Settings:
     )
     http_host: str = _knob("127.0.0.1", "Address the HTTP API listens on.")
     http_port: int = _knob(8040, "Port the HTTP API listens on; 0 picks a free one.")
+    metrics_lag_interval_s: float = _knob(
+        15.0,
+        "How often each process samples the consumer lag of its roles' groups for `/metrics`; 0 turns it off.",
+    )
     operator_token: str = _knob(
         "", "Bearer token allowed to do everything. Empty: generated on first start and kept in `data_dir`."
     )

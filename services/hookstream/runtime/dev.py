@@ -28,6 +28,7 @@ from hookstream.foundation.ops import Check, Metrics
 from hookstream.foundation.settings import Settings
 from hookstream.foundation.tasks import stop_on_signals
 from hookstream.log.admin import create_topics, wait_for_broker
+from hookstream.log.lag import lag_gauges
 from hookstream.log.topics import catalogue
 from hookstream.projector.migrations import prepare_schema
 from hookstream.runtime.api import running_api
@@ -115,6 +116,7 @@ async def serve(
             stack.callback(clickhouse.close)
             checks["clickhouse"] = lambda: asyncio.to_thread(ping, clickhouse)
         running = await stack.enter_async_context(running_roles(settings, roles, metrics.registry))
+        await stack.enter_async_context(lag_gauges(settings, roles, metrics.registry))
         if "project" in running.services:  # a projector that cannot write is unhealthy though ClickHouse answers
             checks["projector"] = running.services["project"].check
         for role in ("router", "recover", "operational"):  # loops that retry failed batches report it meanwhile
