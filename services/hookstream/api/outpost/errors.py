@@ -18,6 +18,7 @@ from aiohttp import web
 
 from hookstream.api.commands import ConfigConflict
 from hookstream.api.spec import InvalidInput, UnsupportedMediaType
+from hookstream.api.unavailable import retry_after, unavailable_dependency
 
 log = logging.getLogger("hookstream.api.outpost")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -31,7 +32,7 @@ ERROR_SCHEMA: dict[str, Any] = {
         "data": {"oneOf": [{"type": "array", "items": {"type": "string"}}, {"type": "object"}]},
     },
 }
-ERRORS = {status: ERROR_SCHEMA for status in (400, 401, 403, 404, 415, 422, 500)}
+ERRORS = {status: ERROR_SCHEMA for status in (400, 401, 403, 404, 415, 422, 500, 503)}
 
 
 class OutpostError(Exception):
@@ -88,6 +89,13 @@ async def outpost_errors(request: web.Request, handler: Handler) -> web.StreamRe
         return OutpostError(405, f"{error.method} is not allowed here").response()
     except web.HTTPException:
         raise
-    except Exception:
+    except Exception as error:
+        if (dependency := unavailable_dependency(error)) is not None:
+            log.warning("outpost api: %s unavailable: %s", dependency, error, extra={"path": request.path})
+            response = OutpostError(
+                503, f"{dependency} is not answering; nothing was changed, retry shortly"
+            ).response()
+            response.headers.update(retry_after())
+            return response
         log.exception("outpost api request failed", extra={"path": request.path})
         return OutpostError(500, "internal error").response()

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from hookstream.api.commands import ConfigConflict
 from hookstream.api.spec import InvalidInput, UnsupportedMediaType
+from hookstream.api.unavailable import retry_after, unavailable_dependency
 
 log = logging.getLogger("hookstream.api.svix")
 
@@ -101,6 +102,10 @@ async def svix_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         return SvixError(405, "method_not_allowed", f"{error.method} is not allowed here").response()
     except web.HTTPException:
         raise
-    except Exception:
+    except Exception as error:
+        if (dependency := unavailable_dependency(error)) is not None:
+            log.warning("svix api: %s unavailable: %s", dependency, error, extra={"path": request.path})
+            detail = f"{dependency} is not answering; nothing was changed, retry shortly"
+            return SvixError(503, "service_unavailable", detail, retry_after()).response()
         log.exception("svix api request failed", extra={"path": request.path})
         return SvixError(500, "internal_error", "internal error").response()

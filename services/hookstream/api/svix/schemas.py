@@ -234,4 +234,5 @@ ERRORS: dict[int, JsonSchema] = {
     422: ref("HTTPValidationError"),
     429: _ERROR,
     500: _ERROR,
+    503: _ERROR,
 }

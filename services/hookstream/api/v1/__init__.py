@@ -33,7 +33,11 @@ def operations() -> list[Operation]:
 
 def dialect() -> openapi.Dialect:
     return openapi.Dialect(
-        name="v1", prefix=PREFIX, operations=operations(), schemas=SCHEMAS, errors={400: ERROR, 401: ERROR, 500: ERROR}
+        name="v1",
+        prefix=PREFIX,
+        operations=operations(),
+        schemas=SCHEMAS,
+        errors={400: ERROR, 401: ERROR, 500: ERROR, 503: ERROR},
     )
 
 

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from hookstream.api.requestid import Handler, request_id_of
 from hookstream.api.spec import InvalidInput, UnsupportedMediaType
+from hookstream.api.unavailable import retry_after, unavailable_dependency
 
 log = logging.getLogger("hookstream.api.v1")
 
@@ -70,6 +71,12 @@ async def v1_errors(request: web.Request, handler: Handler) -> web.StreamRespons
         return envelope(request, 413, "PAYLOAD_TOO_LARGE", "request body too large")
     except web.HTTPException:
         raise
-    except Exception:
+    except Exception as error:
+        if (dependency := unavailable_dependency(error)) is not None:
+            log.warning("v1 api: %s unavailable: %s", dependency, error, extra={"path": request.path})
+            message = f"{dependency} is not answering; nothing was changed, retry shortly"
+            response = envelope(request, 503, "SERVICE_UNAVAILABLE", message)
+            response.headers.update(retry_after())
+            return response
         log.exception("v1 api request failed", extra={"path": request.path})
         return envelope(request, 500, "INTERNAL_ERROR", "An internal error occurred")
