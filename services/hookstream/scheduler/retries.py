@@ -6,8 +6,8 @@ the decision into each ``AttemptFinished`` (``next_attempt_at``), and
 retry into the next ``DeliveryTask``, for the tier of its schedule step (or
 straight onto ``tasks`` when the retry is immediate). A record whose outcome
 header says it asks for none (:mod:`hookstream.domain.outcome`) is passed
-over without decoding. No state: the backlog
-of pending retries lives in the tier topics, not here.
+over without decoding. No state: the backlog of pending retries lives in the
+tier topics, not here.
 """
 
 from __future__ import annotations
