@@ -28,6 +28,7 @@ from hookstream.domain.attempt import AttemptTimes, attempt_record
 from hookstream.domain.classify import classify
 from hookstream.domain.directory import Endpoint
 from hookstream.domain.ids import IdKind, attempt_id, to_svix
+from hookstream.domain.outcome import outcome_headers
 from hookstream.domain.retry import RetryPolicy
 from hookstream.domain.status import skip_record
 from hookstream.foundation.secrets import SecretKeyError
@@ -42,7 +43,7 @@ def now() -> datetime:
 
 async def publish_acked(
     producer: EventProducer, topic: str, name: str, record: Mapping[str, Any], key: bytes | None,
-    metrics: DeliveryMetrics,
+    metrics: DeliveryMetrics, headers: list[tuple[str, bytes]] | None = None,
 ) -> None:  # fmt: skip
     """Produce and wait for the acknowledgement, retrying while the broker is away.
 
@@ -53,7 +54,7 @@ async def publish_acked(
     backoff = 0.1
     while True:
         try:
-            await (await producer.send(topic, name, record, key))
+            await (await producer.send(topic, name, record, key, headers))
             return
         except KafkaError as exc:
             log.warning("delivery: producing %s failed, retrying in %.1f s: %s", name, backoff, exc)
@@ -103,9 +104,7 @@ class Deliverer:
             skip_id = attempt_id(uuid.UUID(task["msg_id"]), uuid.UUID(task["endpoint_id"]), task["attempt_number"],
                                  task.get("trigger_seq", 0))  # fmt: skip
             record = skip_record(task, str(skip_id), reason, now())
-            await publish_acked(
-                self._producer, self._attempts_topic, "DeliverySkipped", record, task["msg_id"].encode(), self._metrics
-            )
+            await self._record("DeliverySkipped", record, task)
             return
         try:
             secrets = self._endpoints.secrets(endpoint, now())
@@ -121,9 +120,15 @@ class Deliverer:
             self._metrics.lag.observe(max(0.0, (now() - task["due_at"]).total_seconds()))
             record = await self._attempt(task, endpoint, secrets, picked_up)
         with self._slots.recording():  # no await between the two: a stop cannot slip in and lose the record
-            await publish_acked(
-                self._producer, self._attempts_topic, "AttemptFinished", record, task["msg_id"].encode(), self._metrics
-            )
+            await self._record("AttemptFinished", record, task)
+
+    async def _record(self, name: str, record: Mapping[str, Any], task: Mapping[str, Any]) -> None:
+        """Write the attempt (or skip) with its outcome header, so the status fold and the scheduler
+        need not decode it (:mod:`hookstream.domain.outcome`)."""
+        await publish_acked(
+            self._producer, self._attempts_topic, name, record, task["msg_id"].encode(), self._metrics,
+            outcome_headers(name, record),
+        )  # fmt: skip
 
     async def _attempt(
         self, task: Mapping[str, Any], endpoint: Endpoint, secrets: Sequence[str], picked_up: datetime

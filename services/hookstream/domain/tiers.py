@@ -50,6 +50,18 @@ class NextTask:
     tier_s: float | None
 
 
+def asks_for_retry(attempt: Mapping[str, Any]) -> bool:
+    """Whether an ``AttemptFinished`` record asks for a retry: a failed scheduled attempt with ``next_attempt_at``.
+
+    The delivery worker's decision, read back; the scheduler's outcome header
+    (:mod:`hookstream.domain.outcome`) carries it so most records need no decoding.
+    """
+    return (
+        attempt["status"] != "success" and attempt["trigger"] == "scheduled"
+        and attempt.get("next_attempt_at") is not None
+    )  # fmt: skip
+
+
 def next_task(
     attempt: Mapping[str, Any], schedule: tuple[float, ...], tiers: tuple[float, ...], now: datetime
 ) -> NextTask | None:
@@ -60,11 +72,9 @@ def next_task(
     for a retry but carries no payload (written before payloads were carried)
     cannot be turned into a task and schedules nothing either.
     """
-    due = attempt.get("next_attempt_at")
-    if attempt["status"] == "success" or attempt["trigger"] != "scheduled" or due is None:
+    if not asks_for_retry(attempt) or attempt.get("payload") is None:
         return None
-    if attempt.get("payload") is None:
-        return None
+    due = attempt["next_attempt_at"]
     number = attempt["attempt_number"]
     delay = (due - attempt["finished_at"]).total_seconds()
     nominal = None

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -80,10 +80,21 @@ def decode_event(codec: AvroCodec, event: faust.EventT) -> tuple[str, dict[str, 
     return codec.decode(value)
 
 
+def message_headers(message: faust.types.Message) -> Iterable[tuple[str, bytes]]:
+    """A faust message's headers as ``(name, value)`` pairs: faust hands over a mapping or a sequence of pairs."""
+    headers = message.headers
+    return headers.items() if isinstance(headers, Mapping) else (headers or ())
+
+
+def event_header(event: faust.EventT, name: str) -> bytes | None:
+    """The value of the event's header ``name`` (the first, if repeated), or None."""
+    return next((value for key, value in message_headers(event.message) if key == name), None)
+
+
 def dead_letter_of(event: faust.EventT, error: UndecodableRecord, consumer: str) -> dict[str, Any]:
     """The DeadLetter record of a faust event, as :func:`~hookstream.log.consumer.dead_letter_record` makes it."""
     message = event.message
-    headers = message.headers.items() if isinstance(message.headers, Mapping) else (message.headers or ())
+    headers = message_headers(message)
     record = ConsumerRecord(
         topic=message.topic, partition=message.partition, offset=message.offset,
         timestamp=int(message.timestamp * 1000), timestamp_type=message.timestamp_type, key=message.key,

@@ -4,8 +4,10 @@ A faust agent on ``attempts``. It decides nothing: the delivery worker wrote
 the decision into each ``AttemptFinished`` (``next_attempt_at``), and
 :func:`hookstream.domain.tiers.next_task` turns a record that asks for a
 retry into the next ``DeliveryTask``, for the tier of its schedule step (or
-straight onto ``tasks`` when the retry is immediate). No state: the backlog
-of pending retries lives in the tier topics, not here.
+straight onto ``tasks`` when the retry is immediate). A record whose outcome
+header says it asks for none (:mod:`hookstream.domain.outcome`) is passed
+over without decoding. No state: the backlog of pending retries lives in the
+tier topics, not here.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ from dataclasses import dataclass, field
 import faust
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from hookstream.domain.outcome import OUTCOME_HEADER, MalformedOutcome, retry_of_header
 from hookstream.domain.schedule import parse_schedule, tier_name
 from hookstream.domain.tiers import next_task
 from hookstream.foundation.settings import Settings
 from hookstream.log.codec import AvroCodec, UndecodableRecord, UnexpectedType
-from hookstream.log.streams import dead_letter_of, decode_event, faust_app, now, raw_topic
+from hookstream.log.streams import dead_letter_of, decode_event, event_header, faust_app, now, raw_topic
 from hookstream.log.topics import ATTEMPTS, DEAD_LETTER, TASKS, TopicNames
 
 log = logging.getLogger("hookstream.scheduler")
@@ -69,6 +72,8 @@ def build_retry_app(settings: Settings, codec: AvroCodec, metrics: SchedulerMetr
             await schedule_one(event)
 
     async def schedule_one(event: faust.EventT) -> None:
+        if not needs_decoding(event):
+            return
         try:
             name, record = decode_event(codec, event)
             if name == "DeliverySkipped":  # nothing was attempted: nothing to retry
@@ -91,3 +96,18 @@ def build_retry_app(settings: Settings, codec: AvroCodec, metrics: SchedulerMetr
         metrics.scheduled.labels("now" if planned.tier_s is None else tier_name(planned.tier_s)).inc()
 
     return app
+
+
+def needs_decoding(event: faust.EventT) -> bool:
+    """False when the record's outcome header says it asks for no retry (most do: successes, skips).
+
+    A record without the header, or with one that does not parse, is decoded.
+    """
+    header = event_header(event, OUTCOME_HEADER)
+    if header is None:
+        return True
+    try:
+        return retry_of_header(header)
+    except MalformedOutcome as error:
+        log.warning("scheduler: %s; decoding the value instead", error)
+        return True

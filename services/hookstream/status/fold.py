@@ -1,6 +1,8 @@
 """The ``statuses`` agent: each attempt (or skip) on ``attempts`` folded into its message's state.
 
-The fold is pure (:func:`~hookstream.domain.status.fold_attempt`); the agent
+The fold is pure (:func:`~hookstream.domain.status.fold_attempt`) and reads the
+attempt's facts from its outcome header when it has one (decoding the value
+only when not: :mod:`hookstream.domain.outcome`); the agent
 writes the pair's and the message's status records, the operational signals,
 and the attempt's facts keyed by endpoint for the health agent. After each
 fold it applies the prune rule too: an attempt replayed after its message was
@@ -16,9 +18,10 @@ import logging
 import faust
 
 from hookstream.domain.operational import message_event
+from hookstream.domain.outcome import OUTCOME_HEADER, MalformedOutcome, facts_of_header
 from hookstream.domain.status import AttemptFacts, MessageState, SkipFacts, fold_attempt, fold_skip, prunable
 from hookstream.log.codec import UndecodableRecord, UnexpectedType
-from hookstream.log.streams import dead_letter_of, decode_event
+from hookstream.log.streams import dead_letter_of, decode_event, event_header
 from hookstream.status.context import StatusContext, now_us
 
 log = logging.getLogger("hookstream.status")
@@ -56,7 +59,16 @@ def register_fold(ctx: StatusContext, failing_after: int) -> None:
 
 
 async def facts_of(ctx: StatusContext, event: faust.EventT) -> AttemptFacts | SkipFacts | None:
-    """The event's facts, or ``None`` once an undecodable or unexpected record is dead-lettered."""
+    """The event's facts, or ``None`` once an undecodable or unexpected record is dead-lettered.
+
+    Read from the outcome header when the record has a well-formed one (no decoding), else from the value.
+    """
+    header = event_header(event, OUTCOME_HEADER)
+    if header is not None:
+        try:
+            return facts_of_header(header)
+        except MalformedOutcome as error:
+            log.warning("status: %s; decoding the value instead", error)
     try:
         name, record = decode_event(ctx.codec, event)
         if name == "DeliverySkipped":
