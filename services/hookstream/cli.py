@@ -35,7 +35,14 @@ def _parser() -> argparse.ArgumentParser:
     project = sub.add_parser("project", help="the ClickHouse projection")
     rebuild_help = "empty the tables and replay every topic into them (stop the projector first)"
     project.add_argument("--rebuild", action="store_true", required=True, help=rebuild_help)
-    sub.add_parser("migrate", help="apply the ClickHouse migrations")
+    migrate = sub.add_parser("migrate", help="apply the ClickHouse migrations")
+    migrate.add_argument(
+        "--cluster",
+        metavar="NAME",
+        help="render the schema for this replicated, sharded ClickHouse cluster (ON CLUSTER, Replicated*MergeTree, "
+        "Distributed tables sharded by application; docs/scale.md)",
+    )
+    migrate.add_argument("--print", action="store_true", help="print the SQL that would run, without a server")
     kafka = sub.add_parser("kafka", help="the local broker's distribution")
     kafka.add_argument("action", choices=["fetch"], help="fetch Apache Kafka's jars into the cache")
     store = sub.add_parser("store", help="serve the embedded ClickHouse (chDB) over ClickHouse's HTTP interface")
@@ -104,13 +111,42 @@ def _sql(settings: Settings, query: str, fmt: str) -> None:
     print(format_json(result) if fmt == "json" else format_table(result))
 
 
-def _migrate(settings: Settings) -> None:
+def _print_migrations(settings: Settings, cluster: str | None) -> None:
+    """Every migration's statements as ``migrate`` would run them, ``;``-terminated; no server is reached."""
+    from hookstream.projector.migrations import (
+        MigrationError,
+        default_migrations_dir,
+        load_migrations,
+        render_for_cluster,
+    )
+
+    try:
+        migrations = load_migrations(default_migrations_dir())
+        preamble: tuple[str, ...] = ()
+        if cluster is not None:
+            preamble, migrations, _ = render_for_cluster(migrations, cluster, settings.clickhouse_database)
+    except MigrationError as exc:
+        raise SystemExit(f"hookstream migrate: {exc}") from None
+    for statement in preamble:
+        print(f"{statement};\n")
+    for m in migrations:
+        print(f"-- {m.name}")
+        for statement in m.statements:
+            print(f"{statement};\n")
+
+
+def _migrate(settings: Settings, cluster: str | None = None, print_only: bool = False) -> None:
     from hookstream.domain.status import status_retention_s
     from hookstream.projector.migrations import prepare_schema
 
+    if print_only:
+        _print_migrations(settings, cluster)
+        return
     client = _clickhouse(settings, "migrate")
     status_s = status_retention_s(settings.status_retention, settings.payload_retention_days)
-    done = prepare_schema(client, payload_retention_days=settings.payload_retention_days, status_retention_s=status_s)
+    done = prepare_schema(
+        client, payload_retention_days=settings.payload_retention_days, status_retention_s=status_s, cluster=cluster
+    )
     print(f"applied {len(done.migrations)} migrations" + "".join(f"\n  {name}" for name in done.migrations))
     if done.payload_ttl_columns:
         print(f"payload retention set to {settings.payload_retention_days} days on "
@@ -231,7 +267,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "project":
             _rebuild(settings)
         elif args.command == "migrate":
-            _migrate(settings)
+            _migrate(settings, args.cluster, args.print)
         elif args.command == "store":
             _store(settings, args.port, args.data_dir)
         elif args.command == "sql":

@@ -23,18 +23,24 @@ import hashlib
 import logging
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from clickhouse_connect.driver import Client
+
+if TYPE_CHECKING:
+    from hookstream.projector.cluster import ClusterSchema
 
 __all__ = [
     "MIGRATIONS_DIR_ENV",
     "Migration",
     "MigrationError",
     "apply_migrations",
+    "cluster_schema",
     "default_migrations_dir",
     "load_migrations",
+    "render_for_cluster",
     "split_statements",
 ]
 
@@ -167,15 +173,53 @@ def _applied(client: Client) -> dict[int, tuple[str, str]]:
     return {int(version): (name, checksum) for version, name, checksum in rows}
 
 
-def apply_migrations(client: Client, directory: Path | None = None) -> list[str]:
+def render_for_cluster(
+    migrations: list[Migration], cluster: str, database: str
+) -> tuple[tuple[str, ...], list[Migration], ClusterSchema]:
+    """The preamble (the database on every node, then the ledger) and every migration as a replicated,
+    sharded cluster runs them (``migrate --cluster``).
+
+    All migrations are rendered, applied or not, because a later statement (an ALTER) needs to know how
+    the table it names was laid out. Checksums stay those of the files: the ledger records what was
+    written, the rendering is a function of it.
+    """
+    from hookstream.projector.cluster import ClusterSchema, Layout, render_statements
+
+    try:
+        ledger, layout = render_statements([_LEDGER_DDL], cluster, database, Layout())
+    except ValueError as exc:
+        raise MigrationError(str(exc)) from exc
+    rendered = []
+    for m in migrations:
+        try:
+            statements, layout = render_statements(m.statements, cluster, database, layout)
+        except ValueError as exc:
+            raise MigrationError(f"migration {m.name}: {exc}") from exc
+        rendered.append(replace(m, statements=tuple(statements)))
+    preamble = (f"CREATE DATABASE IF NOT EXISTS {database} ON CLUSTER {cluster}", *ledger)
+    return preamble, rendered, ClusterSchema(cluster, database, layout)
+
+
+def cluster_schema(cluster: str, database: str, directory: Path | None = None) -> ClusterSchema:
+    """The layout of the whole schema on ``cluster``, for statements issued after the migrations."""
+    return render_for_cluster(load_migrations(directory or default_migrations_dir()), cluster, database)[2]
+
+
+def apply_migrations(client: Client, directory: Path | None = None, *, cluster: str | None = None) -> list[str]:
     """Apply the pending migrations in order; return the names applied (empty when up to date).
 
     Every applied migration's checksum is verified before anything runs, so a
-    tampered history stops the start instead of stacking new DDL on it.
+    tampered history stops the start instead of stacking new DDL on it. With
+    ``cluster``, the statements are rendered for it (:mod:`hookstream.projector.cluster`)
+    and the ledger is a table replicated to every node.
     """
     directory = directory or default_migrations_dir()
     migrations = load_migrations(directory)
-    client.command(_LEDGER_DDL)
+    preamble: tuple[str, ...] = (_LEDGER_DDL,)
+    if cluster is not None:
+        preamble, migrations, _ = render_for_cluster(migrations, cluster, client.database or "default")
+    for statement in preamble:
+        client.command(statement)
     applied = _applied(client)
     on_disk = {m.version for m in migrations}
     for version, (name, _) in sorted(applied.items()):
@@ -220,12 +264,24 @@ class SchemaPrepared:
     status_ttl_tables: list[str]
 
 
-def prepare_schema(client: Client, *, payload_retention_days: int, status_retention_s: float) -> SchemaPrepared:
-    """The pending migrations, then the retention TTLs the settings ask for: what every start and ``migrate`` do."""
+def prepare_schema(
+    client: Client, *, payload_retention_days: int, status_retention_s: float, cluster: str | None = None
+) -> SchemaPrepared:
+    """The pending migrations, then the retention TTLs the settings ask for: what every start and ``migrate`` do.
+
+    With ``cluster`` (``migrate --cluster``), both are rendered for it: the TTLs live on the local tables.
+    """
     from hookstream.projector.retention import apply_retention, apply_status_retention
 
+    if cluster is None:
+        return SchemaPrepared(
+            migrations=apply_migrations(client),
+            payload_ttl_columns=apply_retention(client, payload_retention_days),
+            status_ttl_tables=apply_status_retention(client, status_retention_s),
+        )
+    schema = cluster_schema(cluster, client.database or "default")
     return SchemaPrepared(
-        migrations=apply_migrations(client),
-        payload_ttl_columns=apply_retention(client, payload_retention_days),
-        status_ttl_tables=apply_status_retention(client, status_retention_s),
+        migrations=apply_migrations(client, cluster=cluster),
+        payload_ttl_columns=apply_retention(client, payload_retention_days, schema),
+        status_ttl_tables=apply_status_retention(client, status_retention_s, schema),
     )

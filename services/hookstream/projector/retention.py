@@ -16,8 +16,12 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import TYPE_CHECKING
 
 from clickhouse_connect.driver import Client
+
+if TYPE_CHECKING:
+    from hookstream.projector.cluster import ClusterSchema
 
 log = logging.getLogger("hookstream.projector")
 
@@ -38,28 +42,44 @@ def _create_query(client: Client, table: str) -> str:
     )
 
 
+def _run(client: Client, statement: str, cluster: ClusterSchema | None) -> None:
+    """``statement`` as written, or rendered for the cluster (``ON CLUSTER``, on the local tables)."""
+    for rendered in cluster.render(statement) if cluster else [statement]:
+        client.command(rendered)
+
+
+def _storage(table: str, cluster: ClusterSchema | None) -> str:
+    return cluster.storage_table(table) if cluster else table
+
+
 def current_ttl_days(client: Client, table: str, column: str) -> int | None:
     query = _create_query(client, table)
     match = re.search(rf"`{column}` [^`]*? TTL toDateTime\(\w+\) \+ toIntervalDay\((\d+)\)", query)
     return int(match.group(1)) if match else None
 
 
-def apply_retention(client: Client, days: int) -> list[str]:
-    """Set every content column's TTL to ``days``; returns the columns changed."""
+def apply_retention(client: Client, days: int, cluster: ClusterSchema | None = None) -> list[str]:
+    """Set every content column's TTL to ``days``; returns the columns changed.
+
+    On a cluster the TTLs live on the local tables (a ``Distributed`` table refuses them), read on this
+    node and altered ``ON CLUSTER``.
+    """
     if days < 1:
         raise ValueError(f"HOOKSTREAM_PAYLOAD_RETENTION_DAYS must be at least 1, got {days}")
     changed = []
     for table, column, time_column in CONTENT_COLUMNS:
-        if current_ttl_days(client, table, column) == days:
+        if current_ttl_days(client, _storage(table, cluster), column) == days:
             continue
         kind = client.command(
             "SELECT type FROM system.columns WHERE database = currentDatabase() AND table = {t:String} "
             "AND name = {c:String}",
             parameters={"t": table, "c": column},
         )
-        client.command(
+        _run(
+            client,
             f"ALTER TABLE {table} MODIFY COLUMN {column} {kind} TTL toDateTime({time_column}) + INTERVAL {days} DAY "
-            "SETTINGS materialize_ttl_after_modify = 0"
+            "SETTINGS materialize_ttl_after_modify = 0",
+            cluster,
         )
         changed.append(f"{table}.{column}")
     if changed:
@@ -78,7 +98,7 @@ def current_status_ttl_s(client: Client, table: str) -> int | None:
     return int(match.group(2)) * _UNIT_S[match.group(1)] if match else None
 
 
-def apply_status_retention(client: Client, seconds: float) -> list[str]:
+def apply_status_retention(client: Client, seconds: float, cluster: ClusterSchema | None = None) -> list[str]:
     """Set the status tables' row TTL to ``seconds`` (whole seconds); returns the tables changed."""
     whole = round(seconds)
     if whole < 1:
@@ -86,11 +106,13 @@ def apply_status_retention(client: Client, seconds: float) -> list[str]:
     interval = f"INTERVAL {whole // 86400} DAY" if whole % 86400 == 0 else f"INTERVAL {whole} SECOND"
     changed = []
     for table in STATUS_TABLES:
-        if current_status_ttl_s(client, table) == whole:
+        if current_status_ttl_s(client, _storage(table, cluster)) == whole:
             continue
-        client.command(
+        _run(
+            client,
             f"ALTER TABLE {table} MODIFY TTL toDateTime(updated_at) + {interval} "
-            "SETTINGS materialize_ttl_after_modify = 0"
+            "SETTINGS materialize_ttl_after_modify = 0",
+            cluster,
         )
         changed.append(table)
     if changed:
