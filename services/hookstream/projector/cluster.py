@@ -58,7 +58,7 @@ _CREATE_TABLE_RE = re.compile(
     r"^CREATE\s+TABLE\s+(?P<ine>IF\s+NOT\s+EXISTS\s+)?(?P<name>\w+)\s*(?P<rest>.*)$", re.IGNORECASE | re.DOTALL
 )
 _AS_SOURCE_RE = re.compile(r"^AS\s+(?P<source>\w+)\s+(?P<rest>ENGINE\b.*)$", re.IGNORECASE | re.DOTALL)
-_ENGINE_RE = re.compile(r"ENGINE\s*=\s*(?P<engine>\w+)(?:\s*(?P<args>\([^()]*\)))?", re.IGNORECASE)
+_ENGINE_RE = re.compile(r"ENGINE\s*=\s*(?P<engine>\w+)", re.IGNORECASE)
 _VIEW_RE = re.compile(
     r"^CREATE\s+MATERIALIZED\s+VIEW\s+(?P<ine>IF\s+NOT\s+EXISTS\s+)?(?P<name>\w+)\s+TO\s+(?P<target>\w+)\s+"
     r"(?P<rest>AS\s+SELECT\b.*)$",
@@ -98,28 +98,48 @@ def _check_name(kind: str, name: str) -> str:
     return name
 
 
-def _top_level_engine(rest: str) -> re.Match[str]:
-    """The ``ENGINE = ...`` clause outside the column list's parentheses."""
+@dataclass(frozen=True, slots=True)
+class _Engine:
+    name: str
+    args: str  # between the parentheses, "" when there are none
+    start: int
+    end: int
+
+
+def _balanced(text: str, start: int) -> int:
+    """The index after the ``)`` closing the ``(`` at ``start``."""
+    depth = 0
+    for i in range(start, len(text)):
+        depth += {"(": 1, ")": -1}.get(text[i], 0)
+        if depth == 0:
+            return i + 1
+    raise ClusterRenderError("unbalanced parentheses in ENGINE clause")
+
+
+def _top_level_engine(rest: str) -> _Engine:
+    """The ``ENGINE = Name(args)`` clause outside the column list's parentheses."""
     depth = 0
     for i, ch in enumerate(rest):
         if ch == "(":
             depth += 1
         elif ch == ")":
             depth -= 1
-        elif depth == 0 and rest[i : i + 6].upper() == "ENGINE":
-            match = _ENGINE_RE.match(rest, i)
-            if match:
-                return match
+        elif depth == 0 and rest[i : i + 6].upper() == "ENGINE" and (match := _ENGINE_RE.match(rest, i)):
+            end, args = match.end(), ""
+            opening = len(rest) - len(rest[end:].lstrip())
+            if rest.startswith("(", opening):
+                end = _balanced(rest, opening)
+                args = rest[opening + 1 : end - 1].strip()
+            return _Engine(match["engine"], args, i, end)
     raise ClusterRenderError("CREATE TABLE without an ENGINE clause")
 
 
-def _replicated_engine(engine: str, args: str | None, path: str) -> str:
-    family = engine.removesuffix("MergeTree")
-    if not engine.endswith("MergeTree") or family not in _MERGE_TREES:
-        raise ClusterRenderError(f"engine {engine} has no Replicated twin here (a MergeTree family engine is needed)")
-    inner = (args or "()")[1:-1].strip()
-    replicated_args = ", ".join(part for part in (f"'{path}'", "'{replica}'", inner) if part)
-    return f"ENGINE = Replicated{engine}({replicated_args})"
+def _replicated_engine(engine: _Engine, path: str) -> str:
+    family = engine.name.removesuffix("MergeTree")
+    if not engine.name.endswith("MergeTree") or family not in _MERGE_TREES:
+        raise ClusterRenderError(f"engine {engine.name} has no Replicated twin (a MergeTree family engine is needed)")
+    replicated_args = ", ".join(part for part in (f"'{path}'", "'{replica}'", engine.args) if part)
+    return f"ENGINE = Replicated{engine.name}({replicated_args})"
 
 
 def _sharding_key(columns: str) -> str | None:
@@ -139,13 +159,12 @@ def _create_table(match: re.Match[str], cluster: str, database: str, layout: Lay
         body = f"AS {local_name(source) if key else source} {as_source['rest']}"
     else:
         engine = _top_level_engine(rest)
-        key = _sharding_key(rest[: engine.start()])
+        key = _sharding_key(rest[: engine.start])
         body = rest
     engine = _top_level_engine(body)
     physical = local_name(name) if key else name
     path = (SHARDED_PATH if key else EVERYWHERE_PATH).format(table=name)
-    replicated = _replicated_engine(engine["engine"], engine["args"], path)
-    body = body[: engine.start()] + replicated + body[engine.end() :]
+    body = body[: engine.start] + _replicated_engine(engine, path) + body[engine.end :]
     statements = [f"CREATE TABLE {ine}{physical} ON CLUSTER {cluster} {body}"]
     if key:
         statements.append(
