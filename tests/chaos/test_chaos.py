@@ -216,6 +216,9 @@ async def test_r3_tables_dropped_and_rebuilt_from_the_log(chaos: Chaos) -> None:
     if rebuilt.returncode != 0:
         cluster.start_role("project")
         raise AssertionError(rebuilt.stdout + rebuilt.stderr[-3000:])
+    # Not on a terminal: no redrawn bar in the log, one summary line of the replay.
+    assert "\r" not in rebuilt.stderr
+    assert [line for line in rebuilt.stderr.splitlines() if line.startswith("rebuild: ")], rebuilt.stderr[-2000:]
     try:
         counts_after, samples_after = await asyncio.to_thread(_snapshot, cluster)
     finally:  # the next fault needs the projector whatever happened here

@@ -9,7 +9,7 @@ the projector stopped.
 
 from __future__ import annotations
 
-import sys
+import contextlib
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -19,6 +19,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 from clickhouse_connect.driver import Client
 
+from hookstream.foundation.progress import Progress
 from hookstream.foundation.settings import Settings
 from hookstream.log.codec import AvroCodec, UndecodableRecord
 from hookstream.log.topics import ATTEMPTS, COMMANDS, CONFIG, MESSAGES, STATUS, TopicNames
@@ -52,22 +53,14 @@ class RebuildReport:
         return self.rows == {table: self.entities.get(table, 0) for table in self.rows}
 
 
-def _progress(done: int, total: int, started: float) -> None:
-    width = 30
-    filled = int(width * done / total) if total else width
-    rate = done / max(time.monotonic() - started, 1e-9)
-    end = "\n" if done >= total else ""
-    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} records {rate:,.0f}/s{end}")
-    sys.stderr.flush()
-
-
 async def rebuild(
     settings: Settings,
     codec: AvroCodec,
     clickhouse: Client,
     batch_rows: int = 50_000,
-    progress: Callable[[int, int, float], None] = _progress,
+    progress: Callable[[int, int, float], None] | None = None,
 ) -> RebuildReport:
+    """Empty the tables and replay every topic into them; ``progress(done, total, started)`` replaces the bar."""
     started = time.monotonic()
     names = TopicNames.from_settings(settings)
     topics = [names(MESSAGES), names(CONFIG), names(ATTEMPTS), names(STATUS), names(COMMANDS)]
@@ -79,46 +72,51 @@ async def rebuild(
     entities: dict[str, set[object]] = {}
     skipped = 0
     try:
-        await reader.topics()
-        partitions = [TopicPartition(t, p) for t in topics for p in sorted(reader.partitions_for_topic(t) or ())]
-        reader.assign(partitions)
-        await reader.seek_to_beginning(*partitions)
-        ends = await reader.end_offsets(partitions)
-        total = sum(ends.values())
-        done = 0
-        pending: dict[str, list[tuple]] = {}
-        expunges: list[dict] = []
-        remaining = {tp for tp in partitions if ends[tp] > 0}
-        while remaining:
-            fetched = await reader.getmany(*remaining, timeout_ms=1000, max_records=10_000)
-            for tp, messages in fetched.items():
-                for message in messages:
-                    if message.offset >= ends[tp]:
-                        continue
-                    done += 1
-                    row = None
-                    if message.value is not None:
-                        try:
-                            name, record = codec.decode(message.value)
-                        except UndecodableRecord:
-                            name, record = "", {}
-                        if name == "ContentExpunged":
-                            expunges.append(record)  # applied once every row is back
+        with contextlib.ExitStack() as stack:  # the progress bar, once the total is known
+            await reader.topics()
+            partitions = [TopicPartition(t, p) for t in topics for p in sorted(reader.partitions_for_topic(t) or ())]
+            reader.assign(partitions)
+            await reader.seek_to_beginning(*partitions)
+            ends = await reader.end_offsets(partitions)
+            total = sum(ends.values())
+            if progress is None:
+                report = stack.enter_context(Progress("rebuild", total)).update
+            else:
+                report = lambda count: progress(count, total, started)  # noqa: E731
+            done = 0
+            pending: dict[str, list[tuple]] = {}
+            expunges: list[dict] = []
+            remaining = {tp for tp in partitions if ends[tp] > 0}
+            while remaining:
+                fetched = await reader.getmany(*remaining, timeout_ms=1000, max_records=10_000)
+                for tp, messages in fetched.items():
+                    for message in messages:
+                        if message.offset >= ends[tp]:
                             continue
-                        row = to_row(name, record) if name else None
-                    if row is None:
-                        skipped += 1
-                        continue
-                    pending.setdefault(row.table, []).append(row.values)
-                    records[row.table] += 1
-                    entities.setdefault(row.table, set()).add(row.key)
-            for tp in list(remaining):
-                if await reader.position(tp) >= ends[tp]:
-                    remaining.discard(tp)
-            if sum(map(len, pending.values())) >= batch_rows or not remaining:
-                write_rows(clickhouse, pending)
-                pending = {}
-            progress(done, total, started)
+                        done += 1
+                        row = None
+                        if message.value is not None:
+                            try:
+                                name, record = codec.decode(message.value)
+                            except UndecodableRecord:
+                                name, record = "", {}
+                            if name == "ContentExpunged":
+                                expunges.append(record)  # applied once every row is back
+                                continue
+                            row = to_row(name, record) if name else None
+                        if row is None:
+                            skipped += 1
+                            continue
+                        pending.setdefault(row.table, []).append(row.values)
+                        records[row.table] += 1
+                        entities.setdefault(row.table, set()).add(row.key)
+                for tp in list(remaining):
+                    if await reader.position(tp) >= ends[tp]:
+                        remaining.discard(tp)
+                if sum(map(len, pending.values())) >= batch_rows or not remaining:
+                    write_rows(clickhouse, pending)
+                    pending = {}
+                report(done)
     finally:
         await reader.stop()
     for record in expunges:
