@@ -27,8 +27,9 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
         (["scheduler_retries.py", "--mode", "due"], ["b5_retry_due"]),
         (["scheduler_retries.py", "--mode", "rss"], ["b5_retry_memory"]),
         (["scheduler_retries.py", "--mode", "due", "--pending", "2000"], ["b5_retry_memory", "b5_retry_due"]),
+        (["list_latency.py"], ["list_latency"]),
     ],
-    ids=["pipeline", "ingest", "retry-due", "retry-memory", "retry-due-with-pending"],
+    ids=["pipeline", "ingest", "retry-due", "retry-memory", "retry-due-with-pending", "list-latency"],
 )
 def test_quick_benchmark_runs_and_reports(args: list[str], tables: list[str], tmp_path: Path) -> None:
     env = {**os.environ, "HOOKSTREAM_BENCH_RESULTS": str(tmp_path)}
