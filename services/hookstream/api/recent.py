@@ -19,6 +19,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+from hookstream.domain.ids import as_uuid
+
 
 class RecentWrites:
     def __init__(self, ttl_s: float, clock: Callable[[], float] = time.monotonic) -> None:
@@ -64,7 +66,7 @@ class RecentWrites:
         """
         if not self._expunged:
             return False
-        return any(_as_uuid(content_id) in self._expunged for content_id in content_ids)
+        return any(as_uuid(content_id) in self._expunged for content_id in content_ids)
 
     def without_expunged_payload(self, message: dict[str, Any]) -> dict[str, Any]:
         """A message record or row as reads must show it: no payload once this process expunged it."""
@@ -91,7 +93,3 @@ class RecentWrites:
             self._expunged.popitem(last=False)
         for key in [key for key, (at, _) in self._trigger_seqs.items() if at <= horizon]:
             del self._trigger_seqs[key]
-
-
-def _as_uuid(value: uuid.UUID | str) -> uuid.UUID:
-    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))

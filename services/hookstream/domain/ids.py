@@ -139,6 +139,11 @@ def timestamp_ms(value: uuid.UUID) -> int:
 # --- rendering and parsing --------------------------------------------------
 
 
+def as_uuid(value: uuid.UUID | str) -> uuid.UUID:
+    """``value`` as a UUID; a row's id column already is one, and parsing it again costs ~2 us an id."""
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+
+
 def to_svix(kind: IdKind, value: uuid.UUID) -> str:
     """``<prefix>_`` + 22 base62 digits, e.g. ``msg_02usyDNX9I74nhYGV3TNYW``.
 
