@@ -29,6 +29,9 @@ from hookstream.query.attempts import AttemptFilter, find_attempt, list_attempts
 from hookstream.query.messages import tags_and_payloads
 
 INCLUDES = ["event", "event.data", "response_data", "destination"]
+# What an Outpost attempt shows (shapes.attempt_out, _event, render): read only these; response_data adds the content.
+COLUMNS = ("msg_id", "endpoint_id", "event_type", "event_id", "status", "response_status", "error_class",
+           "attempt_number", "trigger", "total_us")  # fmt: skip
 _ARRAY = {"type": "array", "items": {"type": "string"}}
 INCLUDE = Param("include", "query", {"type": "array", "items": {"type": "string", "enum": INCLUDES}})
 _FILTERS = (
@@ -102,7 +105,7 @@ async def _page(
     if empty or (params["event_id"] and not msg_ids):
         rows, more = [], False
     else:
-        page = await list_attempts(ctx.clickhouse, f, params["limit"], walk.position)
+        page = await list_attempts(ctx.clickhouse, f, params["limit"], walk.position, columns=COLUMNS)
         rows, more = page.items, not page.done
     shown = walk.in_order(rows)
     pagination = walk.respond(shown, "started_at", "attempt_id", more, params["limit"])
