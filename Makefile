@@ -31,6 +31,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/ingest.py $(BENCH_ARGS)
 	$(BIN)/python bench/query_attempts.py $(QUERY_ARGS)
 	$(BIN)/python bench/scheduler_retries.py --mode due $(RETRY_ARGS)
+	$(BIN)/python bench/list_latency.py $(BENCH_ARGS)
 
 # The full fault run (issue 9: R1-R4, every role killed ten times; issue 16: R5, the store killed ten times); `make test` runs it once per role.
 chaos: $(STAMP)

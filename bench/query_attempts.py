@@ -140,7 +140,7 @@ def _attempts(rng: random.Random, count: int) -> Iterator[dict[str, Any]]:
             for number in range(1, MAX_ATTEMPTS + 1):
                 at += timedelta(seconds=RETRY_DELAYS_S[number - 1], milliseconds=rng.randint(2, 40))
                 ok = rng.random() >= FAILURE_P
-                yield _record(rng, endpoint, msg_id, event_type, number, at, ok)
+                yield attempt_record(rng, endpoint, msg_id, event_type, number, at, ok)
                 made += 1
                 if ok or made >= count:
                     break
@@ -148,8 +148,9 @@ def _attempts(rng: random.Random, count: int) -> Iterator[dict[str, Any]]:
                 break
 
 
-def _record(rng: random.Random, endpoint: Endpoint, msg_id: uuid.UUID, event_type: str, number: int,
-            at: datetime, ok: bool) -> dict[str, Any]:  # fmt: skip
+def attempt_record(rng: random.Random, endpoint: Endpoint, msg_id: uuid.UUID, event_type: str, number: int,
+                   at: datetime, ok: bool) -> dict[str, Any]:  # fmt: skip
+    """One AttemptFinished-shaped record (also what bench/list_latency.py fills its endpoint with)."""
     status = rng.choice((200, 200, 200, 201, 204)) if ok else rng.choice(FAILURE_STATUSES)
     error_class = None if ok else ("http_status" if status else rng.choice(("connect", "timeout", "dns")))
     total_us = rng.randint(20_000, 400_000) if status else rng.randint(1_000, 15_000_000)

@@ -204,6 +204,25 @@ def test_to_svix_refuses_non_v7() -> None:
         ids.to_svix(IdKind.MESSAGE, uuid.UUID("e1949820-4d9e-4a2a-b34d-d4349cee45ea"))
 
 
+def test_svix_digits_are_the_base62_number_most_significant_first() -> None:
+    """The digits, read two at a time from a table, are the id's value in base 62, one divmod at a time."""
+    rng = random.Random(62)
+    for _ in range(2000):
+        value = ids.new_id(rng.randrange(ids.MAX_TIMESTAMP_MS + 1), rand_bytes(rng))
+        number, digits = value.int, []
+        for _ in range(ids.BASE62_LENGTH):
+            number, digit = divmod(number, 62)
+            digits.append("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"[digit])
+        assert ids.to_svix(IdKind.ATTEMPT, value) == "atmpt_" + "".join(reversed(digits))
+
+
+def test_to_svix_refuses_other_variants_and_non_uuids() -> None:
+    with pytest.raises(InvalidId, match="variant"):
+        ids.to_svix(IdKind.MESSAGE, uuid.UUID(int=GOOD.int & ~(1 << 63)))
+    with pytest.raises(TypeError):
+        ids.to_svix(IdKind.MESSAGE, str(GOOD))  # type: ignore[arg-type]
+
+
 # --- parse refusals ---------------------------------------------------------
 
 GOOD = ids.new_id(NOW_MS, b"0123456789")

@@ -50,6 +50,7 @@ def test_kinds_skip_comments_and_quotes() -> None:
     assert statements.is_read("WITH 1 AS x SELECT x") and statements.is_read("(SELECT 1)")
     assert not statements.is_read("INSERT INTO t VALUES (1)")
     assert statements.several("SELECT 1; DROP TABLE t") and not statements.several("SELECT ';'; -- done\n")
+    assert not statements.several("SELECT 1 FROM t WHERE a = {a:String} ORDER BY b LIMIT 100")
     assert statements.makes_result("CREATE TABLE t (a UInt8) ENGINE=Log") is False
     assert statements.trailing_format("SELECT 1 FORMAT JSONEachRow;") == "JSONEachRow"
 

@@ -139,15 +139,43 @@ def timestamp_ms(value: uuid.UUID) -> int:
 # --- rendering and parsing --------------------------------------------------
 
 
+def as_uuid(value: uuid.UUID | str) -> uuid.UUID:
+    """``value`` as a UUID; a row's id column already is one, and parsing it again costs ~2 us an id."""
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+
+
 def to_svix(kind: IdKind, value: uuid.UUID) -> str:
-    """``<prefix>_`` + 22 base62 digits, e.g. ``msg_02usyDNX9I74nhYGV3TNYW``."""
-    _require_v7(value)
-    number = value.int
-    digits = []
-    for _ in range(BASE62_LENGTH):
-        number, digit = divmod(number, 62)
-        digits.append(_ALPHABET[digit])
-    return kind.prefix + "".join(reversed(digits))
+    """``<prefix>_`` + 22 base62 digits, e.g. ``msg_02usyDNX9I74nhYGV3TNYW``.
+
+    Every id of every listed row goes through here (three per attempt), so
+    the digits come two at a time from a table, unrolled, and the UUIDv7
+    check reads the bits directly: about a third of the digit-by-digit time.
+    """
+    number = value.int if isinstance(value, uuid.UUID) else 0
+    if number & _V7_MASK != _V7_BITS:
+        _require_v7(value)  # raises, saying why
+    high, low = divmod(number, _HALF)  # 11 digits each: a single digit, then 5 pairs
+    high, a = divmod(high, _PAIR)
+    high, b = divmod(high, _PAIR)
+    high, c = divmod(high, _PAIR)
+    high, d = divmod(high, _PAIR)
+    high, e = divmod(high, _PAIR)
+    low, f = divmod(low, _PAIR)
+    low, g = divmod(low, _PAIR)
+    low, h = divmod(low, _PAIR)
+    low, i = divmod(low, _PAIR)
+    low, j = divmod(low, _PAIR)
+    p = _PAIRS
+    return "".join((_PREFIXES[kind], _ALPHABET[high], p[e], p[d], p[c], p[b], p[a],
+                    _ALPHABET[low], p[j], p[i], p[h], p[g], p[f]))  # fmt: skip
+
+
+_PAIR = 62 * 62
+_HALF = 62**11
+_PAIRS = tuple(first + second for first in _ALPHABET for second in _ALPHABET)
+_PREFIXES = {kind: kind.prefix for kind in IdKind}
+_V7_MASK = (0xF << 76) | (0x3 << 62)  # version nibble, variant bits
+_V7_BITS = (0x7 << 76) | (0x2 << 62)
 
 
 def parse_id(text: str, kind: IdKind) -> uuid.UUID:

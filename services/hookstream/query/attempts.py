@@ -93,24 +93,36 @@ def _where(f: AttemptFilter) -> Where:
 _FORMATS = {"response_body": "bytes"}
 
 
-def _columns(with_content: bool) -> str:
-    return ", ".join(LIGHT_COLUMNS + (CONTENT_COLUMNS if with_content else ()))
+KEYSET_COLUMNS = ("attempt_id", "started_at", "version", "expunged")  # every list reads these (paging, versions)
+
+
+def _columns(with_content: bool, light: tuple[str, ...] = LIGHT_COLUMNS) -> str:
+    return ", ".join(light + (CONTENT_COLUMNS if with_content else ()))
 
 
 def _clean(row: dict[str, Any]) -> dict[str, Any]:
     for column in ("started_at", "finished_at", "next_attempt_at"):
-        row[column] = utc(row.get(column))
+        if column in row:  # a list may read only some columns
+            row[column] = utc(row[column])
     if row.get("expunged"):
         row["response_body"] = None
         row["response_headers"] = {}
     return row
 
 
-async def list_attempts(client: Client, f: AttemptFilter, limit: int, position: Position | None) -> Page[dict]:
-    """One page of attempts, newest first (by ``started_at``, then id), from the table that fits the filter."""
+async def list_attempts(
+    client: Client, f: AttemptFilter, limit: int, position: Position | None, *, columns: tuple[str, ...] = LIGHT_COLUMNS
+) -> Page[dict]:
+    """One page of attempts, newest first (by ``started_at``, then id), from the table that fits the filter.
+
+    ``columns``: the light columns the caller shows (the keyset ones are always read). The engine's
+    planning costs ~0.1 ms per selected column whatever the table's size, so a dialect that shows
+    few columns asks for those only (Outpost: 14 of 35, 8.5 -> 4.5 ms per page on chDB).
+    """
     by_endpoint = f.endpoint_id is not None or f.endpoint_ids
     table = "attempts" if by_endpoint or (f.msg_id is None and not f.msg_ids) else "attempts_by_msg"
-    listing = Listing(table, _columns(f.with_content), "started_at", "attempt_id", _FORMATS, _clean)
+    light = tuple(dict.fromkeys((*KEYSET_COLUMNS, *columns)))
+    listing = Listing(table, _columns(f.with_content, light), "started_at", "attempt_id", _FORMATS, _clean)
     return await newest_first_page(client, listing, _where(f), position, limit)
 
 

@@ -24,11 +24,14 @@ from hookstream.api.outpost.shapes import attempt_out, event_out, ref
 from hookstream.api.outpost.tenants import TENANT_ID
 from hookstream.api.resend import send_manual_task
 from hookstream.api.spec import Operation, Param, Response, read_body, read_params
-from hookstream.domain.ids import IdKind, InvalidId, parse_id, timestamp_ms
+from hookstream.domain.ids import IdKind, InvalidId, as_uuid, parse_id, timestamp_ms
 from hookstream.query.attempts import AttemptFilter, find_attempt, list_attempts
 from hookstream.query.messages import tags_and_payloads
 
 INCLUDES = ["event", "event.data", "response_data", "destination"]
+# What an Outpost attempt shows (shapes.attempt_out, _event, render): read only these; response_data adds the content.
+COLUMNS = ("msg_id", "endpoint_id", "event_type", "event_id", "status", "response_status", "error_class",
+           "attempt_number", "trigger", "total_us")  # fmt: skip
 _ARRAY = {"type": "array", "items": {"type": "string"}}
 INCLUDE = Param("include", "query", {"type": "array", "items": {"type": "string", "enum": INCLUDES}})
 _FILTERS = (
@@ -45,9 +48,14 @@ async def render(ctx: ApiContext, app: dict[str, Any], rows: list[dict[str, Any]
         msg_ids = list({uuid.UUID(str(row["msg_id"])) for row in rows})
         messages = await tags_and_payloads(ctx.clickhouse, app_id, msg_ids, with_content="event.data" in include)
     out = []
+    destinations: dict[Any, tuple[dict[str, Any] | None, str]] = {}  # a page's rows share a few endpoints
     for row in rows:
-        endpoint = ctx.records.endpoint(app_id, uuid.UUID(str(row["endpoint_id"])))
-        destination = lookup.destination_id(endpoint or {"endpoint_id": str(row["endpoint_id"])})
+        if row["endpoint_id"] not in destinations:
+            endpoint = ctx.records.endpoint(app_id, as_uuid(row["endpoint_id"]))
+            destinations[row["endpoint_id"]] = (
+                endpoint, lookup.destination_id(endpoint or {"endpoint_id": str(row["endpoint_id"])})
+            )  # fmt: skip
+        endpoint, destination = destinations[row["endpoint_id"]]
         event = None
         if include & {"event", "event.data"}:
             event = _event(ctx, app, row, messages.get(uuid.UUID(str(row["msg_id"]))), destination, include)
@@ -97,7 +105,7 @@ async def _page(
     if empty or (params["event_id"] and not msg_ids):
         rows, more = [], False
     else:
-        page = await list_attempts(ctx.clickhouse, f, params["limit"], walk.position)
+        page = await list_attempts(ctx.clickhouse, f, params["limit"], walk.position, columns=COLUMNS)
         rows, more = page.items, not page.done
     shown = walk.in_order(rows)
     pagination = walk.respond(shown, "started_at", "attempt_id", more, params["limit"])

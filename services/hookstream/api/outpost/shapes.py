@@ -8,14 +8,13 @@ asked for with ``include``. Times are RFC 3339 in UTC.
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from hookstream.api.outpost.lookup import destination_id, event_id, tenant_id
 from hookstream.api.svix.shapes import iso, payload_of
-from hookstream.domain.ids import IdKind, to_svix
+from hookstream.domain.ids import IdKind, as_uuid, to_svix
 
 ALL_TOPICS = "*"
 
@@ -123,7 +122,7 @@ def attempt_out(
 ) -> dict[str, Any]:
     """One ``Attempt``; ``destination`` is its destination id, ``event`` the included event (if asked)."""
     out: dict[str, Any] = {
-        "id": to_svix(IdKind.ATTEMPT, uuid.UUID(str(row["attempt_id"]))),
+        "id": to_svix(IdKind.ATTEMPT, as_uuid(row["attempt_id"])),
         "tenant_id": tenant_id(dict(app)),
         "status": row["status"],
         "time": iso(row["started_at"]),
@@ -131,7 +130,7 @@ def attempt_out(
         "attempt_number": row["attempt_number"],
         "manual": row["trigger"] == "manual",
         "latency_ms": row["total_us"] // 1000,
-        "event_id": row.get("event_id") or to_svix(IdKind.MESSAGE, uuid.UUID(str(row["msg_id"]))),
+        "event_id": row.get("event_id") or to_svix(IdKind.MESSAGE, as_uuid(row["msg_id"])),
         "destination_id": destination,
     }
     if response_data:

@@ -36,7 +36,13 @@ from hookstream.api.svix.params import (
     with_content,
 )
 from hookstream.api.svix.schemas import list_of, ref
-from hookstream.api.svix.shapes import attempt_out, endpoint_message_out, endpoint_out, message_endpoint_out
+from hookstream.api.svix.shapes import (
+    ATTEMPT_COLUMNS,
+    attempt_out,
+    endpoint_message_out,
+    endpoint_out,
+    message_endpoint_out,
+)
 from hookstream.domain.ids import IdKind, to_svix
 from hookstream.query.attempts import AttemptFilter, get_attempt, list_attempts
 from hookstream.query.messages import tags_and_payloads
@@ -73,7 +79,9 @@ async def _app(ctx: ApiContext, query: dict[str, Any]) -> uuid.UUID:
 
 
 async def _list(ctx: ApiContext, query: dict[str, Any], f: AttemptFilter, extra: dict[str, Any] | None = None):
-    page = await list_attempts(ctx.clickhouse, f, query["limit"], position(query, IdKind.ATTEMPT))
+    page = await list_attempts(
+        ctx.clickhouse, f, query["limit"], position(query, IdKind.ATTEMPT), columns=ATTEMPT_COLUMNS
+    )
     data = [{**attempt_out(row, expunged=ctx.recent.is_expunged(row["attempt_id"], row["msg_id"])), **(extra or {})}
             for row in page.items]  # fmt: skip
     return web.json_response(time_page(data, page, IdKind.ATTEMPT, "attempt_id", "started_at"))

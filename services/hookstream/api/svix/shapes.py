@@ -35,6 +35,13 @@ def _ms(us: int | None) -> int | None:
     return None if us is None else us // 1000
 
 
+# The light columns attempt_out reads: a list asks the engine for these only (query.attempts.list_attempts).
+ATTEMPT_COLUMNS = ("msg_id", "endpoint_id", "url", "response_status", "total_us", "status", "trigger",
+                   "attempt_number", "status_code_class", "error_class", "error_text", "resolved_ip", "conn_reused",
+                   "response_body_truncated", "dns_us", "tcp_connect_us", "tls_handshake_us", "ttfb_us",
+                   "transfer_us")  # fmt: skip
+
+
 def attempt_out(row: dict[str, Any], *, expunged: bool = False) -> dict[str, Any]:
     status = _OUTCOME_STATUS[row["status"]]
     body = row.get("response_body")
