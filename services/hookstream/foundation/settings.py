@@ -173,11 +173,21 @@ class Settings:
         "also the retention of the `idempotency` topic.",
     )
     api_rate_limit_per_s: float = _knob(
-        100.0, "Requests per second each bearer token may make, sustained (429 beyond); 0 turns the limit off."
+        100.0,
+        "Requests per second each application-scoped token may make, sustained (429 beyond); 0 turns the limit off.",
     )
     api_rate_limit_burst: int = _knob(
         200,
-        "Requests a token may make in one burst (its bucket's size) before the sustained rate applies; 0 turns it off.",
+        "Requests an application-scoped token may make in one burst (its bucket's size) before the sustained rate "
+        "applies; 0 turns it off.",
+    )
+    api_operator_rate_limit_per_s: float = _knob(
+        0.0,
+        "Requests per second the operator token may make, sustained (429 beyond); 0 (the default) leaves it "
+        "unlimited, so the operator's own load (ingest, scripts) meets no wall.",
+    )
+    api_operator_rate_limit_burst: int = _knob(
+        200, "Requests the operator token may make in one burst when its rate is limited; 0 turns the limit off."
     )
     api_body_url_ttl: str = _knob(
         "15m", "How long a v1 `response_body_url` (a signed link to one attempt's stored response body) stays valid."
