@@ -197,8 +197,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             from hookstream.runtime.dev import run_dev
             from hookstream.runtime.role_process import ChildFailed
 
-            if settings.dev_delivery_processes < 0:
-                raise SystemExit("hookstream: HOOKSTREAM_DEV_DELIVERY_PROCESSES must be 0 or more")
+            try:  # a bad value is refused before anything starts
+                settings.resolved_dev_delivery_processes  # noqa: B018
+            except SettingsError as exc:
+                print(f"hookstream: {exc}", file=sys.stderr)
+                return 2
             try:
                 run_dev(settings)
             except ChildFailed as exc:  # e.g. the store's port is taken: the child said so, one line

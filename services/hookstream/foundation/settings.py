@@ -135,10 +135,12 @@ class Settings:
     delivery_svix_headers: bool = _knob(
         False, "Send `svix-id`/`svix-timestamp`/`svix-signature` instead of `webhook-*`."
     )
-    dev_delivery_processes: int = _knob(
-        1,
+    dev_delivery_processes: str = _knob(
+        "auto",
         "Child processes in which `hookstream dev` runs the router and the delivery worker (`hookstream run "
-        "--roles router,deliver` each), so delivery has a core of its own; 0 runs every role in the dev process.",
+        "--roles router,deliver` each); with one or more, the projector, status and the scheduler run in a stream "
+        "process of their own and the dev process keeps the API. `auto`: one per core; 0 runs every role in the dev "
+        "process.",
     )
     dedupe_window: str = _knob("24h", "How long a message `eventId` stays unique within its application.")
     projector_batch_rows: int = _knob(20000, "The projector writes a batch when it holds this many rows...")
@@ -208,6 +210,23 @@ class Settings:
     def resolved_store_data_dir(self) -> Path:
         path = Path(self.store_data_dir) if self.store_data_dir else self.data_dir / "clickhouse"
         return path.expanduser().resolve()
+
+    @property
+    def resolved_dev_delivery_processes(self) -> int:
+        """``dev_delivery_processes`` as a count: ``auto`` is one per core, so delivery scales with the machine."""
+        text = self.dev_delivery_processes.strip().lower()
+        if text == "auto":
+            return os.cpu_count() or 1
+        try:
+            count = int(text)
+        except ValueError:
+            count = -1
+        if count < 0:
+            raise SettingsError(
+                f"HOOKSTREAM_DEV_DELIVERY_PROCESSES: invalid value {self.dev_delivery_processes!r}: "
+                "expected auto or a number of processes, 0 or more"
+            )
+        return count
 
     @property
     def uses_local_kafka(self) -> bool:
