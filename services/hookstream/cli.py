@@ -120,7 +120,7 @@ def _run(settings: Settings, roles_text: str) -> None:
     import time
 
     from hookstream.foundation.tasks import stop_on_signals
-    from hookstream.runtime.dev import run_event_loop, serve
+    from hookstream.runtime.dev import delivery_process_count, run_event_loop, serve, serve_in_children
     from hookstream.runtime.roles import API_ROLE, parse_roles
 
     bootstrap = _bootstrap(settings)
@@ -135,12 +135,20 @@ def _run(settings: Settings, roles_text: str) -> None:
             "hookstream: HOOKSTREAM_SECRET_KEYS must be set for the deliver and api roles (the keys sealing secrets)"
         )
 
+    settings = settings.replace(kafka_bootstrap_servers=bootstrap)
+    try:  # every role (no --roles) runs as `hookstream dev` lays them out, the API in this process
+        processes = delivery_process_count(settings) if not roles_text.strip() else 0
+    except SettingsError as exc:
+        raise SystemExit(f"hookstream: {exc}") from exc
+
     async def main() -> None:
         stop = stop_on_signals()
+        if processes:
+            await serve_in_children(settings, processes, stop, time.monotonic(), api_token=settings.operator_token)
+            return
         services = [role for role in roles if role != API_ROLE]
         api_token = settings.operator_token if API_ROLE in roles else None
-        await serve(settings.replace(kafka_bootstrap_servers=bootstrap), services, stop, time.monotonic(),
-                    api_token=api_token)  # fmt: skip
+        await serve(settings, services, stop, time.monotonic(), api_token=api_token)
 
     run_event_loop(main())
 
@@ -210,7 +218,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "topics":
             _topics(settings, args.action)
         elif args.command == "run":
-            _run(settings, args.roles)
+            from hookstream.runtime.role_process import ChildFailed
+
+            try:
+                _run(settings, args.roles)
+            except ChildFailed as exc:  # with every role, a child that did not come up said why above
+                print(f"hookstream run: {exc}", file=sys.stderr)
+                return 1
         elif args.command == "project":
             _rebuild(settings)
         elif args.command == "migrate":

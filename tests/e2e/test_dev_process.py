@@ -85,7 +85,7 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], timeout_s: float =
     raise AssertionError(f"{url} not healthy within {timeout_s} s")
 
 
-def _start_dev(tmp_path: Path) -> tuple[subprocess.Popen[bytes], int, dict[str, str]]:
+def _start_dev(tmp_path: Path, delivery_processes: str = "1") -> tuple[subprocess.Popen[bytes], int, dict[str, str]]:
     """The process, its HTTP port, and its environment (for commands run beside it)."""
     port = free_port()
     env = {
@@ -95,7 +95,7 @@ def _start_dev(tmp_path: Path) -> tuple[subprocess.Popen[bytes], int, dict[str, 
         "HOOKSTREAM_STORE_PORT": str(free_port()),
         "HOOKSTREAM_KAFKA_HEAP": "384m",
         "HOOKSTREAM_LOG_FORMAT": "json",
-        "HOOKSTREAM_DEV_DELIVERY_PROCESSES": "1",  # `auto` follows the machine's cores
+        "HOOKSTREAM_DEV_DELIVERY_PROCESSES": delivery_processes,  # `auto` follows the machine's cores
     }
     for name in ("KAFKA_BOOTSTRAP_SERVERS", "HOOKSTREAM_KAFKA_BOOTSTRAP_SERVERS", "CLICKHOUSE_URL"):
         env.pop(name, None)
@@ -213,6 +213,20 @@ def test_kill_9_of_dev_takes_the_broker_with_it(tmp_path: Path) -> None:
             time.sleep(0.2)
         assert not _pid_alive(brokers[0]), "an orphan broker JVM survived kill -9 of its parent"
         assert not any(map(_pid_alive, children)), "an orphan role process or store survived kill -9 of its parent"
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+def test_no_delivery_process_runs_every_role_in_the_dev_process(tmp_path: Path) -> None:
+    process, port, _ = _start_dev(tmp_path, delivery_processes="0")
+    try:
+        body = _wait_healthy(f"http://127.0.0.1:{port}/health", process)
+        assert body["checks"] == {name: "ok" for name in ("kafka", "clickhouse", "projector", "router", "recover",
+                                                          "operational", "store")}  # fmt: skip
+        assert _role_processes(process.pid) == [] and len(_store_processes(process.pid)) == 1
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
     finally:
         if process.poll() is None:
             process.kill()

@@ -137,10 +137,10 @@ class Settings:
     )
     dev_delivery_processes: str = _knob(
         "auto",
-        "Child processes in which `hookstream dev` runs the router and the delivery worker (`hookstream run "
-        "--roles router,deliver` each); with one or more, the projector, status and the scheduler run in a stream "
-        "process of their own and the dev process keeps the API. `auto`: one per core; 0 runs every role in the dev "
-        "process.",
+        "Child processes in which `hookstream dev` (and `hookstream run` with every role) runs the router and the "
+        "delivery worker (`hookstream run --roles router,deliver` each); with one or more, the projector, status and "
+        "the scheduler run in a stream process of their own and the parent keeps the API. `auto`: one per core; 0 "
+        "runs every role in one process.",
     )
     dedupe_window: str = _knob("24h", "How long a message `eventId` stays unique within its application.")
     projector_batch_rows: int = _knob(20000, "The projector writes a batch when it holds this many rows...")

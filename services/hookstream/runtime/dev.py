@@ -94,7 +94,6 @@ async def serve_dev(settings: Settings, stop: asyncio.Event) -> None:
         settings = settings.replace(
             kafka_bootstrap_servers=bootstrap, secret_keys=secret_keys(settings.secret_keys, settings.data_dir)
         )
-        processes = settings.resolved_dev_delivery_processes
         async with contextlib.AsyncExitStack() as stack:
             stores: list[RoleProcess] = []
             if not settings.clickhouse_url:
@@ -104,12 +103,41 @@ async def serve_dev(settings: Settings, stop: asyncio.Event) -> None:
                       f"(read-only; password in {store.data_dir / CREDENTIALS_FILE}), or `hookstream sql`",
                       flush=True)  # fmt: skip
                 stores.append(store)
-            roles, children = ALL_ROLES, []
-            if processes > 0:  # every role in a child; this process serves the API, health and metrics
-                roles = ()
-                layout = [stream_process(settings), *delivery_processes(settings, processes)]
-                children = await stack.enter_async_context(running_children(layout))
-            await serve(settings, roles, stop, started, api_token=token, children=[*stores, *children])
+            processes = delivery_process_count(settings)
+            if processes == 0:
+                await serve(settings, ALL_ROLES, stop, started, api_token=token, children=stores)
+            else:
+                await serve_in_children(settings, processes, stop, started, api_token=token, stores=stores)
+
+
+def delivery_process_count(settings: Settings) -> int:
+    """How many delivery processes the layout of every role has; 0 runs every role in one process.
+
+    Always 0 while ClickHouse is a ``chdb://`` directory opened in-process (no store in front of it):
+    the directory belongs to one process, and the API and the projector both open it.
+    """
+    if settings.resolved_clickhouse_url.startswith("chdb://"):
+        return 0
+    return settings.resolved_dev_delivery_processes
+
+
+async def serve_in_children(
+    settings: Settings,
+    processes: int,
+    stop: asyncio.Event,
+    started: float,
+    *,
+    api_token: str,
+    stores: Sequence[RoleProcess] = (),
+) -> None:
+    """Every role in a child process (one stream process, ``processes`` delivery processes); the API here.
+
+    The API shares its loop with nothing but health and metrics, so accepting a message never waits behind
+    a projector insert or a status fold. ``stores`` (the store) join the health and stop after the children.
+    """
+    layout = [stream_process(settings), *delivery_processes(settings, processes)]
+    async with running_children(layout) as children:
+        await serve(settings, (), stop, started, api_token=api_token, children=[*stores, *children])
 
 
 async def serve(

@@ -137,7 +137,7 @@ class RoleProcess:
                     "at start; its reason is above"
                 )
             with contextlib.suppress(Exception):
-                await self.check()
+                await self._ready()
                 return
             if time.monotonic() > deadline:
                 raise ChildFailed(f"{self.name} not healthy within {self.start_timeout_s:g} s")
@@ -172,6 +172,7 @@ class RoleProcess:
         """The child's ``/health`` body; the checks of one ``/health`` of the dev process share one request."""
         if self._health is None or self._health.done():
             self._health = asyncio.create_task(self._fetch_health())
+            self._health.add_done_callback(lambda task: task.cancelled() or task.exception())  # read when unawaited
         return await asyncio.shield(self._health)
 
     async def _fetch_health(self) -> dict[str, Any]:
@@ -181,6 +182,12 @@ class RoleProcess:
             if response.status != 200 and not body.get("failing"):
                 raise RuntimeError(f"/health answered {response.status}")
             return body
+
+    async def _ready(self) -> None:
+        """Raises until the child answers ``/health`` with every check of its own passing (``start`` waits)."""
+        body = await self._fetch_health()
+        if body.get("failing"):
+            raise RuntimeError(f"failing: {body['failing']}")
 
     async def check(self) -> None:
         """Raises unless the child runs and its own health checks pass (naming those that fail).

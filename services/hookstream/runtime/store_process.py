@@ -141,6 +141,9 @@ class StoreProcess(RoleProcess):
             if response.status != 200:
                 raise RuntimeError(f"/ping answered {response.status}")
 
+    async def _ready(self) -> None:
+        await self.check()
+
     async def metrics(self) -> str:
         raise NotImplementedError("the store serves no /metrics")
 
