@@ -161,7 +161,7 @@ def _run(settings: Settings, roles_text: str) -> None:
     import time
 
     from hookstream.foundation.tasks import stop_on_signals
-    from hookstream.runtime.dev import run_event_loop, serve
+    from hookstream.runtime.dev import delivery_process_count, run_event_loop, serve, serve_in_children
     from hookstream.runtime.roles import API_ROLE, STORE_ROLE, parse_roles
     from hookstream.runtime.store_process import embedded_store
 
@@ -180,17 +180,27 @@ def _run(settings: Settings, roles_text: str) -> None:
             "hookstream: HOOKSTREAM_SECRET_KEYS must be set for the deliver and api roles (the keys sealing secrets)"
         )
 
+    settings = settings.replace(kafka_bootstrap_servers=bootstrap)
+    try:  # every role (no --roles) runs as `hookstream dev` lays them out, the API in this process
+        processes = delivery_process_count(settings) if not roles_text.strip() else 0
+    except SettingsError as exc:
+        raise SystemExit(f"hookstream: {exc}") from exc
+
     async def main() -> None:
         stop = stop_on_signals()
         started = time.monotonic()
+        if processes:
+            await serve_in_children(settings, processes, stop, started, api_token=settings.operator_token)
+            return
         services = [role for role in roles if role not in (API_ROLE, STORE_ROLE)]
         api_token = settings.operator_token if API_ROLE in roles else None
-        configured = settings.replace(kafka_bootstrap_servers=bootstrap)
         async with contextlib.AsyncExitStack() as stack:
             stores = []
             if STORE_ROLE in roles:  # the roles here reach it, unless CLICKHOUSE_URL names another ClickHouse
-                configured, stores = await stack.enter_async_context(embedded_store(configured, always=True))
-            await serve(configured, services, stop, started, api_token=api_token, children=stores)
+                settings_here, stores = await stack.enter_async_context(embedded_store(settings, always=True))
+            else:
+                settings_here = settings
+            await serve(settings_here, services, stop, started, api_token=api_token, children=stores)
 
     run_event_loop(main())
 
@@ -247,8 +257,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             from hookstream.runtime.dev import run_dev
             from hookstream.runtime.role_process import ChildFailed
 
-            if settings.dev_delivery_processes < 0:
-                raise SystemExit("hookstream: HOOKSTREAM_DEV_DELIVERY_PROCESSES must be 0 or more")
+            try:  # a bad value is refused before anything starts
+                settings.resolved_dev_delivery_processes  # noqa: B018
+            except SettingsError as exc:
+                print(f"hookstream: {exc}", file=sys.stderr)
+                return 2
             try:
                 run_dev(settings)
             except ChildFailed as exc:  # e.g. the store's port is taken: the child said so, one line
@@ -261,7 +274,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             try:
                 _run(settings, args.roles)
-            except ChildFailed as exc:  # the store did not come up: it said why, one line
+            except ChildFailed as exc:  # a child (the store, or one of every role's) did not come up: it said why
                 print(f"hookstream run: {exc}", file=sys.stderr)
                 return 1
         elif args.command == "project":

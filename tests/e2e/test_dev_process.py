@@ -40,8 +40,17 @@ def _children(pid: int, command: str) -> list[int]:
     return [int(line) for line in out.split()]
 
 
-def _role_processes(pid: int) -> list[int]:
-    return _children(pid, "run")
+def _role_processes(pid: int, roles: str = "") -> list[int]:
+    """Its `hookstream run` children; with ``roles`` (e.g. "router,deliver") only those running them."""
+    return [child for child in _children(pid, "run") if roles in Path(f"/proc/{child}/cmdline").read_text()]
+
+
+def _delivery_processes(pid: int) -> list[int]:
+    return _role_processes(pid, "router,deliver")
+
+
+def _stream_processes(pid: int) -> list[int]:
+    return _role_processes(pid, "project,status,schedule")
 
 
 def _store_processes(pid: int) -> list[int]:
@@ -76,7 +85,7 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], timeout_s: float =
     raise AssertionError(f"{url} not healthy within {timeout_s} s")
 
 
-def _start_dev(tmp_path: Path) -> tuple[subprocess.Popen[bytes], int, dict[str, str]]:
+def _start_dev(tmp_path: Path, delivery_processes: str = "1") -> tuple[subprocess.Popen[bytes], int, dict[str, str]]:
     """The process, its HTTP port, and its environment (for commands run beside it)."""
     port = free_port()
     env = {
@@ -86,6 +95,7 @@ def _start_dev(tmp_path: Path) -> tuple[subprocess.Popen[bytes], int, dict[str, 
         "HOOKSTREAM_STORE_PORT": str(free_port()),
         "HOOKSTREAM_KAFKA_HEAP": "384m",
         "HOOKSTREAM_LOG_FORMAT": "json",
+        "HOOKSTREAM_DEV_DELIVERY_PROCESSES": delivery_processes,  # `auto` follows the machine's cores
     }
     for name in ("KAFKA_BOOTSTRAP_SERVERS", "HOOKSTREAM_KAFKA_BOOTSTRAP_SERVERS", "CLICKHOUSE_URL"):
         env.pop(name, None)
@@ -101,17 +111,19 @@ def test_dev_serves_health_and_metrics_then_stops_on_sigterm(tmp_path: Path) -> 
     try:
         body = _wait_healthy(f"http://127.0.0.1:{port}/health", process)
         # the engines, and the loops that report their own failures (a projector that cannot write, a router,
-        # recover or operational relay retrying a batch) are unhealthy though Kafka and ClickHouse answer
-        # the router and the delivery worker run in a child process, whose own health is part of this one;
-        # so does the store, the child that owns the embedded ClickHouse and serves it over HTTP
+        # recover or operational relay retrying a batch) are unhealthy though Kafka and ClickHouse answer;
+        # the router and the delivery worker run in a delivery process, the projector, status and the scheduler
+        # in the stream process, whose roles' checks appear here by name; the store owns the embedded ClickHouse
         assert body["checks"] == {name: "ok" for name in ("kafka", "clickhouse", "projector", "recover",
-                                                          "operational", "store", "delivery_process")}  # fmt: skip
+                                                          "operational", "store", "delivery_process",
+                                                          "stream_process")}  # fmt: skip
         status, metrics = _get(f"http://127.0.0.1:{port}/metrics")
         assert status == 200
         text = metrics.decode()
         assert 'hookstream_dependency_up{dependency="kafka"} 1.0' in text
         assert "process_resident_memory_bytes" in text
         assert 'hookstream_delivery_in_flight{process="delivery_process"} 0.0' in text  # the child's, served here
+        assert 'hookstream_projector_flush_seconds_count{process="stream_process"}' in text  # and the stream process's
         assert text.count("# TYPE process_resident_memory_bytes gauge") == 1
         token_file = tmp_path / "data" / "operator_token"
         token = token_file.read_text().strip()
@@ -151,12 +163,20 @@ def test_dev_serves_health_and_metrics_then_stops_on_sigterm(tmp_path: Path) -> 
             assert "held by another process" in line and "HOOKSTREAM_STORE_PORT" in line
 
         # a role process that dies is named by /health, then restarted
-        (child,) = _role_processes(process.pid)
+        (child,) = _delivery_processes(process.pid)
         _kill_9(child)
         status, answer = _get(f"http://127.0.0.1:{port}/health")
         assert status == 503 and json.loads(answer)["failing"] == ["delivery_process"]
         _wait_healthy(f"http://127.0.0.1:{port}/health", process, timeout_s=60)
-        (child,) = _role_processes(process.pid)
+        (child,) = _delivery_processes(process.pid)
+        # the stream process too, with the roles it runs
+        (stream,) = _stream_processes(process.pid)
+        _kill_9(stream)
+        status, answer = _get(f"http://127.0.0.1:{port}/health")
+        assert status == 503 and json.loads(answer)["failing"] == ["operational", "projector", "recover",
+                                                                   "stream_process"]  # fmt: skip
+        _wait_healthy(f"http://127.0.0.1:{port}/health", process, timeout_s=60)
+        (stream,) = _stream_processes(process.pid)
 
         # so is the store; the roles reach it again on the same port once it is back
         (store,) = _store_processes(process.pid)
@@ -171,7 +191,8 @@ def test_dev_serves_health_and_metrics_then_stops_on_sigterm(tmp_path: Path) -> 
         assert process.wait(timeout=15) == 0
         assert time.monotonic() - started < 10
         assert not _pid_alive(brokers[0]), "the broker JVM outlived hookstream dev"
-        assert not _pid_alive(child), "the role process outlived hookstream dev"
+        assert not _pid_alive(child), "the delivery process outlived hookstream dev"
+        assert not _pid_alive(stream), "the stream process outlived hookstream dev"
         assert not _pid_alive(store), "the store outlived hookstream dev"
     finally:
         if process.poll() is None:
@@ -184,7 +205,7 @@ def test_kill_9_of_dev_takes_the_broker_with_it(tmp_path: Path) -> None:
         _wait_healthy(f"http://127.0.0.1:{port}/health", process)
         brokers = _java_children(process.pid)
         children = _role_processes(process.pid) + _store_processes(process.pid)
-        assert len(brokers) == 1 and len(children) == 2
+        assert len(brokers) == 1 and len(children) == 3
         process.kill()
         process.wait(timeout=5)
         deadline = time.monotonic() + 10
@@ -192,6 +213,20 @@ def test_kill_9_of_dev_takes_the_broker_with_it(tmp_path: Path) -> None:
             time.sleep(0.2)
         assert not _pid_alive(brokers[0]), "an orphan broker JVM survived kill -9 of its parent"
         assert not any(map(_pid_alive, children)), "an orphan role process or store survived kill -9 of its parent"
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+def test_no_delivery_process_runs_every_role_in_the_dev_process(tmp_path: Path) -> None:
+    process, port, _ = _start_dev(tmp_path, delivery_processes="0")
+    try:
+        body = _wait_healthy(f"http://127.0.0.1:{port}/health", process)
+        assert body["checks"] == {name: "ok" for name in ("kafka", "clickhouse", "projector", "router", "recover",
+                                                          "operational", "store")}  # fmt: skip
+        assert _role_processes(process.pid) == [] and len(_store_processes(process.pid)) == 1
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
     finally:
         if process.poll() is None:
             process.kill()

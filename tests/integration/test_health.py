@@ -1,8 +1,10 @@
-"""/health and /metrics of the HTTP app over real dependencies: a broker and chDB, one of them down."""
+"""/health and /metrics of the HTTP app over real dependencies: a broker and chDB, one of them down; a child's roles."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -11,7 +13,9 @@ from aiokafka.admin import AIOKafkaAdminClient
 from clickhouse_connect.driver import Client
 
 from hookstream.api.app import build_app
+from hookstream.foundation.settings import Settings
 from hookstream.runtime.clickhouse import ping
+from hookstream.runtime.role_process import STREAM_CHECKS, RoleProcess
 
 pytestmark = pytest.mark.integration
 
@@ -72,3 +76,57 @@ async def test_unreachable_kafka_is_named() -> None:
     finally:
         await runner.cleanup()
         await broken.close()
+
+
+CHILD = """
+import os, sys
+from pathlib import Path
+from aiohttp import web
+from hookstream.api.app import build_app
+
+broken = Path(sys.argv[1])
+
+async def ok() -> None:
+    pass
+
+async def projector() -> None:
+    if broken.exists():
+        raise RuntimeError(broken.read_text())
+
+web.run_app(build_app({"kafka": ok, "projector": projector, "recover": ok, "operational": ok}),
+            host="127.0.0.1", port=int(os.environ["HOOKSTREAM_HTTP_PORT"]), print=None)
+"""
+
+
+class _StreamLike(RoleProcess):
+    """A supervised child whose /health is the real one, with a projector check the test can break."""
+
+    def __init__(self, settings: Settings, broken: Path) -> None:
+        super().__init__(settings, (), "stream_process", stop_stage=1, surfaced=STREAM_CHECKS, start_timeout_s=30)
+        self.broken = broken
+
+    def _command(self) -> list[str]:
+        return [sys.executable, "-c", CHILD, str(self.broken)]
+
+
+async def test_a_failing_projector_in_a_child_is_named_by_the_parent(settings: Settings, tmp_path: Path) -> None:
+    broken = tmp_path / "broken"
+    child = await _StreamLike(settings, broken).start()
+    runner, base = await _serve(child.checks())
+    try:
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"{base}/health") as response:
+                assert response.status == 200
+                assert set((await response.json())["checks"]) == {"stream_process", *STREAM_CHECKS}
+            broken.write_text("insert failed: Code: 241. MEMORY_LIMIT_EXCEEDED")
+            async with session.get(f"{base}/health") as response:
+                assert response.status == 503
+                body = await response.json()
+            assert body["failing"] == ["projector"], "the role by its name, not only the process that runs it"
+            assert "MEMORY_LIMIT_EXCEEDED" in body["checks"]["projector"]
+            broken.unlink()
+            async with session.get(f"{base}/health") as response:
+                assert response.status == 200
+    finally:
+        await runner.cleanup()
+        await child.stop()

@@ -8,6 +8,7 @@ there (every method and path, whatever the SDK offers) and for headers.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from dataclasses import dataclass
@@ -281,3 +282,29 @@ async def test_rate_limit_is_per_token(settings: Settings, topics: TopicNames, c
                 assert (await http.get("/api/v1/health/")).status_code == 204, "health is never limited"
         assert await status_of(api.client(sibling).endpoint.list(app.id)) == 200, "another token of the same app"
         assert await status_of(api.svix.application.get(app.id)) == 200, "the operator's own bucket"
+
+
+async def test_operator_token_is_not_limited_by_default(settings: Settings, topics: TopicNames) -> None:
+    limited = settings.replace(secret_keys=new_key_text(), api_rate_limit_per_s=0.01, api_rate_limit_burst=8)
+    assert limited.api_operator_rate_limit_per_s == 0, "the default leaves the operator token unlimited"
+    async with served_api(limited) as api:
+        app = await api.svix.application.create(ApplicationIn(name="Acme"))
+        scoped = {"Authorization": f"Bearer {await portal_token(api, app.id)}"}
+        operator = {"Authorization": f"Bearer {api.token}"}
+        async with httpx.AsyncClient(base_url=api.url) as http:
+            burst = []  # 500 requests at once would wait on httpx's pool of 100 connections: 50 at a time
+            for _ in range(10):
+                burst += await asyncio.gather(*(http.get(f"/api/v1/app/{app.id}", headers=operator) for _ in range(50)))
+            assert len(burst) == 500 and {answer.status_code for answer in burst} == {200}
+            statuses = [(await http.get(f"/api/v1/app/{app.id}/endpoint", headers=scoped)).status_code
+                        for _ in range(9)]  # fmt: skip
+            assert statuses == [200] * 8 + [429], "the application token keeps its limit"
+
+
+async def test_operator_limit_applies_when_set(settings: Settings, topics: TopicNames) -> None:
+    limited = settings.replace(secret_keys=new_key_text(), api_operator_rate_limit_per_s=0.01,
+                               api_operator_rate_limit_burst=3)  # fmt: skip
+    async with served_api(limited) as api, httpx.AsyncClient(base_url=api.url) as http:
+        operator = {"Authorization": f"Bearer {api.token}"}
+        statuses = [(await http.get("/api/v1/app", headers=operator)).status_code for _ in range(4)]
+        assert statuses == [200, 200, 200, 429]

@@ -139,10 +139,12 @@ class Settings:
     delivery_svix_headers: bool = _knob(
         False, "Send `svix-id`/`svix-timestamp`/`svix-signature` instead of `webhook-*`."
     )
-    dev_delivery_processes: int = _knob(
-        1,
-        "Child processes in which `hookstream dev` runs the router and the delivery worker (`hookstream run "
-        "--roles router,deliver` each), so delivery has a core of its own; 0 runs every role in the dev process.",
+    dev_delivery_processes: str = _knob(
+        "auto",
+        "Child processes in which `hookstream dev` (and `hookstream run` with every role) runs the router and the "
+        "delivery worker (`hookstream run --roles router,deliver` each); with one or more, the projector, status and "
+        "the scheduler run in a stream process of their own and the parent keeps the API. `auto`: one per core; 0 "
+        "runs every role in one process.",
     )
     dedupe_window: str = _knob("24h", "How long a message `eventId` stays unique within its application.")
     projector_batch_rows: int = _knob(20000, "The projector writes a batch when it holds this many rows...")
@@ -177,11 +179,21 @@ class Settings:
         "also the retention of the `idempotency` topic.",
     )
     api_rate_limit_per_s: float = _knob(
-        100.0, "Requests per second each bearer token may make, sustained (429 beyond); 0 turns the limit off."
+        100.0,
+        "Requests per second each application-scoped token may make, sustained (429 beyond); 0 turns the limit off.",
     )
     api_rate_limit_burst: int = _knob(
         200,
-        "Requests a token may make in one burst (its bucket's size) before the sustained rate applies; 0 turns it off.",
+        "Requests an application-scoped token may make in one burst (its bucket's size) before the sustained rate "
+        "applies; 0 turns it off.",
+    )
+    api_operator_rate_limit_per_s: float = _knob(
+        0.0,
+        "Requests per second the operator token may make, sustained (429 beyond); 0 (the default) leaves it "
+        "unlimited, so the operator's own load (ingest, scripts) meets no wall.",
+    )
+    api_operator_rate_limit_burst: int = _knob(
+        200, "Requests the operator token may make in one burst when its rate is limited; 0 turns the limit off."
     )
     api_body_url_ttl: str = _knob(
         "15m", "How long a v1 `response_body_url` (a signed link to one attempt's stored response body) stays valid."
@@ -202,6 +214,23 @@ class Settings:
     def resolved_store_data_dir(self) -> Path:
         path = Path(self.store_data_dir) if self.store_data_dir else self.data_dir / "clickhouse"
         return path.expanduser().resolve()
+
+    @property
+    def resolved_dev_delivery_processes(self) -> int:
+        """``dev_delivery_processes`` as a count: ``auto`` is one per core, so delivery scales with the machine."""
+        text = self.dev_delivery_processes.strip().lower()
+        if text == "auto":
+            return os.cpu_count() or 1
+        try:
+            count = int(text)
+        except ValueError:
+            count = -1
+        if count < 0:
+            raise SettingsError(
+                f"HOOKSTREAM_DEV_DELIVERY_PROCESSES: invalid value {self.dev_delivery_processes!r}: "
+                "expected auto or a number of processes, 0 or more"
+            )
+        return count
 
     @property
     def uses_local_kafka(self) -> bool:

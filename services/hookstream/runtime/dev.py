@@ -4,11 +4,17 @@ Starts a local broker unless Kafka is configured, creates the topics, applies
 the ClickHouse migrations, then serves HTTP until Ctrl-C or SIGTERM. Unless
 ``CLICKHOUSE_URL`` names a ClickHouse, the embedded one runs in a store
 process of its own (store_process.py) that every role reaches over HTTP. The
-router and the delivery worker run in child processes
-(``HOOKSTREAM_DEV_DELIVERY_PROCESSES``, role_process.py), every other role
-in this one. Shutdown runs in reverse order, the store after every role that
-writes to it and the broker last, so nothing is still writing to either when
-it stops.
+roles run in child processes (role_process.py): the router and the delivery
+worker in ``HOOKSTREAM_DEV_DELIVERY_PROCESSES`` delivery processes, the
+projector, status and the scheduler in one stream process. This process
+keeps the API, health and metrics and the supervision: the API answers on
+a loop that no projector insert holds up (BENCHMARKS.md, B3). With no
+delivery process (0) every role runs in this one process instead.
+
+Shutdown runs in reverse order: the delivery processes, then the stream
+process that folds their last attempt records, then the store after every
+role that writes to it, and the broker last, so nothing is still writing to
+either when it stops.
 """
 
 from __future__ import annotations
@@ -36,7 +42,13 @@ from hookstream.runtime.clickhouse import Client, connect, ping, redact_url
 from hookstream.runtime.http_server import ApiRunner
 from hookstream.runtime.kafka_dist import ensure_kafka
 from hookstream.runtime.local_kafka import LocalKafka
-from hookstream.runtime.role_process import CHILD_ROLES, RoleProcess, role_processes
+from hookstream.runtime.role_process import (
+    RoleProcess,
+    delivery_processes,
+    running_children,
+    stop_in_stages,
+    stream_process,
+)
 from hookstream.runtime.roles import ALL_ROLES, running_roles
 from hookstream.runtime.store_process import embedded_store
 from hookstream.runtime.tokens import operator_token, secret_keys
@@ -82,12 +94,43 @@ async def serve_dev(settings: Settings, stop: asyncio.Event) -> None:
         settings = settings.replace(
             kafka_bootstrap_servers=bootstrap, secret_keys=secret_keys(settings.secret_keys, settings.data_dir)
         )
-        processes = settings.dev_delivery_processes
-        roles = ALL_ROLES if processes == 0 else tuple(role for role in ALL_ROLES if role not in CHILD_ROLES)
         async with contextlib.AsyncExitStack() as stack:
             settings, stores = await stack.enter_async_context(embedded_store(settings))
-            children = await stack.enter_async_context(role_processes(settings, processes))
-            await serve(settings, roles, stop, started, api_token=token, children=[*stores, *children])
+            processes = delivery_process_count(settings)
+            if processes == 0:
+                await serve(settings, ALL_ROLES, stop, started, api_token=token, children=stores)
+            else:
+                await serve_in_children(settings, processes, stop, started, api_token=token, stores=stores)
+
+
+def delivery_process_count(settings: Settings) -> int:
+    """How many delivery processes the layout of every role has; 0 runs every role in one process.
+
+    Always 0 while ClickHouse is a ``chdb://`` directory opened in-process (no store in front of it):
+    the directory belongs to one process, and the API and the projector both open it.
+    """
+    if settings.resolved_clickhouse_url.startswith("chdb://"):
+        return 0
+    return settings.resolved_dev_delivery_processes
+
+
+async def serve_in_children(
+    settings: Settings,
+    processes: int,
+    stop: asyncio.Event,
+    started: float,
+    *,
+    api_token: str,
+    stores: Sequence[RoleProcess] = (),
+) -> None:
+    """Every role in a child process (one stream process, ``processes`` delivery processes); the API here.
+
+    The API shares its loop with nothing but health and metrics, so accepting a message never waits behind
+    a projector insert or a status fold. ``stores`` (the store) join the health and stop after the children.
+    """
+    layout = [stream_process(settings), *delivery_processes(settings, processes)]
+    async with running_children(layout) as children:
+        await serve(settings, (), stop, started, api_token=api_token, children=[*stores, *children])
 
 
 async def serve(
@@ -102,8 +145,9 @@ async def serve(
     """Migrations, the roles, and the HTTP server (health, metrics), until ``stop`` is set.
 
     With ``api_token`` (the operator token) the HTTP server also serves the API dialects. ``children``
-    (role processes) are part of this process's health and metrics. ClickHouse is opened only when a
-    role here reads or writes it: a chDB directory belongs to one process.
+    (role processes) are part of this process's health and metrics, and those with a stop stage stop
+    (stage by stage) before the roles here. ClickHouse is opened only when a role here reads or writes it:
+    a chDB directory belongs to one process.
     """
     metrics = Metrics()
     async with contextlib.AsyncExitStack() as stack:
@@ -122,7 +166,8 @@ async def serve(
         for role in ("router", "recover", "operational"):  # loops that retry failed batches report it meanwhile
             if role in running.services:
                 checks[role] = running.services[role].check
-        checks.update({child.name: child.check for child in children})
+        for child in children:
+            checks.update(child.checks())
         api = None
         if api_token is not None:
             api = await stack.enter_async_context(running_api(settings, api_token))
@@ -140,7 +185,7 @@ async def serve(
         log.info("stopping")
         # The role processes first: what they write on their way out still reaches the roles running here.
         # The store is not among them: it stops after the roles here, once the caller's block ends.
-        await asyncio.gather(*(child.stop() for child in children if child.stops_before_roles))
+        await stop_in_stages(children)
 
 
 def prepare_clickhouse(settings: Settings) -> Client:

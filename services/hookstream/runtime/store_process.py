@@ -106,10 +106,10 @@ class StoreProcess(RoleProcess):
     """``hookstream store`` on the deployment's chDB directory, healthy while its ``/ping`` answers."""
 
     serves_metrics = False
-    stops_before_roles = False  # the roles of dev write to it until they stop; it stops after them
 
     def __init__(self, settings: Settings, *, start_timeout_s: float = 60.0) -> None:
-        super().__init__(settings, (), "store", start_timeout_s=start_timeout_s)
+        # No stop stage: the roles of dev write to it until they stop; it stops after them.
+        super().__init__(settings, (), "store", stop_stage=None, start_timeout_s=start_timeout_s)
         self.stop_timeout_s = 30.0  # in-flight inserts finish, the engine closes its parts
         self.data_dir = settings.resolved_store_data_dir.expanduser().resolve()
         self.port = settings.store_port or free_port()
@@ -140,6 +140,9 @@ class StoreProcess(RoleProcess):
         async with self._session.get(self.base_url + "/ping") as response:
             if response.status != 200:
                 raise RuntimeError(f"/ping answered {response.status}")
+
+    async def _ready(self) -> None:
+        await self.check()
 
     async def metrics(self) -> str:
         raise NotImplementedError("the store serves no /metrics")
