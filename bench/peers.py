@@ -18,9 +18,10 @@ differ (Outpost's API key, hookstream's operator token). Per case:
 * visibility: the last arrival -> its attempt listed by
   ``GET /api/v1/attempts?tenant_id=t1&destination_id=…``;
 * sequential calls of the two attempt lists (p50/p99);
-* RSS/PSS and CPU of every process of the system (the process tree, walked
-  at each sample), of the client and receiver, and the host's busy cores
-  left over: what other jobs on the machine used meanwhile.
+* peak RSS/PSS of every process of the system (the process tree, walked
+  at each sample) and of the client and receiver; their CPU from the first
+  publish until the last attempt is listed, and the host's busy cores left
+  over: what other jobs on the machine used meanwhile.
 
 Cases alternate which system goes first. Targets (benchmarks, not tests):
 hookstream at least 2x Outpost's deliveries/s and accepted/s at each E, and
@@ -99,8 +100,12 @@ class Outpost(AbstractContextManager["Outpost"]):
                        stdout=subprocess.DEVNULL)  # fmt: skip
 
     def __enter__(self) -> Outpost:
-        for command in ("infra-start", "reset", "start"):
-            self.ctl(command)
+        try:
+            for command in ("infra-start", "reset", "start"):
+                self.ctl(command)
+        except BaseException:
+            self.ctl("infra-stop")
+            raise
         return self
 
     def __exit__(self, *_: object) -> None:
@@ -234,13 +239,13 @@ async def run_case(system: Outpost | Hookstream, receivers: Receivers, args: arg
             sent_at, errors, first, last_answer = await publish_all(client, args.events, args.connections)
             expected = len(sent_at) * endpoints
             await wait_arrivals(receivers, base, expected, args.timeout)
-            end_mark = sampler.mark()
             arrivals = receivers.stats(since=base)["arrivals"]
             first_arrival: dict[str, float] = {}
             for event_id, _, at in arrivals:
                 first_arrival.setdefault(event_id, at)
             last_id, last_path, last_at = max(arrivals, key=lambda a: a[2])
             seen = await visibility(client, last_id, last_path.rsplit("/", 1)[1], last_at, 60)
+            end_mark = sampler.mark()  # CPU until the attempts are written too, not only delivered
             tenant_list = await list_latency(client, TENANT_LIST, args.queries)
             attempts_list = await list_latency(client, ATTEMPTS_LIST, args.queries)
     latency = [(first_arrival[e] - at) * 1000 for e, at in sent_at.items() if e in first_arrival]

@@ -88,12 +88,18 @@ infra-start)
   if ! rabbitmqctl -q status >/dev/null 2>&1; then
     rabbitmq-server -detached  # the wrapper switches to the rabbitmq user; prints "Still booting" once
   fi
+  # await_startup needs the node registered first; on a busy machine that takes a while
+  for _ in $(seq 1 120); do rabbitmqctl -q await_startup >/dev/null 2>&1 && break; sleep 1; done
   rabbitmqctl -q await_startup
   wait_redis
   ;;
 infra-stop)
   "$0" stop
-  rabbitmqctl -q stop 2>/dev/null || true
+  # a broker still booting refuses `stop`: ask again until its VM is gone
+  for _ in $(seq 1 60); do
+    pgrep -u rabbitmq -x beam.smp >/dev/null || break
+    rabbitmqctl -q stop >/dev/null 2>&1 || sleep 1
+  done
   redis-cli -h 127.0.0.1 shutdown 2>/dev/null || true
   pg_ctlcluster "$PG_VER" main stop 2>/dev/null || true
   # epmd (Erlang's port mapper) outlives the broker; it was started for it
