@@ -34,7 +34,7 @@ bench: $(STAMP)
 
 # Side by side with Hookdeck Outpost v1.1.0 on this machine (issue 17): installs Postgres, Redis and RabbitMQ from
 # apt if missing and builds Outpost once into ~/.cache/hookstream (Go module proxy; ~5 min on 2 cores), then runs
-# the same client against both at 1 and 10 destinations (about 6 minutes); BENCH_ARGS=--quick for a smoke run (2).
+# the same client against both at 1 and 10 destinations (about 6 minutes); BENCH_ARGS=--quick for a smoke run (~2 min).
 # Debian/Ubuntu as root, not in CI. Outpost's services are stopped again at the end.
 bench-peers: $(STAMP)
 	$(BIN)/hookstream kafka fetch
