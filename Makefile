@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench chaos clean bootstrap
+.PHONY: run test lint format bench bench-peers chaos clean bootstrap
 
 # The dev configuration delivers to receivers on this machine's loopback too (the SSRF guard refuses
 # loopback and private addresses unless allowed); set HOOKSTREAM_DELIVERY_ALLOWED_NETWORKS= to refuse them.
@@ -32,6 +32,16 @@ bench: $(STAMP)
 	$(BIN)/python bench/query_attempts.py $(QUERY_ARGS)
 	$(BIN)/python bench/scheduler_retries.py --mode due $(RETRY_ARGS)
 	$(BIN)/python bench/list_latency.py $(BENCH_ARGS)
+
+# Side by side with Hookdeck Outpost v1.1.0 on this machine (issue 17): installs Postgres, Redis and RabbitMQ from
+# apt if missing and builds Outpost once into ~/.cache/hookstream (Go module proxy; ~5 min on 2 cores), then runs
+# the same client against both at 1 and 10 destinations (about 6 minutes); BENCH_ARGS=--quick for a smoke run (~2 min).
+# Debian/Ubuntu as root, not in CI. Outpost's services are stopped again at the end.
+bench-peers: $(STAMP)
+	$(BIN)/hookstream kafka fetch
+	bench/peers/outpost.sh install
+	bench/peers/outpost.sh build
+	$(BIN)/python bench/peers.py $(BENCH_ARGS)
 
 # The full fault run (issue 9: R1-R4, every role killed ten times; issue 16: R5, the store killed ten times); `make test` runs it once per role.
 chaos: $(STAMP)

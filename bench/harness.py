@@ -34,13 +34,14 @@ RECEIVERS = r"""
 import asyncio, json, sys, time
 from aiohttp import web
 
-arrivals = []   # (webhook-id, path, unix time) of every request
+arrivals = []   # (webhook-id or Outpost's event id, path, unix time) of every request
 counts = {}
 
 async def hook(request):
     await request.read()
     counts[request.path] = counts.get(request.path, 0) + 1
-    arrivals.append((request.headers.get("webhook-id", ""), request.path, time.time()))
+    event = request.headers.get("webhook-id") or request.headers.get("x-outpost-event-id", "")  # Outpost's own
+    arrivals.append((event, request.path, time.time()))
     return web.Response(text="ok")
 
 async def stats(request):

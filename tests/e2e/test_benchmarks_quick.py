@@ -29,8 +29,19 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
         (["scheduler_retries.py", "--mode", "due", "--pending", "2000"], ["b5_retry_memory", "b5_retry_due"]),
         (["outcome_header.py"], ["outcome_header"]),
         (["list_latency.py"], ["list_latency"]),
+        # hookstream's side of the Outpost comparison (Outpost itself needs apt packages and a Go build)
+        (["peers.py", "--systems", "hookstream", "-e", "1"], ["peers", "peers_processes"]),
     ],
-    ids=["pipeline", "ingest", "retry-due", "retry-memory", "retry-due-with-pending", "outcome-header", "list-latency"],
+    ids=[
+        "pipeline",
+        "ingest",
+        "retry-due",
+        "retry-memory",
+        "retry-due-with-pending",
+        "outcome-header",
+        "list-latency",
+        "peers",
+    ],
 )
 def test_quick_benchmark_runs_and_reports(args: list[str], tables: list[str], tmp_path: Path) -> None:
     env = {**os.environ, "HOOKSTREAM_BENCH_RESULTS": str(tmp_path)}
