@@ -1,7 +1,7 @@
 """Bearer-token authentication for the Svix routes, and what an application-scoped token may reach.
 
 The operator token may do everything; an application-scoped token
-(``domain.access``) only its own application. The health route is open, as
+(``domain.access``) only its own application. The health routes are open, as
 Svix's is, so load balancers need no secret.
 
 The rule for application tokens lives here, once, and is read off the route
@@ -34,7 +34,7 @@ from hookstream.api.svix.errors import Handler, forbidden, not_found, unauthoriz
 from hookstream.domain.access import authenticate
 from hookstream.domain.ids import IdKind, to_svix
 
-OPEN_PATHS = frozenset({"/api/v1/health", "/api/v1/health/"})
+OPEN_PATHS = frozenset({"/api/v1/health", "/api/v1/health/", "/api/v1/health/ping", "/api/v1/health/ping/"})
 APP_PARAM = "app_id"
 _APP_RECORD = "/app/{app_id}"
 _OPERATOR_ONLY = "__hookstream_operator_only__"
