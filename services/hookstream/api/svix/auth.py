@@ -31,7 +31,6 @@ from hookstream.api.auth import bearer, scope_of, set_scope
 from hookstream.api.context import API_CONTEXT
 from hookstream.api.svix import lookup
 from hookstream.api.svix.errors import Handler, forbidden, not_found, unauthorized
-from hookstream.domain.access import authenticate
 from hookstream.domain.ids import IdKind, to_svix
 
 OPEN_PATHS = frozenset({"/api/v1/health", "/api/v1/health/", "/api/v1/health/ping", "/api/v1/health/ping/"})
@@ -62,7 +61,7 @@ async def bearer_auth(request: web.Request, handler: Handler) -> web.StreamRespo
     token = bearer(request)
     if token is None:
         raise unauthorized("missing bearer token")
-    scope = authenticate(request.app[API_CONTEXT].operator_token, token, time.time())
+    scope = request.app[API_CONTEXT].authenticate(token, time.time())
     if scope is None:
         raise unauthorized("invalid token")
     set_scope(request, scope)
