@@ -47,6 +47,7 @@ pytestmark = pytest.mark.integration
 APP_TOKEN_ROUTES = {
     ("POST", "/api/v1/auth/logout"),
     ("GET", "/api/v1/health"),
+    ("GET", "/api/v1/health/ping"),
     ("GET", "/api/v1/event-type"),  # an application's portal shows the event types it can subscribe to
     ("GET", "/api/v1/event-type/{event_type_name}"),
 }

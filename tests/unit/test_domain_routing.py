@@ -3,7 +3,7 @@ from datetime import UTC, datetime
 
 from hookstream.domain.dedupe import DedupeIndex
 from hookstream.domain.directory import Directory
-from hookstream.domain.routing import Routed, UnknownApplication, route
+from hookstream.domain.routing import ONLY_ENDPOINT, Routed, UnknownApplication, route
 from tests.support import builders
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
@@ -66,3 +66,15 @@ def test_dedupe_window() -> None:
     assert index.check("a", "e1", "m5", 1_200) is None, "outside the window the id is fresh again"
     assert index.check("a", "e1", "m6", 1_300).msg_id == "m5"
     assert len(index) == 2
+
+
+def test_a_message_for_one_endpoint_reaches_only_that_one_and_only_if_it_matches() -> None:
+    view, app, endpoints = _view()
+    everyone, paid = endpoints[0]["endpoint_id"], endpoints[1]["endpoint_id"]
+    only = {ONLY_ENDPOINT: paid}
+    msg = builders.message(app["app_id"], "invoice.paid", payload={"amount": 150}) | {"metadata": only}
+    assert _urls(route(msg, view, NOW), view) == {"https://e/paid"}
+    other = builders.message(app["app_id"], "invoice.created", payload={"amount": 150}) | {"metadata": only}
+    assert _urls(route(other, view, NOW), view) == set()
+    to_all = builders.message(app["app_id"], "x") | {"metadata": {ONLY_ENDPOINT: everyone}}
+    assert _urls(route(to_all, view, NOW), view) == {"https://e/all"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -11,6 +12,7 @@ from hookstream.api.commands import Commands
 from hookstream.api.idempotency import IdempotencyStore
 from hookstream.api.recent import RecentWrites
 from hookstream.api.records import ConfigRecords
+from hookstream.domain.access import Generation, Scope, app_token_key, authenticate, issue_app_token
 from hookstream.foundation.secrets import SecretBox
 from hookstream.foundation.settings import Settings
 from hookstream.log.config_follower import ConfigFollower
@@ -27,6 +29,22 @@ class ApiContext:
     recent: RecentWrites
     box: SecretBox
     idempotency: IdempotencyStore
+
+    def token_generation(self, app_id: uuid.UUID) -> Generation:
+        """The application's token generation as this process's view of ``config`` holds it."""
+        app = self.records.view.applications.get(app_id)
+        if app is None or app.token_generation == 0:
+            return Generation()
+        until = app.previous_tokens_until.timestamp() if app.previous_tokens_until is not None else None
+        return Generation(app.token_generation, until)
+
+    def authenticate(self, token: str, now: float) -> Scope | None:
+        """The scope a bearer token grants in every dialect (None: 401)."""
+        return authenticate(self.operator_token, token, now, self.token_generation)
+
+    def issue_app_token(self, app_id: uuid.UUID, expires_at: int) -> str:
+        return issue_app_token(app_token_key(self.operator_token), app_id, expires_at,
+                               self.token_generation(app_id).current)  # fmt: skip
 
 
 API_CONTEXT = web.AppKey("api_context", ApiContext)

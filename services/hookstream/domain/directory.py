@@ -45,6 +45,8 @@ class Application:
     rate_limit: int | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    token_generation: int = 0  # domain.access: the key its tokens are signed with
+    previous_tokens_until: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +111,8 @@ def application_from_record(record: Mapping[str, Any]) -> Application:
         rate_limit=record.get("rate_limit"),
         created_at=record.get("created_at"),
         updated_at=record.get("updated_at"),
+        token_generation=record.get("token_generation") or 0,
+        previous_tokens_until=record.get("previous_tokens_until"),
     )
 
 
@@ -116,7 +120,8 @@ def application_record(app: Application) -> dict[str, Any]:
     """The ``ApplicationUpserted`` record ``app`` was folded from."""
     return {"app_id": str(app.app_id), "name": app.name, "uid": app.uid, "rate_limit": app.rate_limit,
             "metadata": dict(app.metadata), "version": app.version, "created_at": app.created_at,
-            "updated_at": app.updated_at}  # fmt: skip
+            "updated_at": app.updated_at, "token_generation": app.token_generation,
+            "previous_tokens_until": app.previous_tokens_until}  # fmt: skip
 
 
 def event_type_from_record(record: Mapping[str, Any]) -> EventType:

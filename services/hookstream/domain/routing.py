@@ -45,6 +45,11 @@ def message_facts(message: Mapping[str, Any]) -> MessageFacts:
     )
 
 
+# A MessageAccepted whose metadata names an endpoint under this key goes to that endpoint only (if it matches):
+# Svix's "send example" is a message for one endpoint, the rest of the application's endpoints never see it.
+ONLY_ENDPOINT = "hookstream.only_endpoint"
+
+
 def route(message: Mapping[str, Any], view: Directory, now: datetime) -> Routed | UnknownApplication:
     """One first-attempt DeliveryTask record per matching endpoint, due at once."""
     try:
@@ -55,6 +60,9 @@ def route(message: Mapping[str, Any], view: Directory, now: datetime) -> Routed 
         return UnknownApplication(f"application {app_id} does not exist")
     facts = message_facts(message)
     matched = match_endpoints(facts, (endpoint.rule for endpoint in view.endpoints_of(app_id)))
+    only = facts.metadata.get(ONLY_ENDPOINT)
+    if only is not None:
+        matched = [rule for rule in matched if str(rule.endpoint_id) == only]
     tasks = [
         {
             "msg_id": message["msg_id"],

@@ -15,7 +15,6 @@ from aiohttp import web
 from hookstream.api.auth import bearer, scope_of, set_scope
 from hookstream.api.context import API_CONTEXT
 from hookstream.api.outpost.errors import Handler, OutpostError
-from hookstream.domain.access import authenticate
 
 
 @web.middleware
@@ -23,7 +22,7 @@ async def bearer_auth(request: web.Request, handler: Handler) -> web.StreamRespo
     token = bearer(request)
     if token is None:
         raise OutpostError(401, "missing bearer token")
-    scope = authenticate(request.app[API_CONTEXT].operator_token, token, time.time())
+    scope = request.app[API_CONTEXT].authenticate(token, time.time())
     if scope is None:
         raise OutpostError(401, "invalid token")
     set_scope(request, scope)

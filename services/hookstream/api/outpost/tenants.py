@@ -21,7 +21,6 @@ from hookstream.api.fresh import find_fresh
 from hookstream.api.outpost import cursors, lookup
 from hookstream.api.outpost.shapes import ref, tenant_out
 from hookstream.api.spec import Operation, Param, Response, read_body, read_params
-from hookstream.domain.access import app_token_key, issue_app_token
 from hookstream.domain.ids import generate_id
 
 TOKEN_TTL_S = 24 * 3600
@@ -96,7 +95,7 @@ async def token(request: web.Request) -> web.Response:
     ctx = request.app[API_CONTEXT]
     app = await lookup.tenant(ctx, request, read_params(request, TOKEN)["tenant_id"])
     expires = int(time.time()) + TOKEN_TTL_S
-    issued = issue_app_token(app_token_key(ctx.operator_token), lookup.app_uuid(app), expires)
+    issued = ctx.issue_app_token(lookup.app_uuid(app), expires)
     return web.json_response({"token": issued, "tenant_id": lookup.tenant_id(app)})
 
 

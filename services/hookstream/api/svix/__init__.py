@@ -28,6 +28,8 @@ from hookstream.api.svix import (
     health,
     messages,
     operational,
+    send_example,
+    token_expiry,
 )
 from hookstream.api.svix.auth import bearer_auth, tenant_scope
 from hookstream.api.svix.errors import Invalid, svix_errors
@@ -37,8 +39,8 @@ from hookstream.foundation.ops import HEALTH_CHECKS, METRICS, Check, Metrics
 
 PREFIX = "/api/v1"
 MODULES = (
-    health, authentication, applications, endpoints, endpoint_secrets, endpoint_recovery, endpoint_headers,
-    event_types, messages, attempts, operational,
+    health, authentication, token_expiry, applications, endpoints, endpoint_secrets, endpoint_recovery,
+    endpoint_headers, send_example, event_types, messages, attempts, operational,
 )  # fmt: skip
 # Headroom over the payload cap for the rest of the message body; anything larger is refused unread.
 _BODY_OVERHEAD = 64 * 1024

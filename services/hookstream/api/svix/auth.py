@@ -1,7 +1,7 @@
 """Bearer-token authentication for the Svix routes, and what an application-scoped token may reach.
 
 The operator token may do everything; an application-scoped token
-(``domain.access``) only its own application. The health route is open, as
+(``domain.access``) only its own application. The health routes are open, as
 Svix's is, so load balancers need no secret.
 
 The rule for application tokens lives here, once, and is read off the route
@@ -31,10 +31,9 @@ from hookstream.api.auth import bearer, scope_of, set_scope
 from hookstream.api.context import API_CONTEXT
 from hookstream.api.svix import lookup
 from hookstream.api.svix.errors import Handler, forbidden, not_found, unauthorized
-from hookstream.domain.access import authenticate
 from hookstream.domain.ids import IdKind, to_svix
 
-OPEN_PATHS = frozenset({"/api/v1/health", "/api/v1/health/"})
+OPEN_PATHS = frozenset({"/api/v1/health", "/api/v1/health/", "/api/v1/health/ping", "/api/v1/health/ping/"})
 APP_PARAM = "app_id"
 _APP_RECORD = "/app/{app_id}"
 _OPERATOR_ONLY = "__hookstream_operator_only__"
@@ -62,7 +61,7 @@ async def bearer_auth(request: web.Request, handler: Handler) -> web.StreamRespo
     token = bearer(request)
     if token is None:
         raise unauthorized("missing bearer token")
-    scope = authenticate(request.app[API_CONTEXT].operator_token, token, time.time())
+    scope = request.app[API_CONTEXT].authenticate(token, time.time())
     if scope is None:
         raise unauthorized("invalid token")
     set_scope(request, scope)

@@ -31,7 +31,6 @@ from hookstream.api.svix.auth import for_app_tokens, operator_only
 from hookstream.api.svix.errors import Invalid, forbidden, not_found
 from hookstream.api.svix.params import APP_ID, IDEMPOTENCY_KEY
 from hookstream.api.svix.schemas import APP_PORTAL_ACCESS_IN, CAPABILITIES, MAX_EXPIRY_S, ref
-from hookstream.domain.access import app_token_key, issue_app_token
 from hookstream.domain.ids import IdKind
 
 PORTAL_PATH = "/portal/"
@@ -85,7 +84,7 @@ async def _access(request: web.Request, op: Operation) -> web.Response:
     expiry = body.get("expiry") or MAX_EXPIRY_S
     _check_grant(body)
     app_id = await _application(ctx, ref, _new_application(body, ref))
-    token = issue_app_token(app_token_key(ctx.operator_token), app_id, int(time.time()) + expiry)
+    token = ctx.issue_app_token(app_id, int(time.time()) + expiry)
     url = request.url.origin().with_path(PORTAL_PATH).with_fragment(f"key={token}")
     return web.json_response({"url": str(url), "token": token})
 

@@ -15,7 +15,6 @@ from hookstream.api.auth import bearer, set_scope
 from hookstream.api.context import API_CONTEXT
 from hookstream.api.requestid import Handler
 from hookstream.api.v1.errors import unauthorized
-from hookstream.domain.access import authenticate
 
 OPEN_HANDLERS = web.AppKey("v1_open_handlers", frozenset)
 
@@ -26,7 +25,7 @@ async def v1_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
     if route_handler in request.app[OPEN_HANDLERS] or request.match_info.http_exception is not None:
         return await handler(request)
     token = bearer(request)
-    scope = authenticate(request.app[API_CONTEXT].operator_token, token, time.time()) if token else None
+    scope = request.app[API_CONTEXT].authenticate(token, time.time()) if token else None
     if scope is None:
         raise unauthorized()
     set_scope(request, scope)
