@@ -28,8 +28,9 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
         (["scheduler_retries.py", "--mode", "rss"], ["b5_retry_memory"]),
         (["scheduler_retries.py", "--mode", "due", "--pending", "2000"], ["b5_retry_memory", "b5_retry_due"]),
         (["outcome_header.py"], ["outcome_header"]),
+        (["throttle.py"], ["b7_throttle"]),
     ],
-    ids=["pipeline", "ingest", "retry-due", "retry-memory", "retry-due-with-pending", "outcome-header"],
+    ids=["pipeline", "ingest", "retry-due", "retry-memory", "retry-due-with-pending", "outcome-header", "throttle"],
 )
 def test_quick_benchmark_runs_and_reports(args: list[str], tables: list[str], tmp_path: Path) -> None:
     env = {**os.environ, "HOOKSTREAM_BENCH_RESULTS": str(tmp_path)}

@@ -43,6 +43,7 @@ def endpoint(
     payload_filter: dict[str, Any] | None = None,
     disabled: bool = False,
     headers: dict[str, str] | None = None,
+    rate_limit: int | None = None,
 ) -> dict[str, Any]:
     sealed = []
     for secret in secrets:
@@ -59,7 +60,7 @@ def endpoint(
         "channels": list(channels),
         "payload_filter": json.dumps(payload_filter) if payload_filter is not None else None,
         "headers": headers or {},
-        "rate_limit": None,
+        "rate_limit": rate_limit,
         "uid": None,
         "metadata": {},
         "secrets": sealed,

@@ -6,12 +6,14 @@ failure would send the scheduler retrying a disabled endpoint); a log line
 and ``hookstream_delivery_skipped_total`` say so, and a ``DeliverySkipped``
 record on ``attempts`` lets the status processor make the pair final. An endpoint whose secrets
 cannot be opened is skipped the same way, loudly: sending unsigned would
-teach receivers to accept unsigned requests.
+teach receivers to accept unsigned requests. An endpoint with a rate limit
+is paced before its slots are taken (throttle.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
@@ -24,6 +26,7 @@ from hookstream.delivery.client import DeliveryClient
 from hookstream.delivery.endpoints import EndpointDirectory, request_headers, user_agent
 from hookstream.delivery.metrics import DeliveryMetrics
 from hookstream.delivery.slots import Slots
+from hookstream.delivery.throttle import Throttle
 from hookstream.domain.attempt import AttemptTimes, attempt_record
 from hookstream.domain.classify import classify
 from hookstream.domain.directory import Endpoint
@@ -79,6 +82,7 @@ class Deliverer:
         worker_id: str,
         retry_policy: RetryPolicy,
         svix_headers: bool = False,
+        throttle: Throttle | None = None,
     ) -> None:
         self._client = client
         self._endpoints = endpoints
@@ -89,6 +93,7 @@ class Deliverer:
         self._worker_id = worker_id
         self._svix_headers = svix_headers
         self._retry_policy = retry_policy
+        self._throttle = throttle or Throttle()
         self._user_agent = user_agent()
 
     async def deliver(self, task: Mapping[str, Any], picked_up: datetime) -> None:
@@ -116,7 +121,11 @@ class Deliverer:
             log.error("delivery skipped: endpoint %s has no active signing secret", endpoint.endpoint_id)
             self._metrics.skipped.labels("no_secret").inc()
             return
-        async with self._slots.hold(endpoint.endpoint_id):
+        async with contextlib.AsyncExitStack() as held:
+            async with self._throttle.turn(endpoint.endpoint_id, endpoint.rate_limit) as waited:
+                await held.enter_async_context(self._slots.hold(endpoint.endpoint_id))
+            if waited:
+                self._metrics.throttled.observe(waited)
             self._metrics.lag.observe(max(0.0, (now() - task["due_at"]).total_seconds()))
             record = await self._attempt(task, endpoint, secrets, picked_up)
         with self._slots.recording():  # no await between the two: a stop cannot slip in and lose the record
