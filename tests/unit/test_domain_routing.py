@@ -49,6 +49,28 @@ def test_tasks_are_first_attempts_due_now_carrying_the_message() -> None:
     assert task["msg_id"] == msg["msg_id"] and task["accepted_at"] == msg["accepted_at"]
 
 
+def test_a_named_destination_gets_the_message_alone_and_only_if_it_matches() -> None:
+    view, app, endpoints = _view()
+    all_, paid = endpoints[0]["endpoint_id"], endpoints[1]["endpoint_id"]
+    msg = builders.message(app["app_id"], "invoice.paid", payload={"amount": 150})
+    assert _urls(route({**msg, "destination_id": paid}, view, NOW), view) == {"https://e/paid"}
+    created = builders.message(app["app_id"], "invoice.created")
+    assert _urls(route({**created, "destination_id": paid}, view, NOW), view) == set(), "not subscribed to it"
+    assert _urls(route({**created, "destination_id": "no-such"}, view, NOW), view) == set()
+    assert _urls(route({**created, "destination_id": None}, view, NOW), view) == {"https://e/all"}
+    assert _urls(route({**created, "destination_id": all_}, view, NOW), view) == {"https://e/all"}
+
+
+def test_tasks_carry_the_message_eligibility_for_retry() -> None:
+    view, app, _ = _view()
+    msg = builders.message(app["app_id"], "invoice.paid", payload={"amount": 150})
+    for eligible in (True, False):
+        decision = route({**msg, "eligible_for_retry": eligible}, view, NOW)
+        assert isinstance(decision, Routed) and {t["eligible_for_retry"] for t in decision.tasks} == {eligible}
+    decision = route(msg, view, NOW)  # a record written before the field existed
+    assert isinstance(decision, Routed) and all(t["eligible_for_retry"] for t in decision.tasks)
+
+
 def test_unknown_application() -> None:
     view, _, _ = _view()
     other = str(uuid.uuid4())

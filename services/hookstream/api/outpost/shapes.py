@@ -99,7 +99,7 @@ def event_out(
         "matched_destination_ids": matched,
         "topic": message["event_type"],
         "time": iso(message["accepted_at"]),
-        "eligible_for_retry": True,
+        "eligible_for_retry": message.get("eligible_for_retry", True),
         "metadata": dict(message["metadata"]) if message.get("metadata") else None,
     }
     if with_data:
