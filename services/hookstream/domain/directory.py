@@ -63,6 +63,7 @@ class Endpoint:
     rate_limit: int | None = None
     uid: str | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
+    delivery_metadata: Mapping[str, str] = field(default_factory=dict)
     created_at: datetime | None = None
     updated_at: datetime | None = None
 
@@ -160,6 +161,7 @@ def endpoint_from_record(record: Mapping[str, Any]) -> Endpoint:
         rate_limit=record.get("rate_limit"),
         uid=record.get("uid"),
         metadata=dict(record.get("metadata") or {}),
+        delivery_metadata=dict(record.get("delivery_metadata") or {}),
         created_at=record.get("created_at"),
         updated_at=record.get("updated_at"),
     )
@@ -185,6 +187,7 @@ def endpoint_record(endpoint: Endpoint, *, updated_at: datetime | None = None, *
         "rate_limit": endpoint.rate_limit,
         "uid": endpoint.uid,
         "metadata": dict(endpoint.metadata),
+        "delivery_metadata": dict(endpoint.delivery_metadata),
         "secrets": [
             {"ciphertext": s.ciphertext, "key_id": s.key_id, "created_at": s.created_at, "expires_at": s.expires_at}
             for s in endpoint.secrets

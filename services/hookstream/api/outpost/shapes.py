@@ -58,7 +58,7 @@ def destination_base(app: Mapping[str, Any], endpoint: Mapping[str, Any]) -> dic
         "created_at": iso(endpoint.get("created_at") or endpoint["updated_at"]),
         "updated_at": iso(endpoint["updated_at"]),
         "filter": json.loads(payload_filter) if payload_filter else None,
-        "delivery_metadata": None,
+        "delivery_metadata": dict(endpoint.get("delivery_metadata") or {}) or None,
         "metadata": dict(endpoint.get("metadata") or {}) or None,
         "target": endpoint["url"],
         "target_url": endpoint["url"],
