@@ -63,9 +63,9 @@ class Endpoint:
     rate_limit: int | None = None
     uid: str | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
-    delivery_metadata: Mapping[str, str] = field(default_factory=dict)
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    delivery_metadata: Mapping[str, str] = field(default_factory=dict)  # last: positional construction stays
 
     @property
     def rule(self) -> EndpointRule:
