@@ -26,6 +26,7 @@ from typing import Any
 # recorder the chaos suite shares importable here too.
 sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
 
+from tests.support import builders  # noqa: F401  (records of the log's contracts, for drivers that write them)
 from tests.support.results import report  # noqa: F401  (the drivers import it from here)
 
 from hookstream.runtime.local_kafka import free_port

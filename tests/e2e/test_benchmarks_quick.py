@@ -31,6 +31,7 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
         (["list_latency.py"], ["list_latency"]),
         # hookstream's side of the Outpost comparison (Outpost itself needs apt packages and a Go build)
         (["peers.py", "--systems", "hookstream", "-e", "1"], ["peers", "peers_processes"]),
+        (["throttle.py"], ["throttle"]),
     ],
     ids=[
         "pipeline",
@@ -41,6 +42,7 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
         "outcome-header",
         "list-latency",
         "peers",
+        "throttle",
     ],
 )
 def test_quick_benchmark_runs_and_reports(args: list[str], tables: list[str], tmp_path: Path) -> None:

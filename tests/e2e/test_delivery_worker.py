@@ -281,3 +281,35 @@ async def test_workers_joining_and_leaving_hand_partitions_over_without_loss_or_
     assert sorted(e.record["msg_id"] for e in events) == sorted(t["msg_id"] for t in tasks)
     workers = Counter(e.record["worker_id"] for e in events)
     assert set(workers) == {"first", "second"}, workers
+
+
+async def test_a_delivered_manual_attempt_cancels_the_automatic_retry_still_pending(
+    delivery_settings: Settings, topics: TopicNames, producer: EventProducer, receivers: ReceiverFactory
+) -> None:
+    """Outpost's rule: the retry due after a successful manual retry of the same pair is not sent, and a
+    ``DeliverySkipped`` (``superseded_by_manual``) ends the pair's scheduled deliveries; other pairs are untouched."""
+    settings = delivery_settings
+    box = SecretBox(parse_keys(settings.secret_keys))
+    secret = generate_secret(os.urandom(32))
+    ok = await receivers.plain()
+    app_id = builders.application()["app_id"]
+    endpoint = builders.endpoint(app_id, ok.url, box=box, secrets=[secret])
+    await send_all(producer, topics(CONFIG), "EndpointUpserted", [endpoint], "endpoint_id")
+    first, other = delivery_task(endpoint, n=1), delivery_task(endpoint, n=2)
+    manual = {**first, "trigger": "manual", "trigger_seq": 1}
+    later = datetime.now(UTC) + timedelta(seconds=1.5)
+    retries = [{**task, "attempt_number": 2, "due_at": later} for task in (first, other)]
+    await send_all(producer, topics(TASKS), "DeliveryTask", [manual, *retries], "endpoint_id")
+
+    worker = DeliveryWorker(settings, DeliveryMetrics(CollectorRegistry()), worker_id="worker-superseded")
+    await worker.start()
+    try:
+        found = await read_topic(settings, producer, topics(ATTEMPTS), at_least(3), settle_s=1.5)
+    finally:
+        await worker.stop()
+    sent = Counter((e.record["msg_id"], e.record["trigger"]) for e in found if e.name == "AttemptFinished")
+    assert sent == {(first["msg_id"], "manual"): 1, (other["msg_id"], "scheduled"): 1}
+    [skipped] = [e.record for e in found if e.name == "DeliverySkipped"]
+    assert (skipped["msg_id"], skipped["attempt_number"], skipped["reason"]) == (first["msg_id"], 2,
+                                                                                "superseded_by_manual")  # fmt: skip
+    assert len(ok.received) == 2

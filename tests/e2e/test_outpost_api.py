@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -279,3 +280,75 @@ async def test_publish_events_attempts_includes_cursors_and_retry(api: ServedApi
     with pytest.raises(errors.UnauthorizedError):
         await acme.publish_async(request={"tenant_id": "acme", "topic": "x", "data": {}})
     assert await responses_match_the_document(api) >= 30
+
+
+async def test_publish_to_one_destination_without_retries_and_healthz_over_plain_http(
+    api: ServedApi, receivers: ReceiverFactory
+) -> None:
+    """Outpost's field names over plain HTTP: ``destination_id`` routes to that destination alone (if it
+    matches), ``eligible_for_retry: false`` gets one attempt and no automatic retry, a destination's
+    ``delivery_metadata`` goes with every attempt, ``/healthz`` needs no token."""
+    failing = await receivers.plain(lambda _: Reply(500, b"boom"))
+    other = await receivers.plain()
+    async with httpx.AsyncClient(base_url=f"{api.url}/api/v1", headers={"Authorization": f"Bearer {api.token}"}) as raw:
+        assert (await raw.put("/tenants/acme", json={})).status_code in (200, 201)
+        for body in (
+            {
+                "type": "webhook",
+                "id": "flaky",
+                "topics": "*",
+                "config": {"url": failing.url},
+                "delivery_metadata": {"app-id": "shop", "region": "eu"},
+            },
+            {"type": "webhook", "id": "other", "topics": "*", "config": {"url": other.url}},
+            {"type": "webhook", "id": "orders", "topics": ["order.created"], "config": {"url": other.url}},
+        ):
+            assert (await raw.post("/tenants/acme/destinations", json=body)).status_code == 201
+
+        async def publish(**fields: Any) -> dict[str, Any]:
+            answer = await raw.post("/publish", json={"tenant_id": "acme", "topic": "order.paid", "data": {}, **fields})
+            assert answer.status_code == 202, answer.text
+            return answer.json()
+
+        once = await publish(id="evt-once", destination_id="flaky", eligible_for_retry=False)
+        assert once["destination_ids"] == ["flaky"]
+        retried = await publish(id="evt-retried", destination_id="flaky")
+        assert retried["destination_ids"] == ["flaky"]
+        assert (await publish(destination_id="orders"))["destination_ids"] == [], "named, but not subscribed"
+        assert (await publish(destination_id="no-such"))["destination_ids"] == []
+
+        # The tests' schedule is 0s,1s,2s, three attempts: the eligible event gets all three, the other one.
+        await failing.wait_for(4, timeout_s=30)
+        await asyncio.sleep(2)
+        bodies = Counter(r.headers["webhook-id"] for r in failing.received)
+        assert sorted(bodies.values()) == [1, 3], bodies
+        assert other.received == [], "routed to the named destination alone"
+        # delivery_metadata rides on every attempt as x-outpost-<key> headers; PATCH merges it (null drops a key).
+        assert all(r.headers.get("x-outpost-app-id") == "shop" and r.headers.get("x-outpost-region") == "eu"
+                   for r in failing.received)  # fmt: skip
+        change = {"type": "webhook", "delivery_metadata": {"region": None, "tier": "gold"}}
+        patched = await raw.patch("/tenants/acme/destinations/flaky", json=change)
+        assert patched.status_code == 200, patched.text
+        assert patched.json()["delivery_metadata"] == {"app-id": "shop", "tier": "gold"}
+        shown = (await raw.get("/tenants/acme/destinations/flaky")).json()
+        assert shown["delivery_metadata"] == {"app-id": "shop", "tier": "gold"}
+        unsendable = {"type": "webhook", "topics": "*", "config": {"url": other.url}, "delivery_metadata": {"a b": "x"}}
+        bad = await raw.post("/tenants/acme/destinations", json=unsendable)
+        assert bad.status_code == 422 and "delivery_metadata" in bad.text, bad.text
+        event = (await raw.get("/events/evt-once", params={"tenant_id": "acme"})).json()
+        assert event["eligible_for_retry"] is False
+        assert (await raw.get("/events/evt-retried", params={"tenant_id": "acme"})).json()["eligible_for_retry"]
+
+        # A manual retry still goes for the event not eligible for automatic ones.
+        manual = await raw.post("/retry", json={"event_id": "evt-once", "destination_id": "flaky"})
+        assert manual.status_code == 202, manual.text
+        [*_, last] = await failing.wait_for(5)
+        assert last.headers.get("x-outpost-tier") == "gold" and "x-outpost-region" not in last.headers
+
+    async with httpx.AsyncClient(base_url=api.url) as anonymous:
+        for path in ("/api/v1/healthz", "/healthz"):
+            health = await anonymous.get(path)
+            assert health.status_code == 200, health.text
+            body = health.json()
+            assert body["status"] == "healthy" and datetime.fromisoformat(body["timestamp"].replace("Z", "+00:00"))
+            assert body["workers"] and all(w == {"status": "healthy"} for w in body["workers"].values())

@@ -39,6 +39,7 @@ EVENT_TYPE = "invoice.paid"
 OPEN_TO_APP_TOKENS: dict[tuple[str, str], tuple[set[int], str]] = {
     ("GET", "/api/v1/health"): ({204}, "no token needed"),
     ("GET", "/api/v1/health/ping"): ({204}, "idem"),
+    ("GET", "/api/v1/healthz"): ({200}, "no token needed (Outpost)"),
     ("POST", "/api/v1/auth/logout"): ({204}, "the token's own session"),
     ("GET", "/api/v1/event-type"): ({200}, "event types are the operator's catalogue, shown in every portal"),
     ("GET", "/api/v1/event-type/{event_type_name}"): ({200}, "idem"),

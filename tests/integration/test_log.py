@@ -38,6 +38,8 @@ def _message(i: int, app_id: str) -> dict:
         "source": "kafka",
         "tags": [f"t{i % 5}"],
         "metadata": {"n": str(i)},
+        "destination_id": str(uuid.uuid4()) if i % 4 == 0 else None,
+        "eligible_for_retry": i % 3 != 0,
     }
 
 

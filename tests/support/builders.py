@@ -43,6 +43,7 @@ def endpoint(
     payload_filter: dict[str, Any] | None = None,
     disabled: bool = False,
     headers: dict[str, str] | None = None,
+    rate_limit: int | None = None,
 ) -> dict[str, Any]:
     sealed = []
     for secret in secrets:
@@ -59,7 +60,8 @@ def endpoint(
         "channels": list(channels),
         "payload_filter": json.dumps(payload_filter) if payload_filter is not None else None,
         "headers": headers or {},
-        "rate_limit": None,
+        "rate_limit": rate_limit,
+        "delivery_metadata": {},
         "uid": None,
         "metadata": {},
         "secrets": sealed,
@@ -89,6 +91,8 @@ def message(
         "accepted_at": now(),
         "source": "kafka",
         "metadata": {},
+        "destination_id": None,
+        "eligible_for_retry": True,
     }
 
 
@@ -157,6 +161,7 @@ def delivery_task(endpoint: dict[str, Any], *, due_at: datetime | None = None, n
         "channels": ["billing"],
         "payload": b'{"invoice":%d,"total":"12.50"}' % n,
         "accepted_at": now,
+        "eligible_for_retry": True,
     }
 
 

@@ -39,3 +39,15 @@ def test_every_secret_signs_and_svix_names_on_request() -> None:
     assert len(headers["svix-signature"].split()) == 2
     for secret in (SECRET, OLD):  # a receiver that knows either secret accepts the request
         verify([secret], BODY, headers, now=1_700_000_000)
+
+
+def test_delivery_metadata_goes_as_outpost_headers_over_custom_ones_but_not_over_ours() -> None:
+    endpoint = Endpoint(uuid.uuid4(), uuid.uuid4(), "https://example.com/hook", 1,
+                        headers={"X-Outpost-Region": "custom", "X-Team": "a"},
+                        delivery_metadata={"region": "eu", "app-id": "shop", "bad name": "x"})  # fmt: skip
+    headers = request_headers(endpoint, "msg_3", 1_700_000_000, BODY, [SECRET], svix_names=False,
+                              user_agent="hookstream")  # fmt: skip
+    assert headers["x-outpost-region"] == "eu" and "X-Outpost-Region" not in headers
+    assert headers["x-outpost-app-id"] == "shop" and headers["X-Team"] == "a"
+    assert "x-outpost-bad name" not in headers, "a key that makes no header name is dropped"
+    verify([SECRET], BODY, headers, now=1_700_000_000)

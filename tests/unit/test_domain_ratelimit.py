@@ -1,6 +1,6 @@
 import pytest
 
-from hookstream.domain.ratelimit import ALLOWED, Decision, RateLimiter
+from hookstream.domain.ratelimit import ALLOWED, Decision, Pacer, RateLimiter
 
 
 def drain(limiter: RateLimiter, key: str, now: float) -> int:
@@ -80,3 +80,58 @@ def test_live_buckets_are_capped_least_recently_used_first() -> None:
 def test_max_keys_must_be_positive() -> None:
     with pytest.raises(ValueError, match="max_keys"):
         RateLimiter(rate=1.0, burst=1, max_keys=0)
+
+
+def starts(pacer: Pacer, key: str, rate: float, count: int, now: float = 0.0, burst: int = 1) -> list[float]:
+    """When each of ``count`` starts reserved at ``now`` may happen."""
+    return [now + pacer.reserve(key, rate, now, burst) for _ in range(count)]
+
+
+def test_pacer_spaces_starts_one_interval_apart() -> None:
+    assert starts(Pacer(), "a", 10, 5) == pytest.approx([0.0, 0.1, 0.2, 0.3, 0.4])
+
+
+def test_pacer_burst_goes_at_once_then_the_rate() -> None:
+    assert starts(Pacer(), "a", 2, 5, burst=3) == pytest.approx([0.0, 0.0, 0.0, 0.5, 1.0])
+
+
+def test_pacer_schedule_does_not_drift_when_callers_wake_late() -> None:
+    pacer = Pacer()
+    pacer.reserve("a", 10, 0.0)
+    assert pacer.reserve("a", 10, 0.05) == pytest.approx(0.05)  # due at 0.1
+    assert pacer.reserve("a", 10, 0.13) == pytest.approx(0.07)  # woke 0.03 late: the next is still due at 0.2
+
+
+def test_pacer_idle_key_starts_at_once_and_never_saves_up_more_than_the_burst() -> None:
+    pacer = Pacer()
+    starts(pacer, "a", 10, 3)
+    assert starts(pacer, "a", 10, 3, now=100.0) == pytest.approx([100.0, 100.1, 100.2])
+
+
+def test_pacer_keys_and_rates_are_independent() -> None:
+    pacer = Pacer()
+    assert starts(pacer, "slow", 1, 3) == pytest.approx([0.0, 1.0, 2.0])
+    assert starts(pacer, "fast", 100, 3) == pytest.approx([0.0, 0.01, 0.02])
+    # a rate lowered between calls applies from the next start
+    assert pacer.reserve("fast", 1, 0.0) == pytest.approx(0.03)
+    assert pacer.reserve("fast", 1, 0.0) == pytest.approx(1.03)
+
+
+def test_any_one_second_window_holds_at_most_rate_plus_burst_starts() -> None:
+    at = sorted(starts(Pacer(), "a", 10, 200, burst=2))
+    for first in at:
+        assert sum(first <= t < first + 1.0 for t in at) <= 10 + 2
+
+
+def test_pacer_forgets_keys_whose_bucket_is_full_again() -> None:
+    pacer = Pacer()
+    for n in range(100):
+        pacer.reserve(f"k{n}", 10, 0.0)
+    assert len(pacer) == 100
+    pacer.reserve("late", 10, 5.0)
+    assert len(pacer) == 1
+
+
+def test_pacer_rejects_a_rate_it_cannot_keep() -> None:
+    with pytest.raises(ValueError):
+        Pacer().reserve("a", 0, 0.0)

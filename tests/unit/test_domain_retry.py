@@ -59,6 +59,15 @@ def test_success_manual_and_the_last_attempt_are_not_retried() -> None:
     assert _decide(AttemptResult(1, True, True, 200)).retry_type is None
 
 
+def test_a_message_not_eligible_for_retry_gets_no_automatic_retry() -> None:
+    """Outpost's ``eligible_for_retry: false``: even a 429 asking for one, and even a zero step."""
+    assert _decide(AttemptResult(1, False, False, 500, eligible=False)) == RetryDecision(RetryType.NONE)
+    assert _decide(AttemptResult(1, False, False, 429, "5", eligible=False)) == RetryDecision(RetryType.NONE)
+    zero = RetryPolicy.parse("0s,0s", 0.2, "1s", "1h")
+    assert _decide(AttemptResult(1, False, False, None, eligible=False), zero) == RetryDecision(RetryType.NONE)
+    assert _decide(AttemptResult(1, False, True, 200, eligible=False)) == RetryDecision(None)
+
+
 def test_a_zero_step_is_immediate_without_jitter() -> None:
     policy = RetryPolicy.parse("0s,0s,5s", 0.2, "1s", "1h")
     assert _decide(_failed(1), policy) == RetryDecision(RetryType.IMMEDIATE, 0.0)

@@ -3,7 +3,7 @@ from datetime import UTC, datetime
 
 from hookstream.domain.dedupe import DedupeIndex
 from hookstream.domain.directory import Directory
-from hookstream.domain.routing import ONLY_ENDPOINT, Routed, UnknownApplication, route
+from hookstream.domain.routing import Routed, UnknownApplication, route
 from tests.support import builders
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
@@ -49,6 +49,28 @@ def test_tasks_are_first_attempts_due_now_carrying_the_message() -> None:
     assert task["msg_id"] == msg["msg_id"] and task["accepted_at"] == msg["accepted_at"]
 
 
+def test_a_named_destination_gets_the_message_alone_and_only_if_it_matches() -> None:
+    view, app, endpoints = _view()
+    all_, paid = endpoints[0]["endpoint_id"], endpoints[1]["endpoint_id"]
+    msg = builders.message(app["app_id"], "invoice.paid", payload={"amount": 150})
+    assert _urls(route({**msg, "destination_id": paid}, view, NOW), view) == {"https://e/paid"}
+    created = builders.message(app["app_id"], "invoice.created")
+    assert _urls(route({**created, "destination_id": paid}, view, NOW), view) == set(), "not subscribed to it"
+    assert _urls(route({**created, "destination_id": "no-such"}, view, NOW), view) == set()
+    assert _urls(route({**created, "destination_id": None}, view, NOW), view) == {"https://e/all"}
+    assert _urls(route({**created, "destination_id": all_}, view, NOW), view) == {"https://e/all"}
+
+
+def test_tasks_carry_the_message_eligibility_for_retry() -> None:
+    view, app, _ = _view()
+    msg = builders.message(app["app_id"], "invoice.paid", payload={"amount": 150})
+    for eligible in (True, False):
+        decision = route({**msg, "eligible_for_retry": eligible}, view, NOW)
+        assert isinstance(decision, Routed) and {t["eligible_for_retry"] for t in decision.tasks} == {eligible}
+    decision = route(msg, view, NOW)  # a record written before the field existed
+    assert isinstance(decision, Routed) and all(t["eligible_for_retry"] for t in decision.tasks)
+
+
 def test_unknown_application() -> None:
     view, _, _ = _view()
     other = str(uuid.uuid4())
@@ -71,10 +93,10 @@ def test_dedupe_window() -> None:
 def test_a_message_for_one_endpoint_reaches_only_that_one_and_only_if_it_matches() -> None:
     view, app, endpoints = _view()
     everyone, paid = endpoints[0]["endpoint_id"], endpoints[1]["endpoint_id"]
-    only = {ONLY_ENDPOINT: paid}
-    msg = builders.message(app["app_id"], "invoice.paid", payload={"amount": 150}) | {"metadata": only}
+    only = {"destination_id": paid}
+    msg = builders.message(app["app_id"], "invoice.paid", payload={"amount": 150}) | only
     assert _urls(route(msg, view, NOW), view) == {"https://e/paid"}
-    other = builders.message(app["app_id"], "invoice.created", payload={"amount": 150}) | {"metadata": only}
+    other = builders.message(app["app_id"], "invoice.created", payload={"amount": 150}) | only
     assert _urls(route(other, view, NOW), view) == set()
-    to_all = builders.message(app["app_id"], "x") | {"metadata": {ONLY_ENDPOINT: everyone}}
+    to_all = builders.message(app["app_id"], "x") | {"destination_id": everyone}
     assert _urls(route(to_all, view, NOW), view) == {"https://e/all"}

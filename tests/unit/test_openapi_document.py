@@ -24,7 +24,8 @@ from hookstream.api.openapi import DIALECTS, document, template
 from hookstream.foundation.ops import Metrics
 from hookstream.foundation.settings import Settings
 
-NOT_API = {"/health", "/metrics", "/openapi.json", "/docs"}
+# /healthz: Outpost's root twin of /api/v1/healthz, an operational route like /health
+NOT_API = {"/health", "/healthz", "/metrics", "/openapi.json", "/docs"}
 
 
 def _app() -> web.Application:

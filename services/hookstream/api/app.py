@@ -6,6 +6,7 @@ from aiohttp import web
 
 from hookstream.api import openapi, outpost, svix, v1
 from hookstream.api.context import ApiContext
+from hookstream.api.outpost import health as outpost_health
 from hookstream.foundation.ops import Check, Exposition, Metrics, add_ops_routes, count_requests
 
 
@@ -26,5 +27,6 @@ def build_app(
         openapi.add_routes(app)
         svix.mount(app, api, checks, metrics)
         v1.mount(app, api, metrics)
-        outpost.mount(app, api, metrics)
+        outpost.mount(app, api, checks, metrics)
+        app.router.add_get(outpost_health.PATH, outpost_health.healthz)  # Outpost answers at the root too
     return app

@@ -6,12 +6,17 @@ failure would send the scheduler retrying a disabled endpoint); a log line
 and ``hookstream_delivery_skipped_total`` say so, and a ``DeliverySkipped``
 record on ``attempts`` lets the status processor make the pair final. An endpoint whose secrets
 cannot be opened is skipped the same way, loudly: sending unsigned would
-teach receivers to accept unsigned requests.
+teach receivers to accept unsigned requests. An automatic retry of a pair a
+manual attempt has since delivered is skipped the same way
+(``superseded_by_manual``, :class:`~hookstream.domain.manual.Superseded`),
+as Outpost cancels it. An endpoint with a rate limit
+is paced before its slots are taken (throttle.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
@@ -24,10 +29,12 @@ from hookstream.delivery.client import DeliveryClient
 from hookstream.delivery.endpoints import EndpointDirectory, request_headers, user_agent
 from hookstream.delivery.metrics import DeliveryMetrics
 from hookstream.delivery.slots import Slots
+from hookstream.delivery.throttle import Throttle
 from hookstream.domain.attempt import AttemptTimes, attempt_record
 from hookstream.domain.classify import classify
 from hookstream.domain.directory import Endpoint
 from hookstream.domain.ids import IdKind, attempt_id, to_svix
+from hookstream.domain.manual import Superseded
 from hookstream.domain.outcome import outcome_headers
 from hookstream.domain.retry import RetryPolicy
 from hookstream.domain.status import skip_record
@@ -79,6 +86,7 @@ class Deliverer:
         worker_id: str,
         retry_policy: RetryPolicy,
         svix_headers: bool = False,
+        throttle: Throttle | None = None,
     ) -> None:
         self._client = client
         self._endpoints = endpoints
@@ -89,6 +97,8 @@ class Deliverer:
         self._worker_id = worker_id
         self._svix_headers = svix_headers
         self._retry_policy = retry_policy
+        self._throttle = throttle or Throttle()
+        self._superseded = Superseded()
         self._user_agent = user_agent()
 
     async def deliver(self, task: Mapping[str, Any], picked_up: datetime) -> None:
@@ -97,8 +107,8 @@ class Deliverer:
         if due_in > 0:
             await asyncio.sleep(due_in)
         endpoint = await self._endpoints.get(uuid.UUID(task["endpoint_id"]))
-        if endpoint is None or endpoint.disabled:
-            reason = "endpoint_deleted" if endpoint is None else "endpoint_disabled"
+        reason = self._skip_reason(task, endpoint)
+        if reason is not None:
             log.info("delivery skipped (%s): message %s endpoint %s", reason, task["msg_id"], task["endpoint_id"])
             self._metrics.skipped.labels(reason).inc()
             skip_id = attempt_id(uuid.UUID(task["msg_id"]), uuid.UUID(task["endpoint_id"]), task["attempt_number"],
@@ -106,6 +116,7 @@ class Deliverer:
             record = skip_record(task, str(skip_id), reason, now())
             await self._record("DeliverySkipped", record, task)
             return
+        assert endpoint is not None
         try:
             secrets = self._endpoints.secrets(endpoint, now())
         except SecretKeyError:
@@ -116,11 +127,25 @@ class Deliverer:
             log.error("delivery skipped: endpoint %s has no active signing secret", endpoint.endpoint_id)
             self._metrics.skipped.labels("no_secret").inc()
             return
-        async with self._slots.hold(endpoint.endpoint_id):
+        async with contextlib.AsyncExitStack() as held:
+            async with self._throttle.turn(endpoint.endpoint_id, endpoint.rate_limit) as waited:
+                await held.enter_async_context(self._slots.hold(endpoint.endpoint_id))
+            if waited:
+                self._metrics.throttled.observe(waited)
             self._metrics.lag.observe(max(0.0, (now() - task["due_at"]).total_seconds()))
             record = await self._attempt(task, endpoint, secrets, picked_up)
+        self._superseded.delivered(task, record["status"] == "success")
         with self._slots.recording():  # no await between the two: a stop cannot slip in and lose the record
             await self._record("AttemptFinished", record, task)
+
+    def _skip_reason(self, task: Mapping[str, Any], endpoint: Endpoint | None) -> str | None:
+        if endpoint is None:
+            return "endpoint_deleted"
+        if endpoint.disabled:
+            return "endpoint_disabled"
+        if self._superseded.supersedes(task):
+            return "superseded_by_manual"
+        return None
 
     async def _record(self, name: str, record: Mapping[str, Any], task: Mapping[str, Any]) -> None:
         """Write the attempt (or skip) with its outcome header, so the status fold and the scheduler

@@ -19,7 +19,7 @@ from typing import Any
 
 from aiokafka.errors import KafkaError
 
-from hookstream.domain.custom_headers import deliverable
+from hookstream.domain.custom_headers import deliverable, metadata_headers
 from hookstream.domain.directory import Endpoint
 from hookstream.domain.signing import webhook_headers
 from hookstream.foundation.secrets import SecretBox
@@ -46,8 +46,10 @@ def request_headers(
     svix_names: bool,
     user_agent: str,
 ) -> dict[str, str]:
-    """The endpoint's custom headers, then ours, which a custom header cannot replace."""
-    headers = deliverable(endpoint.headers)
+    """The endpoint's custom headers, its delivery metadata (which overrides them, as in Outpost), then ours,
+    which neither can replace."""
+    metadata = metadata_headers(endpoint.delivery_metadata)
+    headers = {k: v for k, v in deliverable(endpoint.headers).items() if k.lower() not in metadata} | metadata
     headers |= {"Content-Type": "application/json", "User-Agent": user_agent}
     return headers | webhook_headers(webhook_id, timestamp, body, secrets, svix_names=svix_names)
 

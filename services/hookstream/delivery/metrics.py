@@ -33,6 +33,10 @@ class DeliveryMetrics:
             "hookstream_delivery_start_lag_seconds", "Task due to request start: how far behind the worker runs",
             buckets=LATENCY_BUCKETS, registry=self.registry,
         )  # fmt: skip
+        self.throttled = Histogram(
+            "hookstream_delivery_throttle_wait_seconds", "How long a task waited for its endpoint's rate limit",
+            buckets=LATENCY_BUCKETS, registry=self.registry,
+        )  # fmt: skip
         self.in_flight = Gauge("hookstream_delivery_in_flight", "Requests being sent right now", registry=self.registry)
         self.buffered = Gauge(
             "hookstream_delivery_buffered_tasks", "Tasks read from the log and not yet committed",

@@ -107,7 +107,7 @@ def attempt_record(
     if retry_policy is not None:
         result = AttemptResult(
             task["attempt_number"], task["trigger"] == "manual", verdict.success, exchange.status,
-            header(exchange.headers, "Retry-After"),
+            header(exchange.headers, "Retry-After"), task.get("eligible_for_retry", True),
         )  # fmt: skip
         decision = next_retry(retry_policy, result, times.finished, retry_rng(this_attempt))
     next_at = decision.next_attempt_at(times.finished)

@@ -57,3 +57,12 @@ def headers_problem(headers: Mapping[str, str]) -> str | None:
 def deliverable(headers: Mapping[str, str]) -> dict[str, str]:
     """The custom headers the worker may send: reserved or malformed ones (written before validation) dropped."""
     return {name: value for name, value in headers.items() if header_problem(name, value) is None}
+
+
+METADATA_PREFIX = "x-outpost-"
+"""Outpost's default header prefix: a destination's ``delivery_metadata`` key ``k`` is sent as ``x-outpost-k``."""
+
+
+def metadata_headers(metadata: Mapping[str, str]) -> dict[str, str]:
+    """A destination's delivery metadata as the headers every attempt carries, filtered like custom headers."""
+    return deliverable({METADATA_PREFIX + key: value for key, value in metadata.items()})

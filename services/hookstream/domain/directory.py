@@ -67,6 +67,7 @@ class Endpoint:
     metadata: Mapping[str, str] = field(default_factory=dict)
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    delivery_metadata: Mapping[str, str] = field(default_factory=dict)  # last: positional construction stays
 
     @property
     def rule(self) -> EndpointRule:
@@ -165,6 +166,7 @@ def endpoint_from_record(record: Mapping[str, Any]) -> Endpoint:
         rate_limit=record.get("rate_limit"),
         uid=record.get("uid"),
         metadata=dict(record.get("metadata") or {}),
+        delivery_metadata=dict(record.get("delivery_metadata") or {}),
         created_at=record.get("created_at"),
         updated_at=record.get("updated_at"),
     )
@@ -190,6 +192,7 @@ def endpoint_record(endpoint: Endpoint, *, updated_at: datetime | None = None, *
         "rate_limit": endpoint.rate_limit,
         "uid": endpoint.uid,
         "metadata": dict(endpoint.metadata),
+        "delivery_metadata": dict(endpoint.delivery_metadata),
         "secrets": [
             {"ciphertext": s.ciphertext, "key_id": s.key_id, "created_at": s.created_at, "expires_at": s.expires_at}
             for s in endpoint.secrets

@@ -1,5 +1,9 @@
 """Per-key token buckets: a sustained rate with a burst allowance, and how long to wait when empty.
 
+Two uses: :class:`RateLimiter` refuses past the rate (the API answers 429);
+:class:`Pacer` never refuses, it says how long the next start must wait
+(delivery to an endpoint with a ``throttleRate``).
+
 Each key (one bearer token) has a bucket of ``burst`` tokens that refills
 at ``rate`` per second; a request takes one. The clock is an argument, so
 the arithmetic is tested without sleeping.
@@ -84,3 +88,42 @@ class RateLimiter:
             if now - oldest.at < self.refill_s:
                 return
             del self._buckets[key]
+
+
+class Pacer:
+    """Per-key schedule of starts at most ``rate`` per second: how long the next one must wait.
+
+    The same bucket as :class:`RateLimiter`, except that an empty bucket is
+    not a refusal: the caller reserves the next token and waits for it. It is
+    kept as the time the bucket is full again (the "theoretical arrival
+    time" of the generic cell rate algorithm): a reservation at ``now`` starts
+    at ``max(now, full_at - (burst - 1) / rate)`` and moves ``full_at`` one
+    interval on. Starts are therefore spaced ``1 / rate`` apart after the
+    first ``burst``, measured from the schedule and not from when the caller
+    woke, so late wake-ups do not drift the rate down. The rate is given per
+    call (each endpoint has its own, and it can change between calls).
+
+    A key whose bucket is full again is indistinguishable from a new one, so
+    such keys are swept (at most once a second): memory is the keys that
+    reserved within the last interval, not every key ever seen.
+    """
+
+    def __init__(self) -> None:
+        self._full_at: dict[str, float] = {}
+        self._swept = -math.inf
+
+    def __len__(self) -> int:
+        return len(self._full_at)
+
+    def reserve(self, key: str, rate: float, now: float, burst: int = 1) -> float:
+        """Seconds from ``now`` until this start may happen (0: at once); ``rate`` must be positive."""
+        if rate <= 0 or burst < 1:
+            raise ValueError("a pace needs a positive rate and a burst of at least 1")
+        if now - self._swept >= 1.0:
+            self._swept = now
+            self._full_at = {k: t for k, t in self._full_at.items() if t > now}
+        interval = 1.0 / rate
+        full_at = max(self._full_at.get(key, now), now)
+        start = max(now, full_at - (burst - 1) * interval)
+        self._full_at[key] = full_at + interval
+        return start - now

@@ -83,6 +83,7 @@ class AttemptResult:
     success: bool
     status_code: int | None
     retry_after: str | None = None  # the raw header value, if the receiver sent one
+    eligible: bool = True  # the message's eligible_for_retry (Outpost): False, no automatic retry
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +140,7 @@ def next_retry(policy: RetryPolicy, attempt: AttemptResult, now: datetime, rng: 
     """The decision for one finished attempt; ``now`` is when it finished (for HTTP-date Retry-After)."""
     if attempt.success:
         return SUCCEEDED
-    if attempt.manual or attempt.attempt_number >= policy.max_attempts:
+    if attempt.manual or not attempt.eligible or attempt.attempt_number >= policy.max_attempts:
         return NOT_RETRIED
     if attempt.status_code in RETRY_AFTER_STATUSES:
         asked = parse_retry_after(attempt.retry_after, now)

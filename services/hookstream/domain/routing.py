@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from hookstream.domain.directory import Directory
-from hookstream.domain.matching import MessageFacts, match_endpoints
+from hookstream.domain.directory import Directory, Endpoint
+from hookstream.domain.matching import EndpointRule, MessageFacts, match_endpoints
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,13 +45,18 @@ def message_facts(message: Mapping[str, Any]) -> MessageFacts:
     )
 
 
-# A MessageAccepted whose metadata names an endpoint under this key goes to that endpoint only (if it matches):
-# Svix's "send example" is a message for one endpoint, the rest of the application's endpoints never see it.
-ONLY_ENDPOINT = "hookstream.only_endpoint"
+def addressed(message: Mapping[str, Any], endpoints: Iterable[Endpoint]) -> list[EndpointRule]:
+    """The rules the message is matched against: every endpoint's, or the one its ``destination_id`` names."""
+    only = message.get("destination_id")
+    return [e.rule for e in endpoints if only is None or str(e.endpoint_id) == only]
 
 
 def route(message: Mapping[str, Any], view: Directory, now: datetime) -> Routed | UnknownApplication:
-    """One first-attempt DeliveryTask record per matching endpoint, due at once."""
+    """One first-attempt DeliveryTask record per matching endpoint, due at once.
+
+    A message naming a ``destination_id`` goes to that endpoint only, and only
+    if it matches like any other (Outpost: enabled, topic, filter).
+    """
     try:
         app_id = uuid.UUID(message["app_id"])
     except ValueError:
@@ -59,10 +64,7 @@ def route(message: Mapping[str, Any], view: Directory, now: datetime) -> Routed 
     if app_id not in view.applications:
         return UnknownApplication(f"application {app_id} does not exist")
     facts = message_facts(message)
-    matched = match_endpoints(facts, (endpoint.rule for endpoint in view.endpoints_of(app_id)))
-    only = facts.metadata.get(ONLY_ENDPOINT)
-    if only is not None:
-        matched = [rule for rule in matched if str(rule.endpoint_id) == only]
+    matched = match_endpoints(facts, addressed(message, view.endpoints_of(app_id)))
     tasks = [
         {
             "msg_id": message["msg_id"],
@@ -78,6 +80,7 @@ def route(message: Mapping[str, Any], view: Directory, now: datetime) -> Routed 
             "channels": list(message.get("channels") or ()),
             "payload": message["payload"],
             "accepted_at": message["accepted_at"],
+            "eligible_for_retry": message.get("eligible_for_retry", True),
         }
         for rule in matched
     ]

@@ -17,18 +17,18 @@ from aiohttp import web
 
 from hookstream.api import openapi
 from hookstream.api.context import API_CONTEXT, ApiContext
-from hookstream.api.outpost import attempts, destinations, events, publish, tenants, topics
+from hookstream.api.outpost import attempts, destinations, events, health, publish, tenants, topics
 from hookstream.api.outpost.auth import bearer_auth
 from hookstream.api.outpost.errors import ERRORS, outpost_errors
 from hookstream.api.outpost.shapes import SCHEMAS
 from hookstream.api.requestid import install_log_filter, request_ids
 from hookstream.api.spec import Operation
-from hookstream.foundation.ops import METRICS, Metrics
+from hookstream.foundation.ops import HEALTH_CHECKS, METRICS, Check, Metrics
 
 PREFIX = "/api/v1"
 OPERATIONS: tuple[Operation, ...] = (
     *tenants.OPERATIONS, *destinations.OPERATIONS, *attempts.DESTINATION_OPERATIONS, *topics.OPERATIONS,
-    *publish.OPERATIONS, *events.OPERATIONS, *attempts.OPERATIONS,
+    *publish.OPERATIONS, *events.OPERATIONS, *attempts.OPERATIONS, *health.OPERATIONS,
 )  # fmt: skip
 DIALECT = openapi.Dialect("outpost", PREFIX, OPERATIONS, schemas=SCHEMAS, errors=ERRORS)
 _BODY_OVERHEAD = 64 * 1024
@@ -38,7 +38,7 @@ def _resource(op: Operation) -> str:
     return "/" + op.path.split("/")[1]
 
 
-def mount(parent: web.Application, ctx: ApiContext, metrics: Metrics) -> None:
+def mount(parent: web.Application, ctx: ApiContext, checks: dict[str, Check], metrics: Metrics) -> None:
     """One sub-application per resource prefix, and the dialect listed for ``/openapi.json``."""
     grouped: dict[str, list[Operation]] = defaultdict(list)
     for op in OPERATIONS:
@@ -48,6 +48,7 @@ def mount(parent: web.Application, ctx: ApiContext, metrics: Metrics) -> None:
         app = web.Application(middlewares=[request_ids, outpost_errors, bearer_auth],
                               client_max_size=ctx.settings.api_max_payload_bytes + _BODY_OVERHEAD)  # fmt: skip
         app[API_CONTEXT] = ctx
+        app[HEALTH_CHECKS] = checks
         app[METRICS] = metrics  # the parent's request counter reads it from the matched (sub-)application
         for op in ops:
             app.router.add_route(op.method, op.path.removeprefix(resource), op.handler)

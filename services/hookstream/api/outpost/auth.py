@@ -16,9 +16,14 @@ from hookstream.api.auth import bearer, scope_of, set_scope
 from hookstream.api.context import API_CONTEXT
 from hookstream.api.outpost.errors import Handler, OutpostError
 
+OPEN_PATHS = frozenset({"/api/v1/healthz"})
+"""Answered without a token, as Outpost does."""
+
 
 @web.middleware
 async def bearer_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.path in OPEN_PATHS:
+        return await handler(request)
     token = bearer(request)
     if token is None:
         raise OutpostError(401, "missing bearer token")

@@ -3,8 +3,9 @@
 ``topics`` are the endpoint's event types (``"*"``: every type), ``filter``
 its payload filter (domain/payload_filter.py, Outpost's operators),
 ``config.url`` its URL, ``config.custom_headers`` (a JSON object as a
-string) its headers, ``credentials.secret`` its signing secret, sealed with
-the deployment's SecretBox before it reaches the log. A given ``id`` becomes
+string) its headers, ``delivery_metadata`` more headers on every attempt
+(``x-outpost-<key>``, Outpost's default prefix), ``credentials.secret`` its
+signing secret, sealed with the deployment's SecretBox before it reaches the log. A given ``id`` becomes
 the endpoint's ``uid``. Writes are EndpointUpserted / EndpointDeleted.
 """
 
@@ -27,7 +28,7 @@ from hookstream.api.outpost.errors import OutpostError, invalid
 from hookstream.api.outpost.shapes import ALL_TOPICS, destination_out, ref, topics_of
 from hookstream.api.outpost.tenants import NAME_PATTERN, TENANT_ID
 from hookstream.api.spec import Operation, Param, Response, read_body, read_params
-from hookstream.domain.custom_headers import headers_problem
+from hookstream.domain.custom_headers import METADATA_PREFIX, headers_problem
 from hookstream.domain.ids import generate_id
 from hookstream.domain.matching import InvalidFilter, validate_filter
 from hookstream.domain.signing import MAX_SECRET_BYTES, MIN_SECRET_BYTES, InvalidSecret, decode_secret, generate_secret
@@ -43,7 +44,7 @@ _CREDENTIALS = {"type": "object", "additionalProperties": False, "properties": {
 _COMMON = {
     "type": {"enum": ["webhook"], "description": "hookstream delivers to webhook destinations only"},
     "topics": _TOPICS, "filter": {"type": ["object", "null"]}, "credentials": _CREDENTIALS,
-    "delivery_metadata": {"type": ["object", "null"]}, "disabled_at": _NULLABLE_TIME,
+    "disabled_at": _NULLABLE_TIME,
 }  # fmt: skip
 _CONFIG = {"type": "object", "additionalProperties": False,
            "properties": {"url": {"type": "string", "minLength": 1}, "custom_headers": {"type": "string"}}}  # fmt: skip
@@ -52,12 +53,15 @@ CREATE_BODY = {
     "properties": {**_COMMON, "id": {"type": "string", "pattern": NAME_PATTERN},
                    "config": {**_CONFIG, "required": ["url"]},
                    "metadata": {"type": ["object", "null"], "additionalProperties": {"type": "string"}},
+                   "delivery_metadata": {"type": ["object", "null"], "additionalProperties": {"type": "string"}},
                    "created_at": _NULLABLE_TIME, "updated_at": _NULLABLE_TIME},
 }  # fmt: skip
 UPDATE_BODY = {
     "type": "object", "required": ["type"], "additionalProperties": False,
     "properties": {**_COMMON, "config": _CONFIG,
-                   "metadata": {"type": ["object", "null"], "additionalProperties": {"type": ["string", "null"]}}},
+                   "metadata": {"type": ["object", "null"], "additionalProperties": {"type": ["string", "null"]}},
+                   "delivery_metadata": {"type": ["object", "null"],
+                                         "additionalProperties": {"type": ["string", "null"]}}},
 }  # fmt: skip
 
 
@@ -105,11 +109,13 @@ def _topics(ctx: ApiContext, topics: str | list[str]) -> list[str]:
 
 def _fields(ctx: ApiContext, body: Mapping[str, Any]) -> dict[str, Any]:
     """The endpoint record fields the body sets (only those present: update is a partial change)."""
-    if body.get("delivery_metadata"):
-        raise invalid("delivery_metadata", "is not supported by hookstream (use config.custom_headers)")
     for name in ("previous_secret", "previous_secret_invalid_at"):
         if name in (body.get("credentials") or {}):
             raise invalid(f"credentials.{name}", "is set by rotating the secret, not written")
+    given = {METADATA_PREFIX + k: v for k, v in (body.get("delivery_metadata") or {}).items() if v is not None}
+    problem = headers_problem(given) if given else None
+    if problem:
+        raise invalid("delivery_metadata", f"is sent as x-outpost-<key> headers: {problem}")
     fields: dict[str, Any] = {}
     if "topics" in body:
         fields["filter_types"] = _topics(ctx, body["topics"])
@@ -164,7 +170,8 @@ async def create(request: web.Request) -> web.Response:
         return {
             "endpoint_id": str(generate_id()), "app_id": str(app_id), "description": "", "disabled": False,
             "filter_types": [], "channels": [], "payload_filter": None, "headers": {}, "rate_limit": None,
-            "uid": body.get("id"), "metadata": body.get("metadata") or {}, **fields,
+            "uid": body.get("id"), "metadata": body.get("metadata") or {},
+            "delivery_metadata": body.get("delivery_metadata") or {}, **fields,
             "secrets": [ctx.box.sealed(secret, now)], **({"created_at": created} if created else {}),
         }  # fmt: skip
 
@@ -215,7 +222,8 @@ async def _change(request: web.Request, op: Operation, changes: dict[str, Any]) 
 
 
 async def update(request: web.Request) -> web.Response:
-    """PATCH: fields present replace (``filter`` null or ``{}`` clears), ``metadata`` keys set to null go away,
+    """PATCH: fields present replace (``filter`` null or ``{}`` clears), ``metadata`` and ``delivery_metadata``
+    keys set to null go away,
     a new ``credentials.secret`` or ``rotate_secret`` rotates (the old secret signs for 24 h more)."""
     ctx = request.app[API_CONTEXT]
     app, _ = await _target(ctx, request, UPDATE)  # another tenant's ids are a 404 before the body is judged
@@ -228,9 +236,11 @@ async def update(request: web.Request) -> web.Response:
     def change(current: Record | None) -> Record:
         assert current is not None
         fields = dict(changes)
-        if "metadata" in body:
-            merged = {**current["metadata"], **(body["metadata"] or {})} if body["metadata"] is not None else {}
-            fields["metadata"] = {k: v for k, v in merged.items() if v is not None}
+        for name in ("metadata", "delivery_metadata"):  # merge-patch, as Outpost does both
+            if name in body:
+                given = body[name]
+                merged = {**(current.get(name) or {}), **(given or {})} if given is not None else {}
+                fields[name] = {k: v for k, v in merged.items() if v is not None}
         if secret is not None:
             fields["secrets"] = ctx.box.rotated(current["secrets"], secret, datetime.now(UTC), ROTATION_GRACE)
         return fields

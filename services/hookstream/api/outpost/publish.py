@@ -6,6 +6,11 @@ nothing on the log (the router dedupes again on the log, so two API
 processes racing on one id still deliver once). ``destination_ids`` are the
 destinations the event matches now (enabled, topic, filter), decided by the
 same pure matcher the router uses.
+
+``destination_id`` sends the event to that destination alone, if it matches
+it like any other; ``eligible_for_retry: false`` means a failed delivery is
+not retried automatically (a manual retry still works). Both ride on the
+MessageAccepted record, so the router and the retry decision honour them.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from hookstream.api.spec import Operation, Response, read_body
 from hookstream.domain.directory import endpoint_from_record
 from hookstream.domain.ids import generate_id
 from hookstream.domain.matching import match_endpoints
-from hookstream.domain.routing import message_facts
+from hookstream.domain.routing import addressed, message_facts
 
 BODY = {
     "type": "object", "required": ["data"], "additionalProperties": False,
@@ -44,7 +49,7 @@ BODY = {
 def matched(ctx: ApiContext, app: dict[str, Any], record: dict[str, Any]) -> list[str]:
     """Destination ids the message is routed to, by the router's own rule over the current config."""
     endpoints = {uuid.UUID(e["endpoint_id"]): e for e in ctx.records.endpoints_of(lookup.app_uuid(app))}
-    rules = [endpoint_from_record(e).rule for e in endpoints.values()]
+    rules = addressed(record, (endpoint_from_record(e) for e in endpoints.values()))
     routed = match_endpoints(message_facts(record), rules)
     return [lookup.destination_id(endpoints[rule.endpoint_id]) for rule in routed]
 
@@ -70,16 +75,21 @@ def _time(body: dict[str, Any]) -> datetime:
     return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
+def _only(ctx: ApiContext, app_id: uuid.UUID, ref: str | None) -> str | None:
+    """The endpoint a ``destination_id`` names, as the router compares it; a ref naming no destination of the
+    tenant is kept as given and matches nothing (Outpost answers 202 with no destination_ids, as here)."""
+    if ref is None:
+        return None
+    found = lookup.find_destination(ctx, app_id, ref)
+    return str(found["endpoint_id"]) if found is not None else ref
+
+
 async def publish(request: web.Request) -> web.Response:
     ctx = request.app[API_CONTEXT]
     require_admin(request, "publishing")
     body = await read_body(request, PUBLISH)
     if "tenant_id" not in body:
         raise invalid("tenant_id", "is required")
-    if "destination_id" in body:
-        raise invalid("destination_id", "is not supported: hookstream routes every event by topic and filter")
-    if body.get("eligible_for_retry") is False:
-        raise invalid("eligible_for_retry", "false is not supported: failed deliveries follow the retry schedule")
     try:
         encoded = encode_payload(ctx, body["data"])
     except PayloadTooLarge as error:
@@ -90,6 +100,8 @@ async def publish(request: web.Request) -> web.Response:
         "msg_id": str(generate_id()), "app_id": str(app_id), "event_type": _topic(ctx, body),
         "event_id": body.get("id"), "channels": [], "payload": encoded, "tags": [], "accepted_at": _time(body),
         "source": "http", "metadata": body.get("metadata") or {},
+        "destination_id": _only(ctx, app_id, body.get("destination_id")),
+        "eligible_for_retry": body.get("eligible_for_retry", True),
     }  # fmt: skip
     destinations = matched(ctx, app, record)
     duplicate = not await accept_message(ctx, record)

@@ -57,7 +57,7 @@ def destination_base(app: Mapping[str, Any], endpoint: Mapping[str, Any]) -> dic
         "created_at": iso(endpoint.get("created_at") or endpoint["updated_at"]),
         "updated_at": iso(endpoint["updated_at"]),
         "filter": json.loads(payload_filter) if payload_filter else None,
-        "delivery_metadata": None,
+        "delivery_metadata": dict(endpoint.get("delivery_metadata") or {}) or None,
         "metadata": dict(endpoint.get("metadata") or {}) or None,
         "target": endpoint["url"],
         "target_url": endpoint["url"],
@@ -98,7 +98,7 @@ def event_out(
         "matched_destination_ids": matched,
         "topic": message["event_type"],
         "time": iso(message["accepted_at"]),
-        "eligible_for_retry": True,
+        "eligible_for_retry": message.get("eligible_for_retry", True),
         "metadata": dict(message["metadata"]) if message.get("metadata") else None,
     }
     if with_data:

@@ -5,7 +5,7 @@ event type's schema version ``"1"`` (``svix.ping`` needs no event type and
 sends ``{"success": true}``); an event type without one is a 400
 ``invalid_scheme``. The message is accepted like any other (listed, with its
 attempts) but routed to this endpoint alone, and only if the endpoint takes
-that event type (``domain.routing.ONLY_ENDPOINT``).
+that event type (its ``destination_id``, as an Outpost publish naming one destination).
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from hookstream.api.svix.params import APP_ID, ENDPOINT_ID, IDEMPOTENCY_KEY, nam
 from hookstream.api.svix.schemas import ref
 from hookstream.api.svix.shapes import message_out
 from hookstream.domain.ids import generate_id
-from hookstream.domain.routing import ONLY_ENDPOINT
 
 PING = "svix.ping"
 _PING_PAYLOAD = b'{"success":true}'
@@ -52,7 +51,7 @@ async def send_example(request: web.Request) -> web.Response:
     record = {
         "msg_id": str(generate_id()), "app_id": str(app_id), "event_type": event_type, "event_id": None,
         "channels": [], "payload": await _example(ctx, event_type), "tags": [], "accepted_at": datetime.now(UTC),
-        "source": "http", "metadata": {ONLY_ENDPOINT: str(uuid.UUID(endpoint["endpoint_id"]))},
+        "source": "http", "metadata": {}, "destination_id": str(uuid.UUID(endpoint["endpoint_id"])),
     }  # fmt: skip
     await accept_message(ctx, record)
     return web.json_response(message_out(record, with_content=True))
