@@ -77,6 +77,14 @@ def test_bodies_inflate(encoding: str, pack) -> None:  # type: ignore[no-untyped
     assert decompress(pack(b"SELECT 1"), encoding) == b"SELECT 1"
 
 
+def test_every_lz4_frame_of_a_body_is_inflated() -> None:
+    """clickhouse-connect sends a large insert as one lz4 frame per block: none may be dropped."""
+    blocks = [bytes([n]) * 100_000 for n in range(3)]
+    assert decompress(b"".join(lz4.frame.compress(block) for block in blocks), "lz4") == b"".join(blocks)
+    with pytest.raises(ClickHouseError):
+        decompress(lz4.frame.compress(blocks[0]) + lz4.frame.compress(blocks[1])[:50], "lz4")
+
+
 def test_a_corrupt_body_is_a_clickhouse_error() -> None:
     with pytest.raises(ClickHouseError) as corrupt:
         decompress(b"not lz4", "lz4")

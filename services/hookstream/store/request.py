@@ -83,9 +83,7 @@ def decompress(body: bytes, encoding: str) -> bytes:
         if encoding in ("", "identity"):
             return body
         if encoding == "lz4":
-            import lz4.frame
-
-            return lz4.frame.decompress(body)
+            return _lz4_frames(body)
         if encoding == "zstd":
             try:
                 from compression import zstd  # type: ignore[import-not-found]
@@ -99,6 +97,21 @@ def decompress(body: bytes, encoding: str) -> bytes:
     except Exception as exc:
         raise ClickHouseError.raised(CANNOT_DECOMPRESS, f"Cannot decompress the {encoding} body: {exc}") from exc
     raise ClickHouseError.raised(BAD_ARGUMENTS, f"Unknown Content-Encoding {encoding!r}")
+
+
+def _lz4_frames(body: bytes) -> bytes:
+    """Every frame of an lz4 body, in order. clickhouse-connect streams a large insert as one frame per block
+    (8,192 rows of a wide table), and ``lz4.frame.decompress`` stops after the first, dropping the rest."""
+    import lz4.frame
+
+    out = []
+    while body:
+        frame = lz4.frame.LZ4FrameDecompressor()
+        out.append(frame.decompress(body))
+        if not frame.eof:
+            raise ValueError("the body ends inside an lz4 frame")
+        body = frame.unused_data
+    return b"".join(out)
 
 
 def parameters(query: Mapping[str, str], headers: Mapping[str, str]) -> dict[str, str]:
