@@ -26,9 +26,14 @@ from typing import Any
 # recorder the chaos suite shares importable here too.
 sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
 
+from clickhouse_connect.driver import Client
+from tests.support import builders  # noqa: F401  (the drivers import it from here)
 from tests.support.results import report  # noqa: F401  (the drivers import it from here)
 
+from hookstream.foundation.settings import Settings, all_env_names, settings_env
+from hookstream.runtime.clickhouse import connect
 from hookstream.runtime.local_kafka import free_port
+from hookstream.runtime.local_store import RunningStore, start_store, wait_for_store
 
 RECEIVERS = r"""
 import asyncio, json, sys, time
@@ -102,6 +107,82 @@ def http(method: str, url: str, token: str | None = None, body: Any = None, time
             return response.status, json.loads(raw) if raw else None
     except urllib.error.HTTPError as error:
         return error.code, error.read()
+
+
+class Store:
+    """`hookstream store` on ``path`` in a process of its own, as dev runs it: the drivers reach it over HTTP.
+
+    Started with the suite's starter (``hookstream.runtime.local_store``); its RSS is reported apart from the
+    Python roles', like the broker's JVM.
+    """
+
+    def __init__(self, path: Path) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+        self.log_path = path.parent / f"{path.name}.log"
+        with self.log_path.open("a") as log:
+            self.process = start_store(path, log)
+        self.running: RunningStore = wait_for_store(self.process, path)
+
+    def url(self) -> str:
+        """``CLICKHOUSE_URL`` for the writer, as dev gives its roles."""
+        return self.running.clickhouse_url()
+
+    def client(self, database: str) -> Client:
+        return connect(self.url(), database)
+
+    def rss_mb(self) -> float:
+        return rss_mb(self.process.pid)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=60)  # in-flight merges end, the engine closes its parts
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+        assert self.process.stdout is not None
+        self.process.stdout.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+
+def start_roles(
+    settings: Settings, roles: str, log: Path, timeout_s: float = 90
+) -> tuple[subprocess.Popen[bytes], int]:
+    """`hookstream run --roles <roles>` as deployed, every setting passed resolved; (process, its HTTP port)."""
+    port = free_port()
+    env = {name: value for name, value in os.environ.items() if name not in all_env_names()}
+    env.update(settings_env(settings.replace(http_host="127.0.0.1", http_port=port)))
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(Path(__file__).resolve().parents[1] / "services"),
+                                                    os.environ.get("PYTHONPATH", "")) if p)  # fmt: skip
+    with log.open("ab") as out:
+        process = subprocess.Popen([sys.executable, "-m", "hookstream.cli", "run", "--roles", roles], env=env,
+                                   stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"hookstream run --roles {roles} exited with {process.returncode}; see {log}")
+        try:
+            if http("GET", f"http://127.0.0.1:{port}/health", timeout=2)[0] == 200:
+                return process, port
+        except OSError:
+            pass
+        time.sleep(0.3)
+    process.kill()
+    raise RuntimeError(f"hookstream run --roles {roles} did not become healthy; see {log}")
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout_s: float = 30) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
 
 
 class Receivers:
