@@ -77,22 +77,74 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 
 def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+    """VmRSS in MiB; NaN when the process is gone (or a zombie)."""
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return float("nan")
+    for line in lines:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
 
 
-def java_children(pid: int) -> list[int]:
-    out = subprocess.run(["pgrep", "-P", str(pid), "java"], capture_output=True, text=True, check=False).stdout
-    return [int(line) for line in out.split()]
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (children, theirs, ...), read from /proc: whatever layout started them."""
+    parents: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        children = sorted(parents.get(todo.pop(), []))
+        found += children
+        todo += children
+    return found
 
 
-def python_children(pid: int, command: str = "run") -> list[int]:
-    """The role processes `hookstream dev` runs (`hookstream run --roles router,deliver`), or its `store`."""
-    out = subprocess.run(["pgrep", "-P", str(pid), "-f", f"hookstream.cli {command}"], capture_output=True,
-                         text=True, check=False).stdout  # fmt: skip
-    return [int(line) for line in out.split()]
+def process_name(pid: int) -> str:
+    """A process named by its command line: ``dev``, ``store``, the roles of ``hookstream run --roles a,b``
+    (``a+b``), ``broker`` for Kafka's JVM, else its program's name."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+    except OSError:
+        return "gone"
+    program = Path(argv[0]).name
+    if program == "java" or any(arg.startswith("kafka.") for arg in argv):
+        return "broker"
+    for n, arg in enumerate(argv[:-1]):
+        if arg == "hookstream.cli" or Path(arg).name == "hookstream":
+            command = argv[n + 1]
+            if command == "run":
+                roles = argv[argv.index("--roles") + 1] if "--roles" in argv[:-1] else ""
+                return "+".join(roles.split(",")) if roles else "run"
+            return command
+    return program
+
+
+NOT_PYTHON_ROLES = ("store", "broker")
+"""Reported apart: the store holds ClickHouse (a server in production) and the broker is Kafka's JVM."""
+
+
+def memory(pid: int) -> dict[str, float]:
+    """RSS in MB of ``pid`` and every process below it, one ``<name>_mb`` column each (``#2``, ... when a name
+    repeats, e.g. several delivery processes), and ``python_mb``: the Python roles together, store and broker
+    apart."""
+    columns: dict[str, float] = {}
+    python = 0.0
+    seen: dict[str, int] = {}
+    for each in [pid, *descendants(pid)]:
+        name = process_name(each)
+        size = rss_mb(each)
+        if name == "gone" or size != size:  # exited between the listing and the read (NaN)
+            continue
+        seen[name] = seen.get(name, 0) + 1
+        columns[f"{name}_mb" if seen[name] == 1 else f"{name} #{seen[name]}_mb"] = size
+        python += size if name not in NOT_PYTHON_ROLES else 0.0
+    return {"python_mb": python, **columns}
 
 
 def http(method: str, url: str, token: str | None = None, body: Any = None, timeout: float = 30) -> tuple[int, Any]:
@@ -229,6 +281,9 @@ class Dev:
         self.log = (self.work / "dev.log").open("wb")
         self.process = subprocess.Popen([sys.executable, "-m", "hookstream.cli", "dev"], env=full_env,
                                         stdout=self.log, stderr=subprocess.STDOUT)  # fmt: skip
+        # The API is served on dev's configured port, whichever of its processes answers there (its role
+        # processes print their own "hookstream is up" lines into the same log, on ports of their own).
+        self.base = f"http://127.0.0.1:{self.port}"
         deadline = time.monotonic() + 180
         while True:
             if self.process.poll() is not None:
@@ -244,10 +299,6 @@ class Dev:
         self.token = (self.work / "data" / "operator_token").read_text().strip()
         ports = json.loads((self.work / "data" / "kafka" / "ports.json").read_text())
         self.bootstrap = f"127.0.0.1:{ports['client']}"
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     def api(self, method: str, path: str, body: Any = None) -> Any:
         status, answer = http(method, self.base + "/api/v1" + path, self.token, body)
@@ -265,20 +316,14 @@ class Dev:
                 total += float(line.rsplit(" ", 1)[1])
         return total
 
-    def python_rss_mb(self) -> float:
-        """The dev process and its role processes together: the Python side of the deployment."""
-        return rss_mb(self.process.pid) + sum(rss_mb(pid) for pid in python_children(self.process.pid))
+    def memory(self) -> dict[str, float]:
+        """RSS by process of the deployment dev runs (harness.memory): python_mb, dev_mb, store_mb, broker_mb,
+        one column per role process."""
+        return memory(self.process.pid)
 
-    def dev_rss_mb(self) -> float:
-        """The dev process alone (the API, the projector, status, scheduler)."""
-        return rss_mb(self.process.pid)
-
-    def store_rss_mb(self) -> float:
-        """The store, the process holding chDB, reported apart like the broker's JVM."""
-        return sum(rss_mb(pid) for pid in python_children(self.process.pid, "store"))
-
-    def broker_rss_mb(self) -> float:
-        return sum(rss_mb(pid) for pid in java_children(self.process.pid))
+    def pid_of(self, name: str) -> int | None:
+        """The first process below dev named ``name`` (process_name), e.g. ``api`` wherever dev serves it."""
+        return next((pid for pid in descendants(self.process.pid) if process_name(pid) == name), None)
 
     def stop(self) -> None:
         self.process.terminate()
