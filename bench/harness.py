@@ -321,9 +321,9 @@ class Dev:
         one column per role process."""
         return memory(self.process.pid)
 
-    def pid_of(self, name: str) -> int | None:
-        """The first process below dev named ``name`` (process_name), e.g. ``api`` wherever dev serves it."""
-        return next((pid for pid in descendants(self.process.pid) if process_name(pid) == name), None)
+    def processes(self) -> list[str]:
+        """The names (process_name) of dev and every process below it: the layout this run measured."""
+        return [process_name(pid) for pid in [self.process.pid, *descendants(self.process.pid)]]
 
     def stop(self) -> None:
         self.process.terminate()
