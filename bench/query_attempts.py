@@ -228,6 +228,7 @@ def insert(client: Client, rows: int, batch: int, seed: int) -> tuple[float, Tar
     targets = Targets([], [])
     spent = 0.0
     values: list[tuple] = []
+    written = 0
     for record in _attempts(rng, rows):
         values.append(attempt_row(record).values)
         if sample.random() < 4_000 / rows:  # ~4,000 targets, each attempt equally likely: busy endpoints more
@@ -236,7 +237,9 @@ def insert(client: Client, rows: int, batch: int, seed: int) -> tuple[float, Tar
             targets.messages.append((endpoint.app_id, uuid.UUID(record["msg_id"]), record["event_type"]))
         if len(values) >= batch:
             spent += _write(client, values)
-            values = []
+            written, values = written + len(values), []
+            if written * 10 // rows > (written - batch) * 10 // rows:  # a line per tenth: long inserts show progress
+                print(f"  {written:,} of {rows:,} attempts written ({spent:.0f} s in write_rows)")
     if values:
         spent += _write(client, values)
     write_rows(client, {"messages": [_message(*m).values for m in dict.fromkeys(targets.messages)]})
