@@ -291,7 +291,7 @@ def prepare(client: Client, args: argparse.Namespace, data_dir: Path) -> Prepare
     held = int(client.command("SELECT count() FROM attempts"))
     if manifest.exists():
         kept = json.loads(manifest.read_text())
-        if (kept["rows"], kept["seed"]) != (args.rows, args.seed) or held < args.rows:
+        if (kept["rows"], kept["seed"]) != (args.rows, args.seed) or held != args.rows:
             raise SystemExit(f"{data_dir} holds {held:,} attempts inserted for --rows {kept['rows']} --seed "
                              f"{kept['seed']}; give another --data-dir (or remove it) for these sizes")  # fmt: skip
         print(f"kept data in {data_dir}: {held:,} attempts (--rows {args.rows:,} --seed {args.seed}, inserted "
