@@ -168,11 +168,11 @@ class Store:
     Python roles', like the broker's JVM.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, max_memory_bytes: int | None = None) -> None:
         path.mkdir(parents=True, exist_ok=True)
         self.log_path = path.parent / f"{path.name}.log"
         with self.log_path.open("a") as log:
-            self.process = start_store(path, log)
+            self.process = start_store(path, log, max_memory_bytes=max_memory_bytes)
         self.running: RunningStore = wait_for_store(self.process, path)
 
     def url(self) -> str:

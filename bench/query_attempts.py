@@ -308,6 +308,7 @@ def prepare(client: Client, args: argparse.Namespace, data_dir: Path) -> Prepare
     print(f"background merges settled: {parts(client)} active parts in `attempts`")
     manifest.write_text(json.dumps({"rows": args.rows, "seed": args.seed, "batch": args.batch, "commit": _commit(),
                                     "at": datetime.now(UTC).isoformat(), "insert_rows_per_s": rate,
+                                    "store_max_memory_bytes": args.store_max_memory_bytes,
                                     "targets": _targets_json(targets)}))  # fmt: skip
     return Prepared(targets, rate, inserted_now=True)
 
@@ -546,7 +547,7 @@ async def main(args: argparse.Namespace) -> None:
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[attr-defined]  # progress shows through a pipe
     work = Path(tempfile.mkdtemp(prefix="hookstream-bench-query-"))
     data_dir = (args.data_dir or work / "data").resolve()
-    store = Store(data_dir / "store")
+    store = Store(data_dir / "store", args.store_max_memory_bytes)
     client = store.client(DATABASE)
     try:
         prepared = prepare(client, args, data_dir)
@@ -557,7 +558,7 @@ async def main(args: argparse.Namespace) -> None:
             "bench": "query_attempts", "at": datetime.now(UTC).isoformat(), "commit": _commit(),
             "machine": platform.machine(), "cpus": _cpus(), "rows": args.rows, "batch": args.batch,
             "insert_rows_per_s": prepared.insert_rows_per_s, "insert_reused": not prepared.inserted_now,
-            "seed": args.seed, "clickhouse": "store over HTTP",
+            "seed": args.seed, "clickhouse": "store over HTTP", "store_max_memory_bytes": args.store_max_memory_bytes,
         }  # fmt: skip
         first = "as inserted" if prepared.inserted_now else "as kept"
         phases = [] if args.merged_only else [(first, None)]
@@ -652,6 +653,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--insert-only", action="store_true",
                         help="insert into --data-dir (and let the merges settle), run no query")  # fmt: skip
     parser.add_argument("--no-api", action="store_true", help="time list_attempts only, not through the API")
+    parser.add_argument("--store-max-memory-bytes", type=int, default=None,
+                        help="HOOKSTREAM_STORE_MAX_MEMORY_BYTES of the store (default: the setting's, 2 GiB, which "
+                             "a 10M insert with its rollups outgrows; 0: chDB's own share of the machine)")  # fmt: skip
     args = parser.parse_args(argv)
     args.rows = args.rows or (20_000 if args.quick else 1_000_000)
     args.queries = args.queries or (100 if args.quick else 1_000)

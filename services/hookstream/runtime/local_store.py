@@ -57,6 +57,7 @@ def start_store(
     *,
     port: int = 0,
     log_level: str = "WARNING",
+    max_memory_bytes: int | None = None,
 ) -> subprocess.Popen[str]:
     """``hookstream store`` on ``path`` (a free port unless given), its banner on the returned process's stdout.
 
@@ -67,6 +68,8 @@ def start_store(
     env = {**os.environ, "PYTHONPATH": python_path, "HOOKSTREAM_LOG_LEVEL": log_level}
     if handles is not None:
         env["HOOKSTREAM_STORE_HANDLES"] = str(handles)
+    if max_memory_bytes is not None:
+        env["HOOKSTREAM_STORE_MAX_MEMORY_BYTES"] = str(max_memory_bytes)
     return subprocess.Popen(store_command(port, path), stdout=subprocess.PIPE, stderr=stderr, text=True, env=env)
 
 
