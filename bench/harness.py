@@ -26,10 +26,14 @@ from typing import Any
 # recorder the chaos suite shares importable here too.
 sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
 
-from tests.support import builders  # noqa: F401  (records of the log's contracts, for drivers that write them)
+from clickhouse_connect.driver import Client
+from tests.support import builders  # noqa: F401  (the drivers import it from here)
 from tests.support.results import report  # noqa: F401  (the drivers import it from here)
 
+from hookstream.foundation.settings import Settings, all_env_names, settings_env
+from hookstream.runtime.clickhouse import connect
 from hookstream.runtime.local_kafka import free_port
+from hookstream.runtime.local_store import RunningStore, start_store, wait_for_store
 
 RECEIVERS = r"""
 import asyncio, json, sys, time
@@ -74,22 +78,74 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 
 def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+    """VmRSS in MiB; NaN when the process is gone (or a zombie)."""
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return float("nan")
+    for line in lines:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
 
 
-def java_children(pid: int) -> list[int]:
-    out = subprocess.run(["pgrep", "-P", str(pid), "java"], capture_output=True, text=True, check=False).stdout
-    return [int(line) for line in out.split()]
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (children, theirs, ...), read from /proc: whatever layout started them."""
+    parents: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        children = sorted(parents.get(todo.pop(), []))
+        found += children
+        todo += children
+    return found
 
 
-def python_children(pid: int, command: str = "run") -> list[int]:
-    """The role processes `hookstream dev` runs (`hookstream run --roles router,deliver`), or its `store`."""
-    out = subprocess.run(["pgrep", "-P", str(pid), "-f", f"hookstream.cli {command}"], capture_output=True,
-                         text=True, check=False).stdout  # fmt: skip
-    return [int(line) for line in out.split()]
+def process_name(pid: int) -> str:
+    """A process named by its command line: ``dev``, ``store``, the roles of ``hookstream run --roles a,b``
+    (``a+b``), ``broker`` for Kafka's JVM, else its program's name."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+    except OSError:
+        return "gone"
+    program = Path(argv[0]).name
+    if program == "java" or any(arg.startswith("kafka.") for arg in argv):
+        return "broker"
+    for n, arg in enumerate(argv[:-1]):
+        if arg == "hookstream.cli" or Path(arg).name == "hookstream":
+            command = argv[n + 1]
+            if command == "run":
+                roles = argv[argv.index("--roles") + 1] if "--roles" in argv[:-1] else ""
+                return "+".join(roles.split(",")) if roles else "run"
+            return command
+    return program
+
+
+NOT_PYTHON_ROLES = ("store", "broker")
+"""Reported apart: the store holds ClickHouse (a server in production) and the broker is Kafka's JVM."""
+
+
+def memory(pid: int) -> dict[str, float]:
+    """RSS in MB of ``pid`` and every process below it, one ``<name>_mb`` column each (``#2``, ... when a name
+    repeats, e.g. several delivery processes), and ``python_mb``: the Python roles together, store and broker
+    apart."""
+    columns: dict[str, float] = {}
+    python = 0.0
+    seen: dict[str, int] = {}
+    for each in [pid, *descendants(pid)]:
+        name = process_name(each)
+        size = rss_mb(each)
+        if name == "gone" or size != size:  # exited between the listing and the read (NaN)
+            continue
+        seen[name] = seen.get(name, 0) + 1
+        columns[f"{name}_mb" if seen[name] == 1 else f"{name} #{seen[name]}_mb"] = size
+        python += size if name not in NOT_PYTHON_ROLES else 0.0
+    return {"python_mb": python, **columns}
 
 
 def http(method: str, url: str, token: str | None = None, body: Any = None, timeout: float = 30) -> tuple[int, Any]:
@@ -104,6 +160,82 @@ def http(method: str, url: str, token: str | None = None, body: Any = None, time
             return response.status, json.loads(raw) if raw else None
     except urllib.error.HTTPError as error:
         return error.code, error.read()
+
+
+class Store:
+    """`hookstream store` on ``path`` in a process of its own, as dev runs it: the drivers reach it over HTTP.
+
+    Started with the suite's starter (``hookstream.runtime.local_store``); its RSS is reported apart from the
+    Python roles', like the broker's JVM.
+    """
+
+    def __init__(self, path: Path, max_memory_bytes: int | None = None) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+        self.log_path = path.parent / f"{path.name}.log"
+        with self.log_path.open("a") as log:
+            self.process = start_store(path, log, max_memory_bytes=max_memory_bytes)
+        self.running: RunningStore = wait_for_store(self.process, path)
+
+    def url(self) -> str:
+        """``CLICKHOUSE_URL`` for the writer, as dev gives its roles."""
+        return self.running.clickhouse_url()
+
+    def client(self, database: str) -> Client:
+        return connect(self.url(), database)
+
+    def rss_mb(self) -> float:
+        return rss_mb(self.process.pid)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=60)  # in-flight merges end, the engine closes its parts
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+        assert self.process.stdout is not None
+        self.process.stdout.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+
+def start_roles(
+    settings: Settings, roles: str, log: Path, timeout_s: float = 90
+) -> tuple[subprocess.Popen[bytes], int]:
+    """`hookstream run --roles <roles>` as deployed, every setting passed resolved; (process, its HTTP port)."""
+    port = free_port()
+    env = {name: value for name, value in os.environ.items() if name not in all_env_names()}
+    env.update(settings_env(settings.replace(http_host="127.0.0.1", http_port=port)))
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(Path(__file__).resolve().parents[1] / "services"),
+                                                    os.environ.get("PYTHONPATH", "")) if p)  # fmt: skip
+    with log.open("ab") as out:
+        process = subprocess.Popen([sys.executable, "-m", "hookstream.cli", "run", "--roles", roles], env=env,
+                                   stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"hookstream run --roles {roles} exited with {process.returncode}; see {log}")
+        try:
+            if http("GET", f"http://127.0.0.1:{port}/health", timeout=2)[0] == 200:
+                return process, port
+        except OSError:
+            pass
+        time.sleep(0.3)
+    process.kill()
+    raise RuntimeError(f"hookstream run --roles {roles} did not become healthy; see {log}")
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout_s: float = 30) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
 
 
 class Receivers:
@@ -150,6 +282,9 @@ class Dev:
         self.log = (self.work / "dev.log").open("wb")
         self.process = subprocess.Popen([sys.executable, "-m", "hookstream.cli", "dev"], env=full_env,
                                         stdout=self.log, stderr=subprocess.STDOUT)  # fmt: skip
+        # The API is served on dev's configured port, whichever of its processes answers there (its role
+        # processes print their own "hookstream is up" lines into the same log, on ports of their own).
+        self.base = f"http://127.0.0.1:{self.port}"
         deadline = time.monotonic() + 180
         while True:
             if self.process.poll() is not None:
@@ -165,10 +300,6 @@ class Dev:
         self.token = (self.work / "data" / "operator_token").read_text().strip()
         ports = json.loads((self.work / "data" / "kafka" / "ports.json").read_text())
         self.bootstrap = f"127.0.0.1:{ports['client']}"
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     def api(self, method: str, path: str, body: Any = None) -> Any:
         status, answer = http(method, self.base + "/api/v1" + path, self.token, body)
@@ -186,20 +317,14 @@ class Dev:
                 total += float(line.rsplit(" ", 1)[1])
         return total
 
-    def python_rss_mb(self) -> float:
-        """The dev process and its role processes together: the Python side of the deployment."""
-        return rss_mb(self.process.pid) + sum(rss_mb(pid) for pid in python_children(self.process.pid))
+    def memory(self) -> dict[str, float]:
+        """RSS by process of the deployment dev runs (harness.memory): python_mb, dev_mb, store_mb, broker_mb,
+        one column per role process."""
+        return memory(self.process.pid)
 
-    def dev_rss_mb(self) -> float:
-        """The dev process alone (the API, the projector, status, scheduler)."""
-        return rss_mb(self.process.pid)
-
-    def store_rss_mb(self) -> float:
-        """The store, the process holding chDB, reported apart like the broker's JVM."""
-        return sum(rss_mb(pid) for pid in python_children(self.process.pid, "store"))
-
-    def broker_rss_mb(self) -> float:
-        return sum(rss_mb(pid) for pid in java_children(self.process.pid))
+    def processes(self) -> list[str]:
+        """The names (process_name) of dev and every process below it: the layout this run measured."""
+        return [process_name(pid) for pid in [self.process.pid, *descendants(self.process.pid)]]
 
     def stop(self) -> None:
         self.process.terminate()

@@ -11,6 +11,8 @@ the endpoints) and none is delivered: what is measured is ingest and routing.
 - Routed: the router's message counter reaching the accepted total.
 - Baseline in the same run: a raw aiokafka producer sending the same number
   of bytes per record to a scratch topic of the same broker.
+- Processes: what dev ran during the phase (harness.memory's names), so the
+  figure says which layout served the API (on dev's port, in whichever process).
 
     .venv/bin/python bench/ingest.py            # 30 s per phase
     .venv/bin/python bench/ingest.py --quick
@@ -123,7 +125,8 @@ async def main(args: argparse.Namespace) -> None:
             routed = await routed_rate(dev, before, count, started)
             rows.append({"path": name, "accepted_per_s": accepted_per_s, "routed_per_s": routed,
                          "raw_producer_per_s": baseline, "ratio_to_raw": accepted_per_s / baseline,
-                         "target_per_s": target, "met": accepted_per_s >= target})  # fmt: skip
+                         "target_per_s": target, "met": accepted_per_s >= target,
+                         "processes": " ".join(dev.processes())})  # fmt: skip
         report("b3_ingest", rows, quick=args.quick)
     finally:
         dev.stop()

@@ -12,8 +12,11 @@ B2: at half of B1's rate (1 endpoint), messages created through the Svix
 HTTP API: 202 -> the receiver got it (the receiver stamps arrival by
 ``webhook-id``), and 202 -> the attempt is visible through the list API.
 
-B6: resident memory of the Python process and of the broker JVM, sampled
-through B1, then with a backlog of unconsumed messages.
+B6: resident memory of every process `hookstream dev` runs, found by walking
+its process tree and named by command line (dev, each ``hookstream run
+--roles ...`` child, the store, the broker JVM), sampled through B1, then with
+a backlog of unconsumed messages. ``python_mb`` is the Python roles together:
+the store (ClickHouse, a server in production) and the broker are apart.
 
     .venv/bin/python bench/pipeline.py                # full: 60 s windows, 1M-message backlog
     .venv/bin/python bench/pipeline.py --quick        # seconds; asserts nothing about speed
@@ -116,9 +119,7 @@ async def throughput(
         while True:
             now = time.monotonic()
             projected = dev.metric(*counter) - base
-            samples.append({"t": round(now - started, 1), "python_mb": dev.python_rss_mb(),
-                            "dev_process_mb": dev.dev_rss_mb(), "store_mb": dev.store_rss_mb(),
-                            "broker_mb": dev.broker_rss_mb()})  # fmt: skip
+            samples.append({"phase": f"B1, {endpoints} endpoint(s)", "t": round(now - started, 1), **dev.memory()})
             if window_start is None and now - started >= warmup:
                 window_start, window_count = now, projected
                 if profile_to is not None:
@@ -207,9 +208,7 @@ async def backlog_memory(dev: Dev, receivers: Receivers, messages: int, seconds:
     rows = []
     started = time.monotonic()
     while time.monotonic() - started < seconds:
-        rows.append({"phase": f"backlog {messages:,}", "t_s": round(time.monotonic() - started),
-                     "python_mb": dev.python_rss_mb(), "dev_process_mb": dev.dev_rss_mb(),
-                     "store_mb": dev.store_rss_mb(), "broker_mb": dev.broker_rss_mb()})  # fmt: skip
+        rows.append({"phase": f"backlog {messages:,}", "t_s": round(time.monotonic() - started), **dev.memory()})
         await asyncio.sleep(max(1.0, seconds / 6))
     return rows
 
@@ -245,9 +244,7 @@ async def main(args: argparse.Namespace) -> None:
         b2["met"] = b2["delivered_p50_ms"] <= 30 and b2["delivered_p99_ms"] <= 200 and b2["visible_p99_ms"] <= 2000
         report("b2_latency", [b2], quick=args.quick)
         peak_py = max(s["python_mb"] for s in samples)
-        b6 = [{"phase": "during B1", "t_s": s["t"], "python_mb": s["python_mb"], "dev_process_mb": s["dev_process_mb"],
-               "store_mb": s["store_mb"], "broker_mb": s["broker_mb"]}
-              for s in samples[:: max(1, len(samples) // 8)]]  # fmt: skip
+        b6 = [{"phase": s.pop("phase"), "t_s": s.pop("t"), **s} for s in samples[:: max(1, len(samples) // 8)]]
         b6 += await backlog_memory(dev, receivers, 5_000 if args.quick else args.backlog, 6 if args.quick else 60)
         b6.append({"phase": "peak python during B1", "python_mb": peak_py, "met": peak_py <= 500})
         report("b6_memory", b6, quick=args.quick)

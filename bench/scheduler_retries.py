@@ -1,8 +1,9 @@
 """The retry scheduler under a backlog: due-time error of firing retries, and memory with retries pending.
 
-Starts its own broker, then runs `hookstream run --roles schedule` as a separate process (as deployed) and
-feeds it failed ``AttemptFinished`` records whose retry decisions come from the real policy (jittered steps of
-the schedule below, deterministic per attempt id).
+Starts its own broker and store (`hookstream store`: ClickHouse in a process of its own, over HTTP), then runs
+`hookstream run --roles schedule` as a separate process (as deployed) and feeds it failed ``AttemptFinished``
+records whose retry decisions come from the real policy (jittered steps of the schedule below, deterministic per
+attempt id). The store's RSS is reported apart from the scheduler's.
 
 ``--mode due``: N failed attempts written at once, their retries due across every tier; each forwarded task's
 Kafka timestamp (when the scheduler wrote it to ``tasks``) minus its due time is the due-time error. Reports
@@ -25,11 +26,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
@@ -41,7 +40,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from harness import percentile, report
+from harness import Store, percentile, report, rss_mb, start_roles
 from hookstream.domain.ids import attempt_id, generate_id
 from hookstream.domain.retry import AttemptResult, RetryPolicy, next_retry, retry_rng
 from hookstream.foundation.settings import Settings, load_settings
@@ -50,7 +49,7 @@ from hookstream.log.codec import AvroCodec
 from hookstream.log.producer import EventProducer
 from hookstream.log.topics import ATTEMPTS, TASKS, TopicNames, catalogue
 from hookstream.runtime.kafka_dist import ensure_kafka
-from hookstream.runtime.local_kafka import LocalKafka, free_port
+from hookstream.runtime.local_kafka import LocalKafka
 
 SCHEDULE = "0s,15s,20s,30s,45s"
 """Tiers of 15-45 s: long enough that every retry is on its tier before the first is due (the scheduler takes
@@ -75,37 +74,9 @@ def failed_attempt(policy: RetryPolicy, number: int, finished: datetime) -> dict
 
 
 def start_scheduler(settings: Settings, work: Path) -> tuple[subprocess.Popen[bytes], int]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
-        "HOOKSTREAM_TOPIC_NAMESPACE": settings.topic_namespace,
-        "HOOKSTREAM_TOPIC_PARTITIONS": str(settings.topic_partitions),
-        "HOOKSTREAM_RETRY_SCHEDULE": settings.retry_schedule,
-        "HOOKSTREAM_DATA_DIR": str(work / "scheduler"),
-        "HOOKSTREAM_CLICKHOUSE_URL": f"chdb://{work / 'scheduler' / 'clickhouse'}",
-        "HOOKSTREAM_HTTP_PORT": str(port),
-        "HOOKSTREAM_LOG_LEVEL": "WARNING",
-    }
-    with (work / "scheduler.log").open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "hookstream.cli", "run", "--roles", "schedule"], env=env, stdout=log, stderr=log
-        )
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
-                return process, port
-        except OSError:
-            time.sleep(0.3)
-    raise SystemExit(f"the scheduler did not start; see {work / 'scheduler.log'}")
-
-
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS")
+    """`hookstream run --roles schedule` against the broker and the store (the recover half reads ClickHouse)."""
+    return start_roles(settings.replace(data_dir=work / "scheduler", log_level="WARNING"), "schedule",
+                       work / "scheduler.log")  # fmt: skip
 
 
 def metric(port: int, name: str) -> float:
@@ -160,8 +131,9 @@ async def fill_steps(
     in memory are read (the b5_retry_memory table).
     """
     steps = sorted({s for s in (10_000, 100_000, 1_000_000) if s < total} | {total})
-    print(f"scheduler RSS idle: {rss_mib(args.pid):.0f} MiB")
-    rows: list[dict[str, Any]] = [{"pending": 0, "scheduler_rss_mb": rss_mib(args.pid), "held_in_memory": 0}]
+    print(f"scheduler RSS idle: {rss_mb(args.pid):.0f} MiB (store apart: {args.store.rss_mb():.0f} MiB)")
+    rows: list[dict[str, Any]] = [{"pending": 0, "scheduler_rss_mb": rss_mb(args.pid), "held_in_memory": 0,
+                                   "store_rss_mb": args.store.rss_mb()}]  # fmt: skip
     written = 0
     started = time.monotonic()
     async with EventProducer(settings.kafka_bootstrap_servers, AvroCodec()) as producer:
@@ -176,8 +148,10 @@ async def fill_steps(
             await asyncio.sleep(args.settle)
             held = metric(port, "hookstream_scheduler_held_tasks")
             print(f"{written:>7} retries pending ({time.monotonic() - started:.0f} s): scheduler RSS "
-                  f"{rss_mib(args.pid):.0f} MiB, tasks held in memory {held:.0f}")  # fmt: skip
-            rows.append({"pending": written, "scheduler_rss_mb": rss_mib(args.pid), "held_in_memory": held})
+                  f"{rss_mb(args.pid):.0f} MiB, tasks held in memory {held:.0f} (store apart: "
+                  f"{args.store.rss_mb():.0f} MiB)")  # fmt: skip
+            rows.append({"pending": written, "scheduler_rss_mb": rss_mb(args.pid), "held_in_memory": held,
+                         "store_rss_mb": args.store.rss_mb()})  # fmt: skip
     report("b5_retry_memory", rows, quick=args.quick)
 
 
@@ -218,7 +192,7 @@ async def due_mode(settings: Settings, names: TopicNames, port: int, args: argpa
           f"{', '.join(names.retry_tier(t) for t in names.tiers)})")  # fmt: skip
     print(f"due-time error: p50 {percentile(errors_ms, 0.5):.1f} ms, p99 {percentile(errors_ms, 0.99):.1f} ms, "
           f"max {max(errors_ms):.1f} ms; early: {early}")  # fmt: skip
-    print(f"scheduler RSS at the end: {rss_mib(args.pid):.0f} MiB")
+    print(f"scheduler RSS at the end: {rss_mb(args.pid):.0f} MiB (store apart: {args.store.rss_mb():.0f} MiB)")
     p99 = percentile(errors_ms, 0.99)
     report("b5_retry_due", [{"retries": len(records), "pending_besides": args.pending, "fired": len(fired),
                              "schedule": settings.retry_schedule,
@@ -241,11 +215,13 @@ async def main(args: argparse.Namespace) -> None:
     work = Path(tempfile.mkdtemp(prefix="hookstream-scheduler-bench-"))
     base = load_settings(env={})
     broker = LocalKafka(ensure_kafka(base.kafka_jars_dir), work / "kafka", heap="1g").start()
+    store = args.store = Store(work / "store")  # ClickHouse in its own process, reached over HTTP as deployed
     process = None
     try:
         schedule = args.schedule + ",1h" if args.pending else args.schedule  # the pending retries' own tier
         settings = base.replace(
             data_dir=work, kafka_bootstrap_servers=broker.bootstrap_servers, retry_schedule=schedule,
+            clickhouse_url=store.url(),
             topic_partitions=args.partitions, topic_namespace=f"bench.{uuid.uuid4().hex[:6]}.",
         )  # fmt: skip
         await wait_for_broker(settings.kafka_bootstrap_servers)
@@ -258,6 +234,7 @@ async def main(args: argparse.Namespace) -> None:
         if process is not None:
             process.send_signal(signal.SIGTERM)
             process.wait(30)
+        store.stop()
         broker.stop()
 
 

@@ -20,7 +20,6 @@ from hookstream.runtime.clickhouse import connect
 from hookstream.runtime.local_kafka import free_port
 from hookstream.runtime.store_process import store_url
 from hookstream.store.users import READER
-from tests.support.store import REPO
 
 pytestmark = pytest.mark.e2e
 
@@ -64,7 +63,7 @@ def test_run_roles_store_beside_project_is_their_clickhouse(
         if not name.startswith("HOOKSTREAM_") and name not in inherited
     }
     env.update(
-        PYTHONPATH=str(REPO / "services"),
+        PYTHONPATH=str(Path(__file__).resolve().parents[2] / "services"),
         KAFKA_BOOTSTRAP_SERVERS=kafka,
         HOOKSTREAM_TOPIC_NAMESPACE=settings.topic_namespace,
         HOOKSTREAM_DATA_DIR=str(tmp_path / "data"),

@@ -82,6 +82,16 @@ def test_typed_insert_and_query_with_every_compression(store: Store, database: s
     client.close()
 
 
+@pytest.mark.parametrize("compress", [True, "lz4", "zstd", "gzip", False])
+def test_an_insert_of_many_blocks_keeps_every_row(store: Store, database: str, compress: bool | str) -> None:
+    """clickhouse-connect streams a large insert block by block (a compressed frame each): every block lands."""
+    client = store.client(database=database, compress=compress)
+    client.command("CREATE TABLE wide (n UInt32, s String) ENGINE = MergeTree ORDER BY n")
+    client.insert("wide", [(n, "x" * 300) for n in range(30_000)], column_names=["n", "s"])
+    assert client.query("SELECT count(), uniqExact(n) FROM wide").result_rows == [(30_000, 30_000)]
+    client.close()
+
+
 def test_bind_parameters_commands_and_settings(store: Store, database: str) -> None:
     client = store.client(database=database)
     assert client.query("SELECT {x:UInt32} + 1", parameters={"x": 41}).result_rows == [(42,)]

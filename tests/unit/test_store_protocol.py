@@ -85,6 +85,14 @@ def test_bodies_inflate(encoding: str, pack) -> None:  # type: ignore[no-untyped
     assert decompress(pack(b"SELECT 1") + pack(b" + 1"), encoding, 100) == b"SELECT 1 + 1", "frames in a row"
 
 
+def test_every_lz4_frame_of_a_body_is_inflated() -> None:
+    """clickhouse-connect sends a large insert as one lz4 frame per block: none may be dropped."""
+    blocks = [bytes([n]) * 100_000 for n in range(3)]
+    assert decompress(b"".join(lz4.frame.compress(block) for block in blocks), "lz4", 1_000_000) == b"".join(blocks)
+    with pytest.raises(ClickHouseError):
+        decompress(lz4.frame.compress(blocks[0]) + lz4.frame.compress(blocks[1])[:50], "lz4", 1_000_000)
+
+
 @pytest.mark.parametrize(("encoding", "pack"), PACKERS)
 def test_a_body_inflating_past_the_limit_is_refused_as_clickhouse_does(encoding: str, pack) -> None:  # type: ignore[no-untyped-def]
     bomb = pack(b"\0" * 1_000_000)  # a thousand times smaller packed

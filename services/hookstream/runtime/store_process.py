@@ -31,7 +31,15 @@ from hookstream.runtime.role_process import RoleProcess
 from hookstream.store import HOST
 from hookstream.store.users import CREDENTIALS_FILE, READER, WRITER, load_users
 
-__all__ = ["StoreProcess", "cli_clickhouse_url", "embedded_store", "running_store_url", "store_process", "store_url"]
+__all__ = [
+    "StoreProcess",
+    "cli_clickhouse_url",
+    "embedded_store",
+    "running_store_url",
+    "store_command",
+    "store_process",
+    "store_url",
+]
 
 PING_TIMEOUT_S = 2.0
 
@@ -41,6 +49,14 @@ def store_url(data_dir: Path, port: int, user: str) -> str:
     users, _ = load_users(data_dir)
     password = {WRITER: users.writer.password, READER: users.reader.password}[user]
     return f"http://{quote(user, safe='')}:{quote(password, safe='')}@{HOST}:{port}"
+
+
+def store_command(port: int, data_dir: Path) -> list[str]:
+    """``python -m hookstream.cli store`` on ``data_dir`` and ``port`` (0: a free one, named in its banner).
+
+    The one command line of the store, whoever starts it: dev (below), the suite and the benchmarks (local_store).
+    """
+    return [sys.executable, "-m", "hookstream.cli", "store", "--port", str(port), "--data-dir", str(data_dir)]
 
 
 def store_answers(port: int) -> bool:
@@ -116,16 +132,7 @@ class StoreProcess(RoleProcess):
         self._stdout = subprocess.DEVNULL  # dev prints where to connect, once (its own banner would repeat on restarts)
 
     def _command(self) -> list[str]:
-        return [
-            sys.executable,
-            "-m",
-            "hookstream.cli",
-            "store",
-            "--port",
-            str(self._port),
-            "--data-dir",
-            str(self.data_dir),
-        ]
+        return store_command(self._port, self.data_dir)
 
     def _next_port(self) -> int:
         return self.port
