@@ -28,6 +28,8 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
         (["scheduler_retries.py", "--mode", "rss"], ["b5_retry_memory"]),
         (["scheduler_retries.py", "--mode", "due", "--pending", "2000"], ["b5_retry_memory", "b5_retry_due"]),
         (["outcome_header.py"], ["outcome_header"]),
+        (["delivery_cpu.py"], ["delivery_cpu"]),
+        (["delivery_pieces.py"], ["delivery_pieces"]),
         (["list_latency.py"], ["list_latency"]),
         # hookstream's side of the Outpost comparison (Outpost itself needs apt packages and a Go build)
         (["peers.py", "--systems", "hookstream", "-e", "1"], ["peers", "peers_processes"]),
@@ -40,6 +42,8 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
         "retry-memory",
         "retry-due-with-pending",
         "outcome-header",
+        "delivery-cpu",
+        "delivery-pieces",
         "list-latency",
         "peers",
         "throttle",

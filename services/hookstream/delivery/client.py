@@ -12,6 +12,7 @@ records it like any other attempt.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ssl
 import time
 
@@ -154,7 +155,10 @@ class DeliveryClient(Lifecycle):
                 break
 
 
+@functools.lru_cache(maxsize=4096)
 def _check_destination(url: str, policy: AddressPolicy) -> None:
+    """Refuse a URL the worker never sends to. Remembered per (URL, policy) once it passes (every attempt at an
+    endpoint asks again, and parsing costs more than the rest of the check); a refusal raises, so is never kept."""
     parsed = URL(url)
     if parsed.scheme not in ("http", "https") or not parsed.raw_host:
         raise SSRFBlocked(url, reason="only http and https URLs with a host are delivered to")

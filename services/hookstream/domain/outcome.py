@@ -28,6 +28,7 @@ of the old tag fall back to decoding the value.
 from __future__ import annotations
 
 import json
+import operator
 from collections.abc import Mapping
 from dataclasses import fields
 from typing import Any
@@ -43,19 +44,22 @@ SKIP_TAG = "s1"
 
 _ATTEMPT_FIELDS = tuple(f.name for f in fields(AttemptFacts))
 _SKIP_FIELDS = tuple(f.name for f in fields(SkipFacts))
+_attempt_values = operator.attrgetter(*_ATTEMPT_FIELDS)
+_skip_values = operator.attrgetter(*_SKIP_FIELDS)
+_compact = json.JSONEncoder(separators=(",", ":")).encode
+"""``json.dumps`` with separators builds a new encoder per call; one per process writes the same bytes."""
 
 
 def outcome_header(name: str, record: Mapping[str, Any]) -> bytes:
     """The header value of ``record``, an ``AttemptFinished`` or ``DeliverySkipped`` (``name``) as it is written."""
+    items: list[Any]
     if name == "AttemptFinished":
-        facts: AttemptFacts | SkipFacts = AttemptFacts.of(record)
-        head: list[Any] = [ATTEMPT_TAG, asks_for_retry(record)]
-        names = _ATTEMPT_FIELDS
+        items = [ATTEMPT_TAG, asks_for_retry(record), *_attempt_values(AttemptFacts.of(record))]
     elif name == "DeliverySkipped":
-        facts, head, names = SkipFacts.of(record), [SKIP_TAG], _SKIP_FIELDS
+        items = [SKIP_TAG, *_skip_values(SkipFacts.of(record))]
     else:
         raise ValueError(f"no outcome header for {name} records")
-    return json.dumps([*head, *(getattr(facts, n) for n in names)], separators=(",", ":")).encode()
+    return _compact(items).encode()
 
 
 def outcome_headers(name: str, record: Mapping[str, Any]) -> list[tuple[str, bytes]]:

@@ -11,6 +11,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import OutOfOrderSequenceNumber
+from aiokafka.partitioner import DefaultPartitioner, murmur2
 
 from hookstream.foundation.tasks import Lifecycle
 from hookstream.log.codec import AvroCodec
@@ -18,6 +19,28 @@ from hookstream.log.codec import AvroCodec
 log = logging.getLogger("hookstream.log.producer")
 
 OLD_PRODUCER_STOP_S = 5.0
+KEY_HASHES_KEPT = 8192
+"""Recent keys whose hash :func:`partition_of` remembers: a fan-out's attempts, an endpoint's tasks."""
+
+_default_partitioner = DefaultPartitioner()
+
+
+@functools.lru_cache(maxsize=KEY_HASHES_KEPT)
+def _key_hash(key: bytes) -> int:
+    return murmur2(key) & 0x7FFFFFFF
+
+
+def partition_of(key: bytes | None, all_partitions: list[int], available: list[int]) -> int:
+    """aiokafka's (and Java's) default partition for ``key``, its murmur2 hash remembered per key.
+
+    murmur2 is pure Python in aiokafka (~10 µs a key), and keys repeat: the
+    router keys every task by endpoint id, the worker every attempt by message
+    id (one per endpoint of a fan-out). Same partitions as the default, so
+    records of one key stay in one partition and in order.
+    """
+    if type(key) is not bytes:  # no key (spread at random), or an unhashable buffer
+        return _default_partitioner(key, all_partitions, available)
+    return all_partitions[_key_hash(key) % len(all_partitions)]
 
 
 class EventProducer(Lifecycle):
@@ -39,7 +62,8 @@ class EventProducer(Lifecycle):
     def __init__(self, bootstrap: str, codec: AvroCodec, *, linger_ms: int = 5, client_id: str = "hookstream") -> None:
         self.codec = codec
         self._options = {"bootstrap_servers": bootstrap, "acks": "all", "enable_idempotence": True,
-                         "linger_ms": linger_ms, "max_batch_size": 256 * 1024, "client_id": client_id}  # fmt: skip
+                         "linger_ms": linger_ms, "max_batch_size": 256 * 1024, "client_id": client_id,
+                         "partitioner": partition_of}  # fmt: skip
         self._producer = AIOKafkaProducer(**self._options)
         self._renewal: asyncio.Task[None] | None = None
         self._retired: set[asyncio.Task[None]] = set()
