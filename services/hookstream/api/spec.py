@@ -152,7 +152,7 @@ def _one(param: Param, raw: str) -> Any:
     except ValueError as error:
         reason = str(error) if "true or false" in str(error) else f"must be a {param.schema.get('type')}"
         raise InvalidInput(param.where, [param.name], reason) from None
-    for problem in Draft202012Validator(param.schema).iter_errors(value):
+    for problem in _validator(param.schema, "param").iter_errors(value):
         raise InvalidInput(param.where, [param.name], _message(problem))
     try:
         return _convert(value, param.schema)
@@ -175,7 +175,7 @@ def read_params(request: web.Request, operation: Operation) -> dict[str, Any]:
             values = [_one(Param(param.name, param.where, items), raw) for raw in raws]
             if not values and param.required:
                 raise InvalidInput(param.where, [param.name], "is required")
-            for problem in Draft202012Validator({**param.schema, "items": {}}).iter_errors(values):
+            for problem in _validator(param.schema, "array").iter_errors(values):
                 raise InvalidInput(param.where, [param.name], _message(problem))
             out[param.name] = values or param.schema.get("default")
             continue
@@ -194,6 +194,28 @@ def read_params(request: web.Request, operation: Operation) -> dict[str, Any]:
 # reach the handler as a float and fail Avro encoding (a 500); Svix's own serde refuses it too.
 _BodyValidator = validators.extend(Draft202012Validator, type_checker=Draft202012Validator.TYPE_CHECKER.redefine(
     "integer", lambda _checker, value: isinstance(value, int) and not isinstance(value, bool)))  # fmt: skip
+
+
+_Kind = Literal["param", "array", "body"]
+# Validators built once per schema: building one resolves the schema's $refs (a registry walk) and cost more
+# than the validation itself. Keyed by identity; the entry holds the schema, so its id is never reused.
+_COMPILED: dict[tuple[int, _Kind], tuple[JsonSchema, Any]] = {}
+_MAX_COMPILED = 4096  # operations are module constants; this only bounds a caller that builds schemas per request
+
+
+def _validator(schema: JsonSchema, kind: _Kind) -> Any:
+    """The validator for ``schema`` as a parameter, an array parameter's list (items checked one by one), or a body."""
+    hit = _COMPILED.get((id(schema), kind))
+    if hit is not None and hit[0] is schema:
+        return hit[1]
+    if kind == "body":
+        validator = _BodyValidator(schema)
+    else:
+        validator = Draft202012Validator({**schema, "items": {}} if kind == "array" else schema)
+    if len(_COMPILED) >= _MAX_COMPILED:
+        _COMPILED.clear()
+    _COMPILED[(id(schema), kind)] = (schema, validator)
+    return validator
 
 
 @lru_cache(maxsize=8)
@@ -225,8 +247,8 @@ async def read_body(request: web.Request, operation: Operation) -> Any:
         value = read_json(await request.read(), limits)
     except JsonRefused as error:
         raise InvalidInput("body", list(error.path), error.reason) from None
-    validator = _BodyValidator(operation.body)
-    problem = min(validator.iter_errors(value), key=lambda e: list(e.absolute_path), default=None)
+    problems = _validator(operation.body, "body").iter_errors(value)
+    problem = min(problems, key=lambda e: list(e.absolute_path), default=None)
     if problem is not None:
         missing = None
         if problem.validator == "required" and isinstance(problem.instance, dict):
