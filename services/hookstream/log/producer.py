@@ -14,6 +14,7 @@ from aiokafka.errors import OutOfOrderSequenceNumber
 
 from hookstream.foundation.tasks import Lifecycle
 from hookstream.log.codec import AvroCodec
+from hookstream.log.partitioner import KeyPartitioner
 
 log = logging.getLogger("hookstream.log.producer")
 
@@ -39,7 +40,8 @@ class EventProducer(Lifecycle):
     def __init__(self, bootstrap: str, codec: AvroCodec, *, linger_ms: int = 5, client_id: str = "hookstream") -> None:
         self.codec = codec
         self._options = {"bootstrap_servers": bootstrap, "acks": "all", "enable_idempotence": True,
-                         "linger_ms": linger_ms, "max_batch_size": 256 * 1024, "client_id": client_id}  # fmt: skip
+                         "linger_ms": linger_ms, "max_batch_size": 256 * 1024, "client_id": client_id,
+                         "partitioner": KeyPartitioner()}  # fmt: skip
         self._producer = AIOKafkaProducer(**self._options)
         self._renewal: asyncio.Task[None] | None = None
         self._retired: set[asyncio.Task[None]] = set()
