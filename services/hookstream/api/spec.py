@@ -152,7 +152,8 @@ def _one(param: Param, raw: str) -> Any:
     except ValueError as error:
         reason = str(error) if "true or false" in str(error) else f"must be a {param.schema.get('type')}"
         raise InvalidInput(param.where, [param.name], reason) from None
-    for problem in _validator(param.schema, "param").iter_errors(value):
+    validator = _validator(param.schema, "param")
+    for problem in validator.iter_errors(value) if validator is not None else ():
         raise InvalidInput(param.where, [param.name], _message(problem))
     try:
         return _convert(value, param.schema)
@@ -203,13 +204,23 @@ _COMPILED: dict[tuple[int, _Kind], tuple[JsonSchema, Any]] = {}
 _MAX_COMPILED = 4096  # operations are module constants; this only bounds a caller that builds schemas per request
 
 
+# A parameter schema of only these keys, with one of these types, holds for every value _coerce returns.
+_ANNOTATIONS = frozenset({"type", "default", "description", "title", "example", "examples", "deprecated"})
+_COERCED_TYPES = frozenset({"string", "integer", "number", "boolean"})
+
+
 def _validator(schema: JsonSchema, kind: _Kind) -> Any:
-    """The validator for ``schema`` as a parameter, an array parameter's list (items checked one by one), or a body."""
+    """The validator for ``schema`` as a parameter, an array parameter's list (items checked one by one), or a body.
+
+    None for a parameter whose schema only names its type: ``_coerce`` already made the value that type.
+    """
     hit = _COMPILED.get((id(schema), kind))
     if hit is not None and hit[0] is schema:
         return hit[1]
     if kind == "body":
         validator = _BodyValidator(schema)
+    elif kind == "param" and schema.keys() <= _ANNOTATIONS and str(schema.get("type")) in _COERCED_TYPES:
+        validator = None
     else:
         validator = Draft202012Validator({**schema, "items": {}} if kind == "array" else schema)
     if len(_COMPILED) >= _MAX_COMPILED:
