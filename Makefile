@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(BIN)/hookstream kafka fetch
 	$(BIN)/python bench/pipeline.py $(BENCH_ARGS)
 	$(BIN)/python bench/ingest.py $(BENCH_ARGS)
+	$(BIN)/python bench/accept_cpu.py $(BENCH_ARGS)
 	$(BIN)/python bench/query_attempts.py $(QUERY_ARGS)
 	$(BIN)/python bench/scheduler_retries.py --mode due $(RETRY_ARGS)
 	$(BIN)/python bench/list_latency.py $(BENCH_ARGS)

@@ -24,6 +24,7 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
     [
         (["pipeline.py"], ["b1_throughput", "b2_latency", "b6_memory"]),
         (["ingest.py"], ["b3_ingest"]),
+        (["accept_cpu.py"], ["b3_accept_cpu"]),
         (["scheduler_retries.py", "--mode", "due"], ["b5_retry_due"]),
         (["scheduler_retries.py", "--mode", "rss"], ["b5_retry_memory"]),
         (["scheduler_retries.py", "--mode", "due", "--pending", "2000"], ["b5_retry_memory", "b5_retry_due"]),
@@ -38,6 +39,7 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
     ids=[
         "pipeline",
         "ingest",
+        "accept-cpu",
         "retry-due",
         "retry-memory",
         "retry-due-with-pending",

@@ -10,7 +10,16 @@ from aiohttp.test_utils import make_mocked_request
 from openapi_spec_validator import validate
 
 from hookstream.api.openapi import Dialect, document
-from hookstream.api.spec import InvalidInput, Operation, Param, Response, read_body, read_params, register
+from hookstream.api.spec import (
+    InvalidInput,
+    Operation,
+    Param,
+    Response,
+    application,
+    read_body,
+    read_params,
+    register,
+)
 
 
 async def _noop(request: web.Request) -> web.Response:
@@ -165,3 +174,20 @@ async def test_an_optional_body_may_be_absent_but_not_empty_json() -> None:
     with pytest.raises(InvalidInput) as caught:
         await read_body(_Body(b" "), POST)  # type: ignore[arg-type]
     assert "is empty" in caught.value.reason
+
+
+async def test_a_remembered_route_resolves_as_the_full_walk_does() -> None:
+    special = Operation("GET", "/things/special", _noop, "special", "The literal beats the variable")
+    app = application()
+    register(app, [special, OP, POST], trailing_slash=True)
+    app.router.freeze()
+    cases = [("GET", "/things/special"), ("GET", f"/things/{THING}"), ("GET", f"/things/{THING}/"),
+             ("POST", "/things"), ("DELETE", "/things"), ("GET", "/nothing")]  # fmt: skip
+    plain = web.Application()
+    register(plain, [special, OP, POST], trailing_slash=True)
+    for _ in range(2):  # the second time from what the first remembered
+        for method, path in cases:
+            got = await app.router.resolve(make_mocked_request(method, path, app=app))
+            want = await plain.router.resolve(make_mocked_request(method, path, app=plain))
+            assert (got.route.name, type(got.http_exception)) == (want.route.name, type(want.http_exception))
+            assert dict(got) == dict(want)

@@ -181,6 +181,8 @@ def _check_depth(text: str, max_depth: int) -> None:
     found here are the decoder's own, so the depth counted is at least the
     depth the decoder would reach before it stops.
     """
+    if text.count("[") + text.count("{") <= max_depth:  # brackets inside strings too: a bound, in C, for most bodies
+        return
     brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
     if len(brackets) <= max_depth:
         return

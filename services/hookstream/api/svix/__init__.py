@@ -15,7 +15,7 @@ from hookstream.api import openapi
 from hookstream.api.context import API_CONTEXT, ApiContext
 from hookstream.api.idempotency import idempotent
 from hookstream.api.requestid import install_log_filter, request_ids
-from hookstream.api.spec import Operation, register
+from hookstream.api.spec import Operation, application, register
 from hookstream.api.svix import (
     applications,
     attempts,
@@ -56,7 +56,7 @@ def dialect() -> openapi.Dialect:
 
 def svix_app(ctx: ApiContext, checks: dict[str, Check], metrics: Metrics) -> web.Application:
     keyed = idempotent(ctx.idempotency, svix_errors, lambda problem: Invalid(["header", "idempotency-key"], problem))
-    app = web.Application(
+    app = application(
         middlewares=[request_ids, svix_errors, bearer_auth, rate_limit, tenant_scope, keyed],
         client_max_size=ctx.settings.api_max_payload_bytes + _BODY_OVERHEAD,
     )
