@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from prometheus_client import CollectorRegistry
 
@@ -121,3 +123,31 @@ async def test_application_created_just_before_its_message_is_routed(
     finally:
         await _stop(router, cache)
     assert [t.record["msg_id"] for t in tasks] == [msg["msg_id"]]
+
+
+class _LaggingFollower(ConfigFollower):
+    """A config view that folds each fetch a while after it was written, as a busy process's does."""
+
+    async def _poll_once(self) -> None:
+        await asyncio.sleep(1.5)
+        await super()._poll_once()
+
+
+async def test_an_endpoint_created_just_before_a_message_receives_it_though_the_view_lags(
+    settings: Settings, topics: TopicNames, producer: EventProducer
+) -> None:
+    """The client saw the endpoint's 201 before it sent the message: the message must reach the endpoint."""
+    app = builders.application()
+    await send_all(producer, topics(CONFIG), "ApplicationUpserted", [app], "app_id")
+    codec = producer.codec
+    cache = await _LaggingFollower(settings.kafka_bootstrap_servers, topics(CONFIG), codec).start()
+    router = await Router(settings, codec, producer, cache, RouterMetrics(CollectorRegistry())).start()
+    try:
+        ep = builders.endpoint(app["app_id"], "http://127.0.0.1:1/a")
+        await send_all(producer, topics(CONFIG), "EndpointUpserted", [ep], "endpoint_id")
+        msg = builders.message(app["app_id"])
+        await send_all(producer, topics(MESSAGES), "MessageAccepted", [msg], "app_id")
+        tasks = await read_topic(settings, producer, topics(TASKS), at_least(1), settle_s=0.3)
+    finally:
+        await _stop(router, cache)
+    assert [(t.record["msg_id"], t.record["endpoint_id"]) for t in tasks] == [(msg["msg_id"], ep["endpoint_id"])]

@@ -101,6 +101,10 @@ class Router(ConsumerService):
         raise RuntimeError(f"dedupe index of partition {event.partition} not warmed: {warming.exception()!r}")
 
     async def handle(self, batch: list[Event]) -> Outputs:
+        # Read your writes: a client that saw its endpoint created (the config record acknowledged) before it sent
+        # the message expects the message to reach it. Every config record acknowledged before these messages were
+        # is below the config topic's end now, so the view is brought there once per batch before routing it.
+        await self.cache.catch_up()
         acks: list[asyncio.Future[Any]] = []
         now = datetime.now(UTC)
         for event in batch:
