@@ -19,7 +19,7 @@ test: $(STAMP)
 	$(BIN)/hookstream kafka fetch
 	$(BIN)/ruff check services tests bench
 	$(BIN)/ruff format --check services tests bench
-	$(BIN)/pytest
+	$(BIN)/pytest --durations=30
 
 # The benchmarks of BENCHMARKS.md at its sizes (10M attempts, 1M pending retries, 1M-message backlog: about
 # 100 minutes on 2 cores); BENCH_ARGS=--quick for a smoke run of each. B4_DATA=DIR keeps B4's 10M attempts in

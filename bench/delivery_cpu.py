@@ -1,6 +1,6 @@
 """CPU seconds the delivery process spends per 1,000 deliveries, and where they go.
 
-`hookstream dev` as a user runs it, its router and delivery worker in their
+`hookstream dev` as a user runs it, with one delivery process: its router and delivery worker in that
 child process (`hookstream run --roles router,deliver`), receivers in another
 process answering 200 at once. After a warm-up, ``--messages`` 1 KiB messages
 are produced straight into ``messages`` for ``--endpoints`` endpoints; the
@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 import sampling
-from harness import Dev, Receivers, python_children, report
+from harness import Dev, Receivers, descendants, process_name, report
 from hookstream.foundation.settings import load_settings
 from hookstream.log.codec import AvroCodec
 from hookstream.log.producer import EventProducer
@@ -39,8 +39,8 @@ ATTEMPTS = ("hookstream_projector_rows_total", 'table="attempts"')
 
 def delivery_pid(dev: Dev) -> int:
     """The child running the router and the delivery worker."""
-    for pid in python_children(dev.process.pid):
-        if "deliver" in Path(f"/proc/{pid}/cmdline").read_text():
+    for pid in descendants(dev.process.pid):
+        if process_name(pid) == "router+deliver":
             return pid
     raise RuntimeError("no `hookstream run --roles router,deliver` child: is HOOKSTREAM_DEV_DELIVERY_PROCESSES 0?")
 
@@ -103,7 +103,7 @@ async def one_run(dev: Dev, receivers: Receivers, app_id: str, args: argparse.Na
 
 async def main(args: argparse.Namespace) -> None:
     receivers = Receivers(args.endpoints)
-    dev = Dev()
+    dev = Dev(HOOKSTREAM_DEV_DELIVERY_PROCESSES="1")  # one delivery process: its CPU is every delivery's
     try:
         app_id = app_uuid(setup_app(dev, receivers, args.endpoints))
         rows = [await one_run(dev, receivers, app_id, args, run) for run in range(args.runs)]
