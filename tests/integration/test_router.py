@@ -18,9 +18,11 @@ from tests.support.log import at_least, read_topic, send_all
 pytestmark = pytest.mark.integration
 
 
-async def _start_router(settings: Settings, producer: EventProducer) -> tuple[Router, ConfigFollower]:
+async def _start_router(
+    settings: Settings, producer: EventProducer, follower: type[ConfigFollower] = ConfigFollower
+) -> tuple[Router, ConfigFollower]:
     codec = producer.codec
-    cache = await ConfigFollower(settings.kafka_bootstrap_servers, settings.topic_namespace + CONFIG, codec).start()
+    cache = await follower(settings.kafka_bootstrap_servers, settings.topic_namespace + CONFIG, codec).start()
     router = Router(settings, codec, producer, cache, RouterMetrics(CollectorRegistry()))
     return await router.start(), cache
 
@@ -139,9 +141,7 @@ async def test_an_endpoint_created_just_before_a_message_receives_it_though_the_
     """The client saw the endpoint's 201 before it sent the message: the message must reach the endpoint."""
     app = builders.application()
     await send_all(producer, topics(CONFIG), "ApplicationUpserted", [app], "app_id")
-    codec = producer.codec
-    cache = await _LaggingFollower(settings.kafka_bootstrap_servers, topics(CONFIG), codec).start()
-    router = await Router(settings, codec, producer, cache, RouterMetrics(CollectorRegistry())).start()
+    router, cache = await _start_router(settings, producer, _LaggingFollower)
     try:
         ep = builders.endpoint(app["app_id"], "http://127.0.0.1:1/a")
         await send_all(producer, topics(CONFIG), "EndpointUpserted", [ep], "endpoint_id")
