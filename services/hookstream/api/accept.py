@@ -17,6 +17,7 @@ from typing import Any
 
 from hookstream.api.context import ApiContext
 from hookstream.domain.schedule import parse_duration
+from hookstream.foundation import tracing
 from hookstream.query.messages import get_message_by_event_id
 
 
@@ -39,7 +40,20 @@ def encode_payload(ctx: ApiContext, payload: Any) -> bytes:
 
 
 async def accept_message(ctx: ApiContext, record: dict[str, Any]) -> bool:
-    """Put the MessageAccepted on ``messages``; False, and nothing written, when its eventId is a duplicate."""
+    """Put the MessageAccepted on ``messages``; False, and nothing written, when its eventId is a duplicate.
+
+    Traced, the ``accept`` span starts the message's trace (under the producer's own, when its request carried
+    a ``traceparent``), and the record carries its context on to the router.
+    """
+    if not tracing.ENABLED:
+        return await _accept(ctx, record)
+    with tracing.span("accept", kind=tracing.SpanKind.SERVER, attributes=tracing.message_attributes(record)) as span:
+        accepted = await _accept(ctx, record)
+        span.set_attribute("hookstream.duplicate", not accepted)
+        return accepted
+
+
+async def _accept(ctx: ApiContext, record: dict[str, Any]) -> bool:
     event_id = record["event_id"]
     if event_id is None:
         await ctx.commands.message(record)

@@ -32,6 +32,7 @@ from hookstream.domain.directory import (
     event_type_from_record,
     sealed_secrets,
 )
+from hookstream.foundation import tracing
 from hookstream.log.config_follower import ConfigFollower
 from hookstream.log.producer import EventProducer
 from hookstream.log.topics import COMMANDS, CONFIG, MESSAGES, TASKS, TopicNames
@@ -131,8 +132,10 @@ class Commands:
         # One config change at a time per process: two requests of this process never race for a version.
         self._config_lock = asyncio.Lock()
 
-    async def _send(self, topic: str, name: str, record: Mapping[str, Any], key: str) -> None:
-        ack = await self.producer.send(self.names(topic), name, record, key.encode())
+    async def _send(
+        self, topic: str, name: str, record: Mapping[str, Any], key: str, headers: list[tuple[str, bytes]] | None = None
+    ) -> None:
+        ack = await self.producer.send(self.names(topic), name, record, key.encode(), headers)
         await ack
 
     async def config(self, name: str, record: Mapping[str, Any], key: str) -> None:
@@ -176,11 +179,11 @@ class Commands:
     async def message(self, record: Mapping[str, Any]) -> None:
         """MessageAccepted, keyed app + dedupe key so duplicates of one eventId share a partition."""
         key = f"{record['app_id']}:{record['event_id'] or record['msg_id']}"
-        await self._send(MESSAGES, "MessageAccepted", record, key)
+        await self._send(MESSAGES, "MessageAccepted", record, key, tracing.current_headers())
 
     async def task(self, record: Mapping[str, Any]) -> None:
-        """A DeliveryTask (manual resend), keyed by endpoint like every task."""
-        await self._send(TASKS, "DeliveryTask", record, record["endpoint_id"])
+        """A DeliveryTask (manual resend), keyed by endpoint like every task; a request's ``traceparent`` parents it."""
+        await self._send(TASKS, "DeliveryTask", record, record["endpoint_id"], tracing.current_headers())
 
     async def command(self, name: str, record: Mapping[str, Any], key: str) -> None:
         """A command for the projector or scheduler (ContentExpunged, RecoverRequested)."""

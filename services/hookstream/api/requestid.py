@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from hookstream.domain.ids import generate_id
+from hookstream.foundation import tracing
 
 HEADER = "X-Request-Id"
 _SANE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$")
@@ -79,7 +80,11 @@ async def request_ids(request: web.Request, handler: Handler) -> web.StreamRespo
     started = time.perf_counter()
     status = 500
     try:
-        response = await handler(request)
+        if tracing.ENABLED:  # a producer's traceparent parents the spans of its request (the message's accept)
+            with tracing.parent_from(request.headers.items()):
+                response = await handler(request)
+        else:
+            response = await handler(request)
         status = response.status
         if not response.prepared:
             response.headers[HEADER] = request_id

@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka.errors import KafkaError
+from opentelemetry.trace import Span
 
 from hookstream.delivery.client import DeliveryClient
 from hookstream.delivery.endpoints import EndpointDirectory, request_headers, user_agent
@@ -38,6 +39,7 @@ from hookstream.domain.manual import Superseded
 from hookstream.domain.outcome import outcome_headers
 from hookstream.domain.retry import RetryPolicy
 from hookstream.domain.status import skip_record
+from hookstream.foundation import tracing
 from hookstream.foundation.secrets import SecretKeyError
 from hookstream.log.producer import EventProducer
 
@@ -87,6 +89,7 @@ class Deliverer:
         retry_policy: RetryPolicy,
         svix_headers: bool = False,
         throttle: Throttle | None = None,
+        propagate_trace: bool = False,
     ) -> None:
         self._client = client
         self._endpoints = endpoints
@@ -96,16 +99,33 @@ class Deliverer:
         self._metrics = metrics
         self._worker_id = worker_id
         self._svix_headers = svix_headers
+        self._propagate_trace = propagate_trace
         self._retry_policy = retry_policy
         self._throttle = throttle or Throttle()
         self._superseded = Superseded()
         self._user_agent = user_agent()
 
-    async def deliver(self, task: Mapping[str, Any], picked_up: datetime) -> None:
-        """Returns once the attempt record is acknowledged (or the task was skipped)."""
+    async def deliver(
+        self, task: Mapping[str, Any], picked_up: datetime, headers: Sequence[tuple[str, bytes]] = ()
+    ) -> None:
+        """Returns once the attempt record is acknowledged (or the task was skipped).
+
+        Traced, the attempt is a ``deliver`` span under the context the task's ``headers`` carry (the route's,
+        or the attempt that asked for this retry), from the moment it is due until its record is acknowledged.
+        """
         due_in = (task["due_at"] - now()).total_seconds()
         if due_in > 0:
             await asyncio.sleep(due_in)
+        if not tracing.ENABLED:
+            return await self._deliver(task, picked_up, None)
+        attributes = tracing.message_attributes(task) | {
+            "hookstream.endpoint_id": task["endpoint_id"], "hookstream.attempt_number": task["attempt_number"],
+            "hookstream.trigger": task["trigger"],
+        }  # fmt: skip
+        with tracing.span("deliver", parent=headers, kind=tracing.SpanKind.CLIENT, attributes=attributes) as span:
+            await self._deliver(task, picked_up, span)
+
+    async def _deliver(self, task: Mapping[str, Any], picked_up: datetime, span: Span | None) -> None:
         endpoint = await self._endpoints.get(uuid.UUID(task["endpoint_id"]))
         reason = self._skip_reason(task, endpoint)
         if reason is not None:
@@ -114,6 +134,8 @@ class Deliverer:
             skip_id = attempt_id(uuid.UUID(task["msg_id"]), uuid.UUID(task["endpoint_id"]), task["attempt_number"],
                                  task.get("trigger_seq", 0))  # fmt: skip
             record = skip_record(task, str(skip_id), reason, now())
+            if span is not None:
+                span.set_attribute("hookstream.skipped", reason)
             await self._record("DeliverySkipped", record, task)
             return
         assert endpoint is not None
@@ -133,7 +155,7 @@ class Deliverer:
             if waited:
                 self._metrics.throttled.observe(waited)
             self._metrics.lag.observe(max(0.0, (now() - task["due_at"]).total_seconds()))
-            record = await self._attempt(task, endpoint, secrets, picked_up)
+            record = await self._attempt(task, endpoint, secrets, picked_up, span)
         self._superseded.delivered(task, record["status"] == "success")
         with self._slots.recording():  # no await between the two: a stop cannot slip in and lose the record
             await self._record("AttemptFinished", record, task)
@@ -149,14 +171,22 @@ class Deliverer:
 
     async def _record(self, name: str, record: Mapping[str, Any], task: Mapping[str, Any]) -> None:
         """Write the attempt (or skip) with its outcome header, so the status fold and the scheduler
-        need not decode it (:mod:`hookstream.domain.outcome`)."""
+        need not decode it (:mod:`hookstream.domain.outcome`), and, traced, the ``deliver`` span's context,
+        which the scheduler hands on to the retry it plans."""
+        headers = outcome_headers(name, record)
+        if tracing.ENABLED:
+            headers += tracing.current_headers() or ()
         await publish_acked(
-            self._producer, self._attempts_topic, name, record, task["msg_id"].encode(), self._metrics,
-            outcome_headers(name, record),
-        )  # fmt: skip
+            self._producer, self._attempts_topic, name, record, task["msg_id"].encode(), self._metrics, headers
+        )
 
     async def _attempt(
-        self, task: Mapping[str, Any], endpoint: Endpoint, secrets: Sequence[str], picked_up: datetime
+        self,
+        task: Mapping[str, Any],
+        endpoint: Endpoint,
+        secrets: Sequence[str],
+        picked_up: datetime,
+        span: Span | None,
     ) -> dict[str, Any]:
         body: bytes = task["payload"]
         started = now()
@@ -165,16 +195,36 @@ class Deliverer:
             endpoint, webhook_id, int(started.timestamp()), body, secrets,
             svix_names=self._svix_headers, user_agent=self._user_agent,
         )  # fmt: skip
+        if span is not None and self._propagate_trace:
+            headers.update(tracing.http_headers())  # not signed: the signature covers only the body
         self._metrics.in_flight.inc()
         try:
-            exchange = await self._client.send(endpoint.url, headers, body)
+            exchange = await self._client.send(endpoint.url, headers, body, phases=span is not None)
         finally:
             self._metrics.in_flight.dec()
         verdict = classify(exchange.outcome())
         self._metrics.attempts.labels(verdict.error_class or "success").inc()
         self._metrics.latency.observe(exchange.total_us / 1e6)
-        return attempt_record(
+        record = attempt_record(
             task, url=endpoint.url, exchange=exchange, verdict=verdict,
             request_headers=exchange.request_headers or headers,  # what would have gone out, if nothing did
             times=AttemptTimes(picked_up, started, now()), worker_id=self._worker_id, retry_policy=self._retry_policy,
         )  # fmt: skip
+        if span is not None:
+            tracing.add_phases(span, exchange.phases)
+            span.set_attributes(attempt_attributes(record))
+        return record
+
+
+def attempt_attributes(record: Mapping[str, Any]) -> dict[str, Any]:
+    """What a ``deliver`` span says of its attempt's outcome (the ids and timings are the record's own)."""
+    attributes = {
+        "hookstream.attempt_id": record["attempt_id"], "hookstream.status": record["status"],
+    }  # fmt: skip
+    optional = {
+        "http.response.status_code": record["response_status"] or None,
+        "hookstream.error_class": record["error_class"],
+        "hookstream.retry_type": record["retry_type"],
+        "hookstream.next_attempt_at": record["next_attempt_at"] and record["next_attempt_at"].isoformat(),
+    }
+    return attributes | {name: value for name, value in optional.items() if value is not None}

@@ -12,6 +12,7 @@ records it like any other attempt.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import ssl
 import time
@@ -21,7 +22,15 @@ from aiohttp.abc import AbstractResolver
 from yarl import URL
 
 from hookstream.delivery.ssrf import AddressPolicy, GuardedResolver, SSRFBlocked, check_url_host
-from hookstream.delivery.timing import ACTIVE, RequestTrace, TimedConnector, flatten_headers, micros, trace_config
+from hookstream.delivery.timing import (
+    ACTIVE,
+    RequestTrace,
+    TimedConnector,
+    flatten_headers,
+    micros,
+    phases_of,
+    trace_config,
+)
 from hookstream.domain.attempt import Exchange
 from hookstream.domain.classify import TransportError
 from hookstream.foundation.settings import Settings
@@ -101,8 +110,9 @@ class DeliveryClient(Lifecycle):
             await self._session.close()
             self._session = None
 
-    async def send(self, url: str, headers: dict[str, str], body: bytes) -> Exchange:
-        """POST ``body`` to ``url`` once (no redirects followed) and report what happened."""
+    async def send(self, url: str, headers: dict[str, str], body: bytes, *, phases: bool = False) -> Exchange:
+        """POST ``body`` to ``url`` once (no redirects followed) and report what happened (with ``phases``, the
+        moments of each phase too: a traced attempt's)."""
         if self._session is None:
             raise RuntimeError("DeliveryClient.send before start()")
         trace = RequestTrace(start=time.perf_counter_ns())
@@ -119,7 +129,9 @@ class DeliveryClient(Lifecycle):
             error, detail = _transport_error(exc, trace)
         finally:
             ACTIVE.reset(token)
-        return _exchange_of(trace, error, detail, time.perf_counter_ns())
+        end = time.perf_counter_ns()
+        exchange = _exchange_of(trace, error, detail, end)
+        return dataclasses.replace(exchange, phases=phases_of(trace, end)) if phases else exchange
 
     async def _exchange(
         self, session: aiohttp.ClientSession, trace: RequestTrace, url: str, headers: dict[str, str], body: bytes

@@ -60,6 +60,21 @@ def micros(start: int | None, end: int | None) -> int | None:
     return None if start is None or end is None else max(0, (end - start) // 1000)
 
 
+def phases_of(trace: RequestTrace, end: int) -> tuple[tuple[str, int, int], ...]:
+    """The phases of a request that happened, ``(name, start, end)`` in ``perf_counter_ns``, in order.
+
+    The same marks and names as the attempt record's durations (client.py's ``_exchange_of``): a reused
+    connection has no connect or TLS phase, an unanswered request no transfer.
+    """
+    marks = [("dns", trace.dns_start, trace.dns_end)]
+    if not trace.reused:
+        marks += [("connect", trace.tcp_start, trace.tcp_end), ("tls", trace.tcp_end, trace.tls_end)]
+    marks.append(("ttfb", trace.sent or trace.start, trace.response_at))
+    if trace.response_at is not None:
+        marks.append(("transfer", trace.response_at, trace.body_done or end))
+    return tuple((name, start, stop) for name, start, stop in marks if start is not None and stop is not None)
+
+
 class TimedConnector(aiohttp.TCPConnector):
     """A TCPConnector whose new connections are timed in two parts: TCP connect, then TLS.
 

@@ -104,6 +104,7 @@ class DeliveryWorker(Lifecycle):
             client=self._client, endpoints=self._endpoints, slots=self._slots, producer=self._producer,
             attempts_topic=names(ATTEMPTS), metrics=self.metrics, worker_id=self.worker_id,
             svix_headers=settings.delivery_svix_headers, retry_policy=retry_policy(settings),
+            propagate_trace=settings.delivery_propagate_trace,
         )  # fmt: skip
         self._loops: list[asyncio.Task[None]] = []
         self._closing = False
@@ -244,7 +245,7 @@ class DeliveryWorker(Lifecycle):
             if item.event is not None and item.event.name != TOMBSTONE:
                 if item.event.name != "DeliveryTask":
                     raise Unprocessable(f"expected DeliveryTask on the tasks topic, got {item.event.name}")
-                await self._deliverer.deliver(item.event.record, picked_up)
+                await self._deliverer.deliver(item.event.record, picked_up, item.event.headers)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # neither stall the partition nor lose the task: dead-letter it

@@ -53,6 +53,9 @@ class Exchange:
     error_detail: str = ""
     connected: bool = False
     request_headers: Mapping[str, str] | None = None
+    phases: tuple[tuple[str, int, int], ...] = ()
+    """The phases that happened as ``(name, start, end)`` on the monotonic clock (ns), named as the durations
+    above; only when the client was asked for them (a traced attempt draws each as a span)."""
 
     def outcome(self) -> AttemptOutcome:
         """The input :func:`hookstream.domain.classify.classify` judges."""

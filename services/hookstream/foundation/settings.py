@@ -139,6 +139,11 @@ class Settings:
     delivery_svix_headers: bool = _knob(
         False, "Send `svix-id`/`svix-timestamp`/`svix-signature` instead of `webhook-*`."
     )
+    delivery_propagate_trace: bool = _knob(
+        False,
+        "With traces on (`OTEL_EXPORTER_OTLP_ENDPOINT` set), also send each attempt's `traceparent` to the "
+        "receiver, so its own spans join the message's trace. Off: trace ids stay inside the deployment.",
+    )
     dev_delivery_processes: str = _knob(
         "auto",
         "Child processes in which `hookstream dev` (and `hookstream run` with every role) runs the router and the "

@@ -54,6 +54,8 @@ class Event:
     key: bytes | None
     name: str
     record: dict[str, Any]
+    headers: Sequence[tuple[str, bytes]] = ()
+    """The record's Kafka headers (the outcome header, the trace context), as aiokafka gives them."""
 
 
 Outputs = Sequence[Awaitable[object]] | None
@@ -186,7 +188,9 @@ class EventConsumer:
                 letter = dead_letter_record(message, error, self.group_id)
                 dead.append(await self._producer.send(self._dead_letter_topic, "DeadLetter", letter, message.key))
                 continue
-            events.append(Event(message.topic, message.partition, message.offset, message.key, name, record))
+            events.append(
+                Event(message.topic, message.partition, message.offset, message.key, name, record, message.headers)
+            )
         if dead:
             await asyncio.gather(*dead)
         return events

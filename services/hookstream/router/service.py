@@ -22,6 +22,7 @@ from prometheus_client import CollectorRegistry, Counter
 from hookstream.domain.dedupe import DedupeIndex
 from hookstream.domain.routing import Routed, UnknownApplication, message_facts, route
 from hookstream.domain.schedule import parse_duration
+from hookstream.foundation import tracing
 from hookstream.foundation.settings import Settings
 from hookstream.log.codec import AvroCodec, UndecodableRecord
 from hookstream.log.config_follower import ConfigFollower
@@ -112,33 +113,53 @@ class Router(ConsumerService):
                 reason = f"unexpected {event.name} on the messages topic"
                 acks.append(await self.dead_letter(event, reason, "unexpected_type"))
                 continue
-            message = event.record
-            await self._warmed(event)
-            index = self.indexes.setdefault(event.partition, DedupeIndex(self.window_us))
-            facts = message_facts(message)
-            first = index.check(message["app_id"], facts.event_id, message["msg_id"], facts.accepted_at_us)
-            if first is not None:
-                self.metrics.messages.labels("duplicate").inc()
-                log.info("duplicate eventId not routed", extra={"msg_id": message["msg_id"],
-                                                                 "first_msg_id": first.msg_id})  # fmt: skip
+            if not tracing.ENABLED:
+                await self._route(event, now, acks)
                 continue
-            decision = route(message, self.cache.view, now)
-            if isinstance(decision, UnknownApplication):
-                # The application may have been created a moment ago: read the config topic to its end once.
-                await self.cache.catch_up()
-                decision = route(message, self.cache.view, now)
-            if isinstance(decision, UnknownApplication):
-                self.metrics.messages.labels("unknown_application").inc()
-                acks.append(await self.dead_letter(event, decision.reason, "unknown_application"))
-                continue
-            assert isinstance(decision, Routed)
-            for task in decision.tasks:
-                acks.append(
-                    await self.producer.send(self.names(TASKS), "DeliveryTask", task, task["endpoint_id"].encode())
-                )
-            self.metrics.messages.labels("routed" if decision.tasks else "no_endpoint").inc()
-            self.metrics.tasks.inc(len(decision.tasks))
+            attributes = tracing.message_attributes(event.record)
+            with tracing.span("route", parent=event.headers, kind=tracing.SpanKind.CONSUMER, attributes=attributes):
+                await self._route(event, now, acks)
         return acks
+
+    async def _route(self, event: Event, now: datetime, acks: list[asyncio.Future[Any]]) -> None:
+        """Route one message: its tasks' (or its dead letter's) acknowledgements go to ``acks``.
+
+        Traced, each task carries the ``route`` span's context, so its attempts join the message's trace.
+        """
+        message = event.record
+        await self._warmed(event)
+        index = self.indexes.setdefault(event.partition, DedupeIndex(self.window_us))
+        facts = message_facts(message)
+        first = index.check(message["app_id"], facts.event_id, message["msg_id"], facts.accepted_at_us)
+        if first is not None:
+            self._outcome("duplicate")
+            log.info("duplicate eventId not routed", extra={"msg_id": message["msg_id"],
+                                                             "first_msg_id": first.msg_id})  # fmt: skip
+            return
+        decision = route(message, self.cache.view, now)
+        if isinstance(decision, UnknownApplication):
+            # The application may have been created a moment ago: read the config topic to its end once.
+            await self.cache.catch_up()
+            decision = route(message, self.cache.view, now)
+        if isinstance(decision, UnknownApplication):
+            self._outcome("unknown_application")
+            acks.append(await self.dead_letter(event, decision.reason, "unknown_application"))
+            return
+        assert isinstance(decision, Routed)
+        headers = tracing.current_headers()
+        for task in decision.tasks:
+            key = task["endpoint_id"].encode()
+            acks.append(await self.producer.send(self.names(TASKS), "DeliveryTask", task, key, headers))
+        self._outcome("routed" if decision.tasks else "no_endpoint", len(decision.tasks))
+        self.metrics.tasks.inc(len(decision.tasks))
+
+    def _outcome(self, outcome: str, tasks: int = 0) -> None:
+        """Count the message's outcome, and say it on the ``route`` span when traced."""
+        self.metrics.messages.labels(outcome).inc()
+        if tracing.ENABLED:
+            span = tracing.current_span()
+            span.set_attribute("hookstream.route.outcome", outcome)
+            span.set_attribute("hookstream.route.tasks", tasks)
 
     async def warm(self, tp: TopicPartition) -> None:
         """Feed the window's worth of already-routed records of ``tp`` into its dedupe index."""

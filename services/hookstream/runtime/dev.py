@@ -30,6 +30,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from hookstream.api.app import build_app
 from hookstream.domain.status import status_retention_s
+from hookstream.foundation import tracing
 from hookstream.foundation.ops import Check, Metrics
 from hookstream.foundation.settings import Settings
 from hookstream.foundation.tasks import stop_on_signals
@@ -49,7 +50,7 @@ from hookstream.runtime.role_process import (
     stop_in_stages,
     stream_process,
 )
-from hookstream.runtime.roles import ALL_ROLES, running_roles
+from hookstream.runtime.roles import ALL_ROLES, API_ROLE, running_roles
 from hookstream.runtime.store_process import embedded_store
 from hookstream.runtime.tokens import operator_token, secret_keys
 
@@ -151,6 +152,11 @@ async def serve(
     """
     metrics = Metrics()
     async with contextlib.AsyncExitStack() as stack:
+        here = (*roles, API_ROLE) if api_token is not None else tuple(roles)
+        if tracing.setup(("all",) if set(here) >= {*ALL_ROLES, API_ROLE} else here):
+            # Last out, so the spans of the roles' way out are exported too; a thread, as the export blocks.
+            stack.push_async_callback(asyncio.to_thread, tracing.shutdown)
+            log.info("traces exported over OTLP", extra={"roles": list(here)})
         admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, request_timeout_ms=3000)
         await admin.start()
         stack.push_async_callback(admin.close)

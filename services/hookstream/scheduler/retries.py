@@ -22,8 +22,17 @@ from hookstream.domain.outcome import OUTCOME_HEADER, MalformedOutcome, retry_of
 from hookstream.domain.schedule import parse_schedule, tier_name
 from hookstream.domain.tiers import next_task
 from hookstream.foundation.settings import Settings
+from hookstream.foundation.tracing import trace_headers
 from hookstream.log.codec import AvroCodec, UndecodableRecord, UnexpectedType
-from hookstream.log.streams import dead_letter_of, decode_event, event_header, faust_app, now, raw_topic
+from hookstream.log.streams import (
+    dead_letter_of,
+    decode_event,
+    event_header,
+    faust_app,
+    message_headers,
+    now,
+    raw_topic,
+)
 from hookstream.log.topics import ATTEMPTS, DEAD_LETTER, TASKS, TopicNames
 
 log = logging.getLogger("hookstream.scheduler")
@@ -92,7 +101,10 @@ def build_retry_app(settings: Settings, codec: AvroCodec, metrics: SchedulerMetr
             return
         target = tasks if planned.tier_s is None else tiers[planned.tier_s]
         value = codec.encode("DeliveryTask", planned.task)
-        await target.send(key=planned.task["endpoint_id"].encode(), value=value)
+        # The attempt's trace context goes on with its retry (the tiers forward headers as they are), so the
+        # next attempt joins the message's trace; copied as is, traced or not, as this hop makes no span.
+        carried = trace_headers(message_headers(event.message))
+        await target.send(key=planned.task["endpoint_id"].encode(), value=value, headers=carried or None)
         metrics.scheduled.labels("now" if planned.tier_s is None else tier_name(planned.tier_s)).inc()
 
     return app
