@@ -53,6 +53,7 @@ TOPIC_TABLE_TYPES = {
     "ContentExpunged",
     "RecoverRequested",
     "IdempotentResponse",
+    "BackgroundTaskState",
     "DeadLetter",
     "OperationalEvent",
 }
@@ -219,6 +220,15 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "headers": {"Content-Type": "application/json; charset=utf-8"},
         "body": b'{"id":"msg_2x"}',
         "answered_at": T0,
+    },
+    "BackgroundTaskState": {
+        "task_id": "01959a3e-0000-7000-8000-000000000001",
+        "task": "endpoint.recover",
+        "status": "finished",
+        "data": {"messagesFound": 3, "messagesSent": 2, "messagesSkipped": 1},
+        "app_id": APP,
+        "endpoint_id": ENDPOINT,
+        "updated_at": T0,
     },
     "DeadLetter": {
         "topic": "hookstream.messages",

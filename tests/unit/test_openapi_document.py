@@ -30,7 +30,7 @@ NOT_API = {"/health", "/healthz", "/metrics", "/openapi.json", "/docs"}
 
 def _app() -> web.Application:
     nothing = cast(Any, None)  # the dialects only keep these for their handlers; building routes uses none
-    ctx = ApiContext(Settings(), "hs_op_unit", nothing, nothing, nothing, nothing, nothing, nothing, nothing)
+    ctx = ApiContext(Settings(), "hs_op_unit", nothing, nothing, nothing, nothing, nothing, nothing, nothing, nothing)
     return build_app({}, Metrics(), ctx)
 
 

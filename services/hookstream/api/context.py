@@ -1,4 +1,5 @@
-"""What an API dialect is given: the command producers, the config read model, ClickHouse, and settings."""
+"""What an API dialect is given: the command producers, the config read model, ClickHouse, the background
+tasks' states, and settings."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from hookstream.api.records import ConfigRecords
 from hookstream.domain.access import Generation, Scope, app_token_key, authenticate, issue_app_token
 from hookstream.foundation.secrets import SecretBox
 from hookstream.foundation.settings import Settings
+from hookstream.log.background_tasks import BackgroundTasks
 from hookstream.log.config_follower import ConfigFollower
 
 
@@ -29,6 +31,7 @@ class ApiContext:
     recent: RecentWrites
     box: SecretBox
     idempotency: IdempotencyStore
+    background: BackgroundTasks
 
     def token_generation(self, app_id: uuid.UUID) -> Generation:
         """The application's token generation as this process's view of ``config`` holds it."""

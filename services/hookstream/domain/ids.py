@@ -51,6 +51,7 @@ class IdKind(StrEnum):
     MESSAGE = "msg"
     ATTEMPT = "atmpt"
     MESSAGE_ENDPOINT = "msgep"
+    BACKGROUND_TASK = "qtask"
 
     @property
     def prefix(self) -> str:

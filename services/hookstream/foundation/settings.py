@@ -65,6 +65,11 @@ class Settings:
     scheduler_window_bytes: int = _knob(
         4 * 1024 * 1024, "Bytes of tasks a delay-tier consumer holds per partition (caps the window above)."
     )
+    recover_progress_interval_s: float = _knob(
+        5.0,
+        "While an endpoint recover runs, its progress is logged (done/total, rate, ETA) and its background "
+        "task's counts updated at most this often.",
+    )
     status_failing_after: int = _knob(
         4, "Failed attempts of a message at an endpoint after which `message.attempt.failing` is emitted."
     )

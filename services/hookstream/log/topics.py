@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hookstream.domain.background import RETENTION_DAYS
 from hookstream.domain.schedule import delay_tiers, parse_duration, parse_schedule, tier_name
 from hookstream.foundation.settings import Settings
 
@@ -18,6 +19,8 @@ OPERATIONAL = "operational"
 """OperationalEvent records (``message.attempt.*``, ``endpoint.disabled``) for operational webhooks."""
 IDEMPOTENCY = "idempotency"
 """IdempotentResponse records: the first answer to each keyed POST, forgotten by Kafka after the window."""
+BACKGROUND_TASKS = "background-tasks"
+"""BackgroundTaskState records (an endpoint recover's progress), the latest per task, forgotten after 90 days."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,5 +88,6 @@ def catalogue(settings: Settings) -> list[TopicSpec]:
         TopicSpec(names(OPERATIONAL), p),
         TopicSpec(names(DEAD_LETTER), 1),
         TopicSpec(names(IDEMPOTENCY), p, compacted=True, retention_ms=idempotency_retention_ms(settings)),
+        TopicSpec(names(BACKGROUND_TASKS), p, compacted=True, retention_ms=RETENTION_DAYS * 24 * 3600 * 1000),
     ]
     return specs

@@ -19,6 +19,13 @@ It runs in the ``schedule`` role (the role that turns decisions into tasks)
 and is the one part of it that reads ClickHouse: the failed pairs, their
 payloads and their trigger sequences, all in one query
 (:func:`hookstream.query.recovery.failed_deliveries`) on the client it is given.
+
+Progress: nobody watches this process's terminal, so a recover logs a line
+(done/total, records/s, ETA) every ``recover_progress_interval_s`` and a
+summary at the end, and writes its background task's state at the same pace
+on ``background-tasks`` (running with its counts, then finished), which the
+API serves as ``GET /api/v1/background-task/{task_id}``. A replayed command
+starts its counts again and ends with the same ``finished``.
 """
 
 from __future__ import annotations
@@ -31,13 +38,16 @@ from typing import Any
 
 from clickhouse_connect.driver import Client
 
+from hookstream.domain.background import FINISHED, RUNNING, BackgroundTask, recover_counts, recover_started
 from hookstream.domain.manual import manual_task
+from hookstream.foundation.progress import ProgressLog
 from hookstream.foundation.settings import Settings
+from hookstream.log.background_tasks import publish
 from hookstream.log.codec import AvroCodec
 from hookstream.log.consumer import ConsumerOptions, Event, Outputs
 from hookstream.log.producer import EventProducer
 from hookstream.log.service import ConsumerService
-from hookstream.log.topics import COMMANDS, TASKS
+from hookstream.log.topics import BACKGROUND_TASKS, COMMANDS, TASKS
 from hookstream.query.recovery import failed_deliveries
 
 log = logging.getLogger("hookstream.recover")
@@ -49,7 +59,9 @@ class Recoverer(ConsumerService):
     def __init__(self, settings: Settings, codec: AvroCodec, producer: EventProducer, clickhouse: Client) -> None:
         super().__init__(settings, producer, "recover", [COMMANDS], ConsumerOptions(max_records=100, typed=True))
         self._tasks_topic = self.names(TASKS)
+        self._background_topic = self.names(BACKGROUND_TASKS)
         self._clickhouse = clickhouse
+        self._interval_s = settings.recover_progress_interval_s
 
     async def handle(self, batch: list[Event]) -> Outputs:
         """Each command's tasks are acknowledged by :meth:`recover` itself, before the batch is committed."""
@@ -61,15 +73,30 @@ class Recoverer(ConsumerService):
     async def recover(self, command: dict[str, Any]) -> int:
         """Resend the endpoint's failed messages of the command's window; returns how many were sent."""
         app_id, endpoint_id = uuid.UUID(command["app_id"]), uuid.UUID(command["endpoint_id"])
+        task = recover_started(uuid.UUID(command["request_id"]), app_id, endpoint_id, datetime.now(UTC))
         failed = await failed_deliveries(self._clickhouse, app_id, endpoint_id, command["since"], command.get("until"))
-        acks = []
-        for delivery in failed:
+        progress = ProgressLog(log, f"recover {command['request_id']}", len(failed), self._interval_s)
+        acks, skipped = [], 0
+        await self._report(task, RUNNING, len(failed), 0, 0)
+        for done, delivery in enumerate(failed, start=1):
             if delivery.message is None:
                 log.warning("recover: message %s has no payload any more; not resent", delivery.msg_id)
-                continue
-            seq = delivery.last_trigger_seq + 1
-            task = manual_task(delivery.message, str(endpoint_id), seq, datetime.now(UTC))
-            acks.append(await self.producer.send(self._tasks_topic, "DeliveryTask", task, str(endpoint_id).encode()))
+                skipped += 1
+            else:
+                seq = delivery.last_trigger_seq + 1
+                task_record = manual_task(delivery.message, str(endpoint_id), seq, datetime.now(UTC))
+                acks.append(
+                    await self.producer.send(self._tasks_topic, "DeliveryTask", task_record, str(endpoint_id).encode())
+                )
+            if progress.update(done):
+                await self._report(task, RUNNING, len(failed), len(acks), skipped)
         await asyncio.gather(*acks)
+        progress.finish()
+        await self._report(task, FINISHED, len(failed), len(acks), skipped)
         log.info("recover %s: %d messages resent to endpoint %s", command["request_id"], len(acks), endpoint_id)
         return len(acks)
+
+    async def _report(self, task: BackgroundTask, status: str, found: int, sent: int, skipped: int) -> None:
+        """The task's state on ``background-tasks``, acknowledged; the finished one after every task is."""
+        state = task.moved(status, datetime.now(UTC), **recover_counts(found, sent, skipped))
+        await publish(self.producer, self._background_topic, state)

@@ -20,10 +20,11 @@ from hookstream.api.records import ConfigRecords
 from hookstream.domain.schedule import parse_duration
 from hookstream.foundation.secrets import SecretBox, parse_keys
 from hookstream.foundation.settings import Settings
+from hookstream.log.background_tasks import BackgroundTasks
 from hookstream.log.codec import AvroCodec
 from hookstream.log.config_follower import ConfigFollower
 from hookstream.log.producer import EventProducer
-from hookstream.log.topics import CONFIG, IDEMPOTENCY, TopicNames
+from hookstream.log.topics import BACKGROUND_TASKS, CONFIG, IDEMPOTENCY, TopicNames
 from hookstream.runtime.clickhouse import connect
 
 
@@ -46,6 +47,9 @@ async def running_api(settings: Settings, operator_token: str) -> AsyncIterator[
         )  # fmt: skip
         await idempotency.start()
         stack.push_async_callback(idempotency.stop)
+        background = BackgroundTasks(settings.kafka_bootstrap_servers, names(BACKGROUND_TASKS), codec, producer)
+        await background.start()
+        stack.push_async_callback(background.stop)
         clickhouse = await asyncio.to_thread(connect, settings.resolved_clickhouse_url, settings.clickhouse_database)
         stack.callback(clickhouse.close)
         yield ApiContext(
@@ -58,4 +62,5 @@ async def running_api(settings: Settings, operator_token: str) -> AsyncIterator[
             recent=RecentWrites(settings.api_recent_writes_s),
             box=box,
             idempotency=idempotency,
+            background=background,
         )

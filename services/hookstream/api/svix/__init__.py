@@ -20,6 +20,7 @@ from hookstream.api.svix import (
     applications,
     attempts,
     authentication,
+    background_tasks,
     endpoint_headers,
     endpoint_recovery,
     endpoint_secrets,
@@ -40,7 +41,7 @@ from hookstream.foundation.ops import HEALTH_CHECKS, METRICS, Check, Metrics
 PREFIX = "/api/v1"
 MODULES = (
     health, authentication, token_expiry, applications, endpoints, endpoint_secrets, endpoint_recovery,
-    endpoint_headers, send_example, event_types, messages, attempts, operational,
+    endpoint_headers, send_example, event_types, messages, attempts, operational, background_tasks,
 )  # fmt: skip
 # Headroom over the payload cap for the rest of the message body; anything larger is refused unread.
 _BODY_OVERHEAD = 64 * 1024

@@ -1,11 +1,16 @@
 """Svix endpoint recovery and statistics: resend the failed messages since a time, count messages by status.
 
-A recovery is a ``RecoverRequested`` command for the schedule role; the
-statistics are read from ClickHouse.
+A recovery is a ``RecoverRequested`` command for the schedule role and a
+background task (``qtask_``, the command's request id) whose state the API
+writes as ``running`` before the command, so a GET right after the 202 finds
+it; the schedule role writes its progress and its end
+(``GET /api/v1/background-task/{task_id}``). The statistics are read from
+ClickHouse.
 """
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -20,7 +25,8 @@ from hookstream.api.svix.errors import Invalid
 from hookstream.api.svix.params import IDEMPOTENCY_KEY, SINCE, UNTIL
 from hookstream.api.svix.schemas import RECOVER_IN, ref
 from hookstream.api.svix.shapes import iso
-from hookstream.domain.ids import IdKind, generate_id, to_svix
+from hookstream.domain.background import FAILED, recover_started, task_svix_id
+from hookstream.domain.ids import generate_id
 from hookstream.query.analytics import default_window, endpoint_status_counts
 
 
@@ -54,11 +60,17 @@ async def recover(request: web.Request) -> web.Response:
     request_id = generate_id()
     record = {"request_id": str(request_id), "app_id": str(app_id), "endpoint_id": endpoint["endpoint_id"],
               "since": since, "until": until, "requested_at": now}  # fmt: skip
-    await ctx.commands.command("RecoverRequested", record, endpoint["endpoint_id"])
-    task_id = "qtask_" + to_svix(IdKind.MESSAGE, request_id).removeprefix("msg_")
-    return web.json_response(
-        {"id": task_id, "status": "running", "task": "endpoint.recover", "updatedAt": iso(now)}, status=202
-    )
+    task = recover_started(request_id, app_id, uuid.UUID(endpoint["endpoint_id"]), now)
+    await ctx.background.save(task)
+    try:
+        await ctx.commands.command("RecoverRequested", record, endpoint["endpoint_id"])
+    except Exception:
+        # The task would otherwise stay running for ever; if this write fails too, the 5xx still says it all.
+        with contextlib.suppress(Exception):
+            await ctx.background.save(task.moved(FAILED, datetime.now(UTC)))
+        raise
+    out = {"id": task_svix_id(task.task_id), "status": task.status, "task": task.task, "updatedAt": iso(now)}
+    return web.json_response(out, status=202)
 
 
 async def stats(request: web.Request) -> web.Response:

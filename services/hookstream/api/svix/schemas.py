@@ -187,7 +187,7 @@ VALIDATION_ERROR = _object(["detail"], detail={"type": "array", "items": _object
     ["loc", "msg", "type"], loc={"type": "array", "items": {"type": ["string", "integer"]}}, msg={"type": "string"},
     type={"type": "string"})})  # fmt: skip
 _LISTED = ("ApplicationOut", "EndpointOut", "MessageOut", "MessageAttemptOut", "EndpointMessageOut",
-           "MessageEndpointOut", "EventTypeOut")  # fmt: skip
+           "MessageEndpointOut", "EventTypeOut", "BackgroundTaskOut")  # fmt: skip
 
 
 def list_of(item: str) -> JsonSchema:
@@ -217,6 +217,10 @@ SCHEMAS: dict[str, JsonSchema] = {
     "SvixRecoverOut": _object(["id", "status", "task", "updatedAt"], id={"type": "string"},
                               status={"enum": ["running", "finished", "failed"]}, task={"type": "string"},
                               updatedAt=_TIME),
+    "SvixBackgroundTaskOut": _object(["id", "status", "task", "data", "updatedAt"], id={"type": "string"},
+                                     status={"enum": ["running", "finished", "failed"]}, task={"type": "string"},
+                                     data={"type": "object", "additionalProperties": {"type": "integer"}},
+                                     updatedAt=_TIME),
     "SvixAppPortalAccessOut": _object(["url", "token"], url={"type": "string"}, token={"type": "string"}),
     "SvixEmptyOut": {"type": "object", "description": "an empty object"},
     "SvixHttpError": HTTP_ERROR,
