@@ -23,6 +23,7 @@ import pytest
 
 from hookstream.api.openapi import template
 from hookstream.api.svix import PREFIX, operations
+from hookstream.domain.ids import IdKind, generate_id, to_svix
 from hookstream.foundation.secrets import new_key_text
 from hookstream.foundation.settings import Settings
 from hookstream.log.topics import TopicNames
@@ -44,6 +45,11 @@ EXPUNGED = (
 KSUID = (
     "ids are the base62 of a UUID (22 characters after the prefix), not Svix's 27-character KSUIDs; the SDK "
     "superset's pattern ^ep_[A-Za-z0-9]{27}$ is the hosted service's, the server's document has none"
+)
+QTASK_KSUID = (
+    "task ids are the base62 of the recover's UUID (22 characters after the prefix), not Svix's 27-character "
+    "KSUIDs; the SDK superset's pattern ^qtask_[A-Za-z0-9]{27}$ is the hosted service's (the server's document "
+    "has no background-task routes)"
 )
 DEPRECATED = "an older path of list-by-msg / list-by-endpoint that svix SDKs before 1.0 still call; Svix dropped it"
 # (operation, field, why): the README's "Deliberate differences from Svix's documents" lists the same rows.
@@ -68,6 +74,8 @@ DIFFERENCES = (
     *(Difference(f"{method} {OPS}{tail}", f"response {where}", KSUID) for method, tail, where in (
         ("POST", "", "id"), ("GET", "", "data.*.id"), ("GET", "/{endpoint_id}", "id"),
         ("PUT", "/{endpoint_id}", "id"))),
+    Difference("GET /api/v1/background-task", "response data.*.id", QTASK_KSUID),
+    Difference("GET /api/v1/background-task/{task_id}", "response id", QTASK_KSUID),
     Difference("POST " + A + "/msg", "request data",
                "MessageIn's serde alias of payload (not in either document) is refused with 422 (payload is required): "
                "no svix SDK sends it"),
@@ -207,7 +215,16 @@ async def _scenario(o: Oracle, url: str) -> None:
                  "event_types": "user.signup", **window}, app_id=app_id, endpoint_id=ep_id)  # fmt: skip
     await o.call("GET", EP + "/stats", query={"since": since}, app_id=app_id, endpoint_id=ep_id)
     await o.call("POST", MSG + "/endpoint/{endpoint_id}/resend", app_id=app_id, msg_id=msg_id, endpoint_id=ep_id)
-    await o.call("POST", EP + "/recover", body={"since": since, "until": None}, app_id=app_id, endpoint_id=ep_id)
+    recovery = await o.call("POST", EP + "/recover", body={"since": since, "until": None}, app_id=app_id,
+                            endpoint_id=ep_id)  # fmt: skip
+    assert recovery.status_code == 202, recovery.text
+    task = "/api/v1/background-task"
+    listed = await o.call("GET", task, query={"task": "endpoint.recover", "limit": 5, "order": "descending"})
+    assert [t["id"] for t in listed.json()["data"]] == [recovery.json()["id"]]
+    assert (await o.call("GET", task, query={"status": "failed"})).json()["data"] == []
+    assert (await o.call("GET", task + "/{task_id}", task_id=recovery.json()["id"])).status_code == 200
+    unknown = to_svix(IdKind.BACKGROUND_TASK, generate_id())
+    assert (await o.call("GET", task + "/{task_id}", task_id=unknown)).status_code == 404
     await o.call("DELETE", MSG + "/attempt/{attempt_id}/content", app_id=app_id, msg_id=msg_id, attempt_id=attempt_id)
     await o.call("DELETE", MSG + "/content", app_id=app_id, msg_id=msg_id)
     # Tokens
