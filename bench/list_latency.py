@@ -38,6 +38,7 @@ import aiohttp
 import sampling
 from harness import Dev, percentile, report
 from hookstream.domain.ids import IdKind, new_id, parse_id
+from hookstream.foundation.progress import Progress
 from hookstream.projector.rows import attempt_row
 from hookstream.projector.store import write_rows
 from hookstream.query.attempts import AttemptFilter, list_attempts
@@ -66,8 +67,10 @@ def fill(client: Client, endpoint: Endpoint, attempts: int, seed: int) -> None:
             at += timedelta(seconds=5)
             if ok or len(values) >= attempts:
                 break
-    for begin in range(0, len(values), 10_000):
-        write_rows(client, {"attempts": values[begin : begin + 10_000]})
+    with Progress("insert attempts", len(values)) as progress:  # a bar on a terminal, one summary line otherwise
+        for begin in range(0, len(values), 10_000):
+            write_rows(client, {"attempts": values[begin : begin + 10_000]})
+            progress.update(min(len(values), begin + 10_000))
 
 
 async def measure(paths: dict[str, Callable[[], Awaitable[int]]], requests: int) -> dict[str, tuple[list[float], int]]:

@@ -38,6 +38,7 @@ import sampling
 from harness import Dev, Receivers, percentile, report
 from hookstream.domain.ids import IdKind, generate_id, parse_id, to_svix
 from hookstream.domain.signing import webhook_headers
+from hookstream.foundation.progress import Progress
 from hookstream.foundation.settings import load_settings
 from hookstream.log.codec import AvroCodec
 from hookstream.log.producer import EventProducer
@@ -203,8 +204,10 @@ async def backlog_memory(dev: Dev, receivers: Receivers, messages: int, seconds:
     app_id = app_uuid(setup_app(dev, receivers, 1))
     topic = TopicNames.from_settings(load_settings(env={}))(MESSAGES)
     async with EventProducer(dev.bootstrap, AvroCodec(), client_id="bench-backlog") as producer:
-        for start in range(0, messages, 50_000):
-            await produce(producer, topic, app_id, min(50_000, messages - start))
+        with Progress("backlog messages", messages) as progress:  # a bar on a terminal, one summary line otherwise
+            for start in range(0, messages, 50_000):
+                await produce(producer, topic, app_id, min(50_000, messages - start))
+                progress.update(min(messages, start + 50_000))
     rows = []
     started = time.monotonic()
     while time.monotonic() - started < seconds:

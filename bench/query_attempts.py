@@ -69,6 +69,7 @@ from clickhouse_connect.driver import Client
 from harness import Store, builders, start_roles, stop_process
 from hookstream.api.svix.params import STATUS_NAMES
 from hookstream.domain.ids import IdKind, attempt_id, new_id, timestamp_ms, to_svix
+from hookstream.foundation.progress import Progress
 from hookstream.foundation.settings import load_settings
 from hookstream.log.admin import create_topics, wait_for_broker
 from hookstream.log.codec import AvroCodec
@@ -230,19 +231,20 @@ def insert(client: Client, rows: int, batch: int, seed: int) -> tuple[float, Tar
     spent = 0.0
     values: list[tuple] = []
     written = 0
-    for record in _attempts(rng, rows):
-        values.append(attempt_row(record).values)
-        if sample.random() < 4_000 / rows:  # ~4,000 targets, each attempt equally likely: busy endpoints more
-            endpoint = Endpoint(uuid.UUID(record["app_id"]), uuid.UUID(record["endpoint_id"]), record["url"])
-            targets.endpoints.append(endpoint)
-            targets.messages.append((endpoint.app_id, uuid.UUID(record["msg_id"]), record["event_type"]))
-        if len(values) >= batch:
+    with Progress("insert attempts", rows) as progress:  # a bar on a terminal, one summary line otherwise
+        for record in _attempts(rng, rows):
+            values.append(attempt_row(record).values)
+            if sample.random() < 4_000 / rows:  # ~4,000 targets, each attempt equally likely: busy endpoints more
+                endpoint = Endpoint(uuid.UUID(record["app_id"]), uuid.UUID(record["endpoint_id"]), record["url"])
+                targets.endpoints.append(endpoint)
+                targets.messages.append((endpoint.app_id, uuid.UUID(record["msg_id"]), record["event_type"]))
+            if len(values) >= batch:
+                spent += _write(client, values)
+                written, values = written + len(values), []
+                progress.update(written)
+        if values:
             spent += _write(client, values)
-            written, values = written + len(values), []
-            if written * 10 // rows > (written - batch) * 10 // rows:  # a line per tenth: long inserts show progress
-                print(f"  {written:,} of {rows:,} attempts written ({spent:.0f} s in write_rows)")
-    if values:
-        spent += _write(client, values)
+            progress.update(written + len(values))
     write_rows(client, {"messages": [_message(*m).values for m in dict.fromkeys(targets.messages)]})
     return spent, targets
 

@@ -43,6 +43,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from harness import Store, percentile, report, rss_mb, start_roles
 from hookstream.domain.ids import attempt_id, generate_id
 from hookstream.domain.retry import AttemptResult, RetryPolicy, next_retry, retry_rng
+from hookstream.foundation.progress import Progress
 from hookstream.foundation.settings import Settings, load_settings
 from hookstream.log.admin import create_topics, wait_for_broker
 from hookstream.log.codec import AvroCodec
@@ -87,10 +88,15 @@ def metric(port: int, name: str) -> float:
     return 0.0
 
 
-async def produce(producer: EventProducer, topic: str, records: list[dict[str, Any]]) -> None:
+async def produce(
+    producer: EventProducer, topic: str, records: list[dict[str, Any]], progress: Progress | None = None, base: int = 0
+) -> None:
+    """``progress`` (a bar on a terminal, one summary line otherwise) counts from ``base``."""
     for start in range(0, len(records), 5000):
         chunk = records[start : start + 5000]
         await asyncio.gather(*[await producer.send(topic, "AttemptFinished", r, r["msg_id"].encode()) for r in chunk])
+        if progress is not None:
+            progress.update(base + start + len(chunk))
 
 
 async def read_tasks(settings: Settings, topic: str, count: int, timeout_s: float) -> list[tuple[int, datetime]]:
@@ -138,10 +144,11 @@ async def fill_steps(
     started = time.monotonic()
     async with EventProducer(settings.kafka_bootstrap_servers, AvroCodec()) as producer:
         for step in steps:
-            for start in range(written, step, 50_000):
-                now = datetime.now(UTC)
-                batch = [attempt(i, now) for i in range(start, min(step, start + 50_000))]
-                await produce(producer, names(ATTEMPTS), batch)
+            with Progress(f"pending retries up to {step:,}", step - written) as progress:
+                for start in range(written, step, 50_000):
+                    now = datetime.now(UTC)
+                    batch = [attempt(i, now) for i in range(start, min(step, start + 50_000))]
+                    await produce(producer, names(ATTEMPTS), batch, progress, start - written)
             written = step
             while await in_tiers(settings, names) < written:  # the scheduler has put them on the tiers
                 await asyncio.sleep(0.5)
@@ -177,7 +184,8 @@ async def due_mode(settings: Settings, names: TopicNames, port: int, args: argpa
     records = [failed_attempt(policy, rng.randint(1, highest), now) for _ in range(args.retries)]
     async with EventProducer(settings.kafka_bootstrap_servers, AvroCodec()) as producer:
         started = time.monotonic()
-        await produce(producer, names(ATTEMPTS), records)
+        with Progress("failed attempts", len(records)) as progress:
+            await produce(producer, names(ATTEMPTS), records, progress)
         print(f"{len(records)} failed attempts written in {time.monotonic() - started:.1f} s")
     while await in_tiers(settings, names) < base + len(records):
         await asyncio.sleep(0.2)
