@@ -3,6 +3,7 @@ hostile records are dead-lettered whole with their reasons while the good ones a
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Sequence
 
@@ -10,10 +11,12 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from prometheus_client import CollectorRegistry
 
+from hookstream.cli import main
 from hookstream.foundation.settings import Settings
 from hookstream.intake.service import Intake, IntakeMetrics
 from hookstream.log.codec import AvroCodec
 from hookstream.log.config_follower import ConfigFollower
+from hookstream.log.deadletters import LetterFilter, read_letters, select
 from hookstream.log.producer import EventProducer
 from hookstream.log.topics import CONFIG, DEAD_LETTER, INTAKE, MESSAGES, TopicNames, dead_letter_max_bytes
 from tests.support import builders
@@ -187,3 +190,34 @@ async def test_an_application_created_just_before_its_record_is_found(
     finally:
         await _stop(intake, cache)
     assert [m.record["event_id"] for m in messages] == ["late-1"]
+
+
+async def test_a_letter_listed_and_resubmitted_after_the_fix_becomes_its_message(
+    settings: Settings, topics: TopicNames, producer: EventProducer, raw: AIOKafkaProducer,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    headers = [*CE, ("traceparent", b"00-abc-01")]
+    intake, cache = await _start(settings, producer)
+    try:
+        await _write(raw, topics(INTAKE), [(b"later", _cloudevent("fix-1"), headers), (b"x", b"junk", [])])
+        await read_topic(settings, producer, topics(DEAD_LETTER), at_least(2), settle_s=0.5)
+        monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", settings.kafka_bootstrap_servers)
+        monkeypatch.setenv("HOOKSTREAM_TOPIC_NAMESPACE", settings.topic_namespace)
+        await asyncio.to_thread(main, ["deadletters", "list", "--error-class", "unknown_application",
+                                       "--consumer", "intake"])  # fmt: skip
+        (line,) = capsys.readouterr().out.splitlines()
+        assert (
+            f"#0  {topics(INTAKE)}/0/0  {settings.topic_namespace}intake  unknown_application  no application" in line
+        )
+        letters = await read_letters(settings, producer.codec)
+        assert [letter.offset for letter in select(letters, LetterFilter(error_class="not_json"), "", None)] == [1]
+
+        await _app(producer, topics, "later")  # the fix
+        assert await asyncio.to_thread(main, ["deadletters", "resubmit", "--offset", "0"]) == 0
+        assert capsys.readouterr().out.strip() == f"#0 re-submitted to {topics(INTAKE)}/0/2"
+        (message,) = await read_topic(settings, producer, topics(MESSAGES), at_least(1), settle_s=0.5)
+    finally:
+        await _stop(intake, cache)
+    assert message.record["event_id"] == "fix-1"
+    resubmitted = await read_topic(settings, producer, topics(INTAKE), at_least(3), raw=True)
+    assert resubmitted[2].headers == tuple(headers)
