@@ -18,7 +18,7 @@ OPERATIONAL = "operational"
 """OperationalEvent records (``message.attempt.*``, ``endpoint.disabled``) for operational webhooks."""
 INTAKE = "intake"
 """What upstream systems emit (CloudEvents, Debezium outbox records, plain JSON MessageIn): the intake role turns
-each record into a MessageAccepted on ``messages`` or dead-letters it (docs/intake.md)."""
+each record into a MessageAccepted on ``messages`` or dead-letters it (README, "Intake")."""
 IDEMPOTENCY = "idempotency"
 """IdempotentResponse records: the first answer to each keyed POST, forgotten by Kafka after the window."""
 
