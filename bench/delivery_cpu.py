@@ -31,6 +31,7 @@ from hookstream.foundation.settings import load_settings
 from hookstream.log.codec import AvroCodec
 from hookstream.log.producer import EventProducer
 from hookstream.log.topics import MESSAGES, TopicNames
+from hookstream.runtime.role_process import DELIVERY_ROLES
 from pipeline import app_uuid, produce, setup_app
 from processes import _stat
 
@@ -40,9 +41,10 @@ ATTEMPTS = ("hookstream_projector_rows_total", 'table="attempts"')
 def delivery_pid(dev: Dev) -> int:
     """The child running the router and the delivery worker."""
     for pid in descendants(dev.process.pid):
-        if process_name(pid) == "router+deliver":
+        if process_name(pid) == "+".join(DELIVERY_ROLES):
             return pid
-    raise RuntimeError("no `hookstream run --roles router,deliver` child: is HOOKSTREAM_DEV_DELIVERY_PROCESSES 0?")
+    roles = ",".join(DELIVERY_ROLES)
+    raise RuntimeError(f"no `hookstream run --roles {roles}` child: is HOOKSTREAM_DEV_DELIVERY_PROCESSES 0?")
 
 
 def cpu_s(pid: int) -> float:

@@ -222,8 +222,8 @@ def test_no_delivery_process_runs_every_role_in_the_dev_process(tmp_path: Path) 
     process, port, _ = _start_dev(tmp_path, delivery_processes="0")
     try:
         body = _wait_healthy(f"http://127.0.0.1:{port}/health", process)
-        assert body["checks"] == {name: "ok" for name in ("kafka", "clickhouse", "projector", "router", "recover",
-                                                          "operational", "store")}  # fmt: skip
+        assert body["checks"] == {name: "ok" for name in ("kafka", "clickhouse", "projector", "router", "intake",
+                                                          "recover", "operational", "store")}  # fmt: skip
         assert _role_processes(process.pid) == [] and len(_store_processes(process.pid)) == 1
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=15) == 0

@@ -32,6 +32,7 @@ from hookstream.domain.directory import (
     event_type_from_record,
     sealed_secrets,
 )
+from hookstream.domain.message_in import message_key
 from hookstream.foundation import tracing
 from hookstream.log.config_follower import ConfigFollower
 from hookstream.log.producer import EventProducer
@@ -178,8 +179,7 @@ class Commands:
 
     async def message(self, record: Mapping[str, Any]) -> None:
         """MessageAccepted, keyed app + dedupe key so duplicates of one eventId share a partition."""
-        key = f"{record['app_id']}:{record['event_id'] or record['msg_id']}"
-        await self._send(MESSAGES, "MessageAccepted", record, key, tracing.current_headers())
+        await self._send(MESSAGES, "MessageAccepted", record, message_key(record), tracing.current_headers())
 
     async def task(self, record: Mapping[str, Any]) -> None:
         """A DeliveryTask (manual resend), keyed by endpoint like every task; a request's ``traceparent`` parents it."""
