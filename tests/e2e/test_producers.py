@@ -1,5 +1,5 @@
 """The producer examples of docs/producers.md, run as a user runs them: Java (kafka-clients), Go (franz-go),
-Node (kafkajs) and Python (aiokafka) each write a CloudEvent and a plain-JSON MessageIn to the intake topic of
+Node (kafkajs) and Python (aiokafka, confluent-kafka) each write a CloudEvent and a plain-JSON MessageIn to the intake topic of
 a real broker; the intake role turns them into messages, the receiver gets both signed, and the attempts are
 listed through the API.
 

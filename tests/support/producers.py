@@ -22,7 +22,8 @@ from hookstream.runtime.kafka_dist import maven_repo
 from tests.support.k8s import go_env
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "producers"
-LANGUAGES = ("java", "go", "node", "python")
+LANGUAGES = ("java", "go", "node", "python", "confluent")
+"""Each example's name; all live in examples/producers/<name> but confluent, the Python one on confluent-kafka."""
 RUN_TIMEOUT_S = 120
 
 
@@ -33,13 +34,14 @@ class BuildFailed(RuntimeError):
 @dataclass(frozen=True)
 class ExampleProducer:
     language: str
+    directory: Path
     command: tuple[str, ...]
     build_seconds: float
 
     async def produce(self, bootstrap_servers: str, topic: str, application: str) -> str:
         """Run the example once as its README says; its output when it exited 0, else an assertion error."""
         process = await asyncio.create_subprocess_exec(
-            *self.command, bootstrap_servers, topic, application, cwd=EXAMPLES / self.language,
+            *self.command, bootstrap_servers, topic, application, cwd=self.directory,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
         )  # fmt: skip
         try:
@@ -87,10 +89,16 @@ def _build_python() -> tuple[str, ...]:
     return (sys.executable, "produce.py")  # aiokafka is one of hookstream's own dependencies
 
 
-BUILDS = {"java": _build_java, "go": _build_go, "node": _build_node, "python": _build_python}
+def _build_confluent() -> tuple[str, ...]:
+    return (sys.executable, "produce_confluent.py")  # confluent-kafka: a test dependency (librdkafka in its wheel)
+
+
+BUILDS = {"java": _build_java, "go": _build_go, "node": _build_node, "python": _build_python,
+          "confluent": _build_confluent}  # fmt: skip
 
 
 def build(language: str) -> ExampleProducer:
     started = time.monotonic()
     command = BUILDS[language]()
-    return ExampleProducer(language, command, time.monotonic() - started)
+    directory = EXAMPLES / ("python" if language == "confluent" else language)
+    return ExampleProducer(language, directory, command, time.monotonic() - started)
