@@ -1,4 +1,4 @@
-"""B3 ingest: messages accepted and routed per second, over HTTP and straight into Kafka.
+"""B3 ingest: messages accepted and routed per second, over HTTP, straight into Kafka and through intake.
 
 Against `hookstream dev`. The application has one endpoint subscribed to an
 event type no message carries, so every message is routed (matched against
@@ -8,6 +8,11 @@ the endpoints) and none is delivered: what is measured is ingest and routing.
   requests in flight; a message counts as accepted on its 202.
 - Direct: ``MessageAccepted`` Avro records produced to ``messages`` (the
   path for upstream systems that write to Kafka), counted on the broker's ack.
+- Intake: CloudEvents (structured mode) or plain JSON ``MessageIn`` records
+  produced to the intake topic with a raw producer, as an upstream system
+  writes them; a message counts as accepted once the intake role has written
+  its ``MessageAccepted`` to ``messages`` (its counter reaching the total),
+  timed from the phase's start.
 - Routed: the router's message counter reaching the accepted total.
 - Baseline in the same run: a raw aiokafka producer sending the same number
   of bytes per record to a scratch topic of the same broker.
@@ -22,8 +27,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import aiohttp
@@ -35,10 +42,11 @@ from hookstream.foundation.settings import load_settings
 from hookstream.log.admin import create_topics
 from hookstream.log.codec import AvroCodec
 from hookstream.log.producer import EventProducer
-from hookstream.log.topics import MESSAGES, TopicNames, TopicSpec
+from hookstream.log.topics import INTAKE, MESSAGES, TopicNames, TopicSpec
 from pipeline import BODY, PAYLOAD
 
 ROUTED = "hookstream_router_messages_total"
+INTAKE_ACCEPTED = "hookstream_intake_accepted_total"
 
 
 async def raw_baseline(bootstrap: str, seconds: float) -> float:
@@ -73,6 +81,45 @@ async def direct(dev: Dev, app_id: str, seconds: float) -> tuple[float, int]:
             await asyncio.gather(*acks)
             sent += len(acks)
         return sent / (time.monotonic() - started), sent
+
+
+def cloudevent(app_id: str) -> tuple[bytes, list[tuple[str, bytes]]]:
+    event = {"specversion": "1.0", "id": str(uuid.uuid4()), "source": "/bench", "type": "bench.event",
+             "hookstreamapp": app_id, "data": PAYLOAD}  # fmt: skip
+    return json.dumps(event, separators=(",", ":")).encode(), [("content-type", b"application/cloudevents+json")]
+
+
+def plain_json(app_id: str) -> tuple[bytes, list[tuple[str, bytes]]]:
+    body = {"eventType": "bench.event", "payload": PAYLOAD}
+    return json.dumps(body, separators=(",", ":")).encode(), [("hookstream-application", app_id.encode())]
+
+
+async def intake(
+    dev: Dev, app_id: str, seconds: float, shape: Callable[[str], tuple[bytes, list]]
+) -> tuple[float, int]:
+    """Records produced to the intake topic for ``seconds``; accepted/s until the intake role has written them all."""
+    topic = TopicNames.from_settings(load_settings(env={}))(INTAKE)
+    before = dev.metric(INTAKE_ACCEPTED)
+    producer = AIOKafkaProducer(bootstrap_servers=dev.bootstrap, acks="all", linger_ms=5, client_id="bench-intake")
+    await producer.start()
+    try:
+        sent = 0
+        started = time.monotonic()
+        while time.monotonic() - started < seconds:
+            futures = []
+            for _ in range(1000):
+                value, headers = shape(app_id)
+                futures.append(await producer.send(topic, value, key=uuid.uuid4().bytes, headers=headers))
+            await asyncio.gather(*futures)
+            sent += len(futures)
+    finally:
+        await producer.stop()
+    deadline = time.monotonic() + 600
+    while dev.metric(INTAKE_ACCEPTED) - before < sent:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the intake role did not catch up")
+        await asyncio.sleep(0.2)
+    return sent / (time.monotonic() - started), sent
 
 
 async def over_http(dev: Dev, app: str, seconds: float, in_flight: int = 64) -> tuple[float, int]:
@@ -117,6 +164,8 @@ async def main(args: argparse.Namespace) -> None:
         phases = [
             ("direct (Avro to messages)", lambda: direct(dev, app_id, seconds), 20_000),
             ("HTTP POST /msg (svix wire)", lambda: over_http(dev, app["id"], seconds), 5_000),
+            ("intake: CloudEvents structured", lambda: intake(dev, app_id, seconds, cloudevent), 0.6 * baseline),
+            ("intake: plain JSON MessageIn", lambda: intake(dev, app_id, seconds, plain_json), 0.6 * baseline),
         ]
         for name, run, target in phases:
             before = dev.metric(ROUTED)

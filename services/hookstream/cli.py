@@ -29,8 +29,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--roles",
         default="",
-        help="comma-separated: api,router,deliver,schedule,status,project (default: all), and store: the embedded "
-        "ClickHouse served as `hookstream store` does, alone or as a child the other roles reach",
+        help="comma-separated: api,intake,router,deliver,schedule,status,project (default: all), and store: the "
+        "embedded ClickHouse served as `hookstream store` does, alone or as a child the other roles reach",
     )
     project = sub.add_parser("project", help="the ClickHouse projection")
     rebuild_help = "empty the tables and replay every topic into them (stop the projector first)"
@@ -49,6 +49,17 @@ def _parser() -> argparse.ArgumentParser:
     store.add_argument("--port", type=int, help="port on 127.0.0.1 (default HOOKSTREAM_STORE_PORT; 0 picks one)")
     store.add_argument("--data-dir", type=Path, help="the chDB directory (default HOOKSTREAM_STORE_DATA_DIR)")
     sub.add_parser("settings", help="print the settings table (markdown) with every knob and its default")
+    letters = sub.add_parser("deadletters", help="list dead letters, or re-submit one to its topic after a fix")
+    letters_sub = letters.add_subparsers(dest="action", required=True)
+    listing = letters_sub.add_parser("list", help="one line per letter: time, #offset, topic/partition/offset, "
+                                     "consumer, error class, reason")  # fmt: skip
+    listing.add_argument("--consumer", help="only letters of this consumer group (with or without the namespace)")
+    listing.add_argument("--error-class", help="only letters of this error class (e.g. unknown_application)")
+    listing.add_argument("--since", help="only letters written at or after this ISO 8601 time")
+    listing.add_argument("--limit", type=int, default=100, help="the newest N matching letters (default 100; 0: all)")
+    again = letters_sub.add_parser("resubmit", help="write letters' original key, value and headers back to their "
+                                   "topic and partition")  # fmt: skip
+    again.add_argument("--offset", type=int, nargs="+", required=True, help="the letters' offsets (#N in the list)")
     sql = sub.add_parser("sql", help="run read-only SQL against the configured ClickHouse (docs/analytics.md)")
     sql.add_argument("query", help="one SELECT-like statement; writes and DDL are refused")
     sql.add_argument("--format", choices=["table", "json"], default="table", help="output format (default table)")
@@ -223,6 +234,38 @@ def _store(settings: Settings, port: int | None, data_dir: Path | None) -> None:
         raise SystemExit(f"hookstream store: {exc}") from exc
 
 
+def _deadletters(settings: Settings, args: argparse.Namespace) -> None:
+    from datetime import UTC, datetime
+
+    from hookstream.log.codec import AvroCodec
+    from hookstream.log.deadletters import LetterFilter, format_letter, read_letters, resubmit, select
+
+    settings = settings.replace(kafka_bootstrap_servers=_bootstrap(settings))
+    try:
+        letters = asyncio.run(read_letters(settings, AvroCodec()))
+    except LookupError as exc:
+        raise SystemExit(f"hookstream deadletters: {exc}") from None
+    if args.action == "list":
+        since = None
+        if args.since:
+            try:
+                since = datetime.fromisoformat(args.since)
+            except ValueError:
+                raise SystemExit(f"hookstream deadletters: --since {args.since!r} is not an ISO 8601 time") from None
+            since = since if since.tzinfo else since.replace(tzinfo=UTC)
+        wanted = LetterFilter(args.consumer, args.error_class, since)
+        for letter in select(letters, wanted, settings.topic_namespace, args.limit):
+            print(format_letter(letter))
+        return
+    by_offset = {letter.offset: letter for letter in letters}
+    missing = [offset for offset in args.offset if offset not in by_offset]
+    if missing:
+        raise SystemExit(f"hookstream deadletters: no letter at offset {', '.join(map(str, missing))}")
+    for offset in args.offset:
+        topic, partition, new_offset = asyncio.run(resubmit(settings, by_offset[offset]))
+        print(f"#{offset} re-submitted to {topic}/{partition}/{new_offset}")
+
+
 def _rebuild(settings: Settings) -> None:
     from hookstream.log.codec import AvroCodec
     from hookstream.projector.migrations import apply_migrations
@@ -292,6 +335,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"Apache Kafka {dist.version} in {dist.jars_dir}")
         elif args.command == "settings":
             print(settings_table())
+        elif args.command == "deadletters":
+            _deadletters(settings, args)
     except (ToolMissing, PortInUse) as exc:
         print(f"hookstream: {exc}", file=sys.stderr)
         return 1

@@ -38,7 +38,7 @@ from hookstream.runtime.local_kafka import LocalKafka, free_port
 from hookstream.runtime.store_process import store_answers, store_url
 from hookstream.store.users import WRITER
 
-ROLES = ("api", "router", "deliver", "schedule", "status", "project")
+ROLES = ("api", "intake", "router", "deliver", "schedule", "status", "project")
 PROJECTED = (MESSAGES, CONFIG, ATTEMPTS, STATUS, COMMANDS)
 
 

@@ -1,9 +1,11 @@
-"""A steady load through the Svix HTTP API, real receivers, and the ledger that checks nothing was lost.
+"""A steady load through the Svix HTTP API or the intake topic, real receivers, and the ledger that checks nothing
+was lost.
 
 Every POST carries a sequence number in its payload; a 202 makes it
-*accepted*. Deliveries are matched back by that number, so a message whose
-POST never got its 202 (the API was killed mid-request) is counted apart,
-never mistaken for a duplicate or a loss.
+*accepted*. On the intake topic, a CloudEvent acknowledged by the broker is
+accepted, under the message id derived from where it landed.
+Deliveries are matched back by that number, so a message whose POST never
+got its 202 (the API was killed mid-request) is counted apart, never mistaken for a duplicate or a loss.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
+from aiokafka import AIOKafkaProducer
 
-from hookstream.domain.ids import IdKind, parse_id
+from hookstream.domain.ids import IdKind, intake_message_id, parse_id
 from tests.support.receivers import Receiver
 
 EVENT_TYPES = ("order.created", "order.updated")
@@ -129,11 +132,7 @@ async def setup(session: aiohttp.ClientSession, api: str, token: str, ledger: Le
 
 
 async def post_one(session: aiohttp.ClientSession, api: str, token: str, ledger: Ledger) -> None:
-    seq = ledger.next_seq
-    ledger.next_seq += 1
-    app = APPS[seq % 2]
-    event_type = EVENT_TYPES[(seq // 2) % 2]
-    ledger.sent[seq] = (app, event_type)
+    seq, app, event_type = _next(ledger)
     body = {"eventType": event_type, "eventId": f"chaos-{seq}", "payload": {"seq": seq}}
     try:
         async with session.post(
@@ -146,6 +145,56 @@ async def post_one(session: aiohttp.ClientSession, api: str, token: str, ledger:
                 ledger.refused[f"http {resp.status}"] += 1
     except (aiohttp.ClientError, TimeoutError) as exc:
         ledger.refused[type(exc).__name__] += 1
+
+
+def _next(ledger: Ledger) -> tuple[int, str, str]:
+    seq = ledger.next_seq
+    ledger.next_seq += 1
+    app, event_type = APPS[seq % 2], EVENT_TYPES[(seq // 2) % 2]
+    ledger.sent[seq] = (app, event_type)
+    return seq, app, event_type
+
+
+async def produce_one(producer: AIOKafkaProducer, topic: str, ledger: Ledger) -> None:
+    """One structured CloudEvent on the intake topic; accepted once the broker acknowledges it."""
+    seq, app, event_type = _next(ledger)
+    event = {"specversion": "1.0", "id": f"intake-{seq}", "source": "/chaos", "type": event_type,
+             "hookstreamapp": app, "data": {"seq": seq}}  # fmt: skip
+    try:
+        sent = await producer.send_and_wait(topic, json.dumps(event).encode(), key=app.encode(),
+                                            headers=[("content-type", b"application/cloudevents+json")])  # fmt: skip
+    except Exception as exc:  # the broker away: not accepted, like a POST without its 202
+        ledger.refused[type(exc).__name__] += 1
+        return
+    ledger.accepted[seq] = intake_message_id(sent.topic, sent.partition, sent.offset, sent.timestamp)
+
+
+@contextlib.asynccontextmanager
+async def steady_intake_load(bootstrap: str, topic: str, ledger: Ledger, rate_per_s: float):  # type: ignore[no-untyped-def]
+    """Produce to the intake topic at ``rate_per_s`` for the block's duration, as an upstream system would."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+    pending: set[asyncio.Task[None]] = set()
+
+    async def loop() -> None:
+        started, sent = time.monotonic(), 0
+        while True:
+            task = asyncio.create_task(produce_one(producer, topic, ledger))
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+            sent += 1
+            await asyncio.sleep(max(0.0, started + sent / rate_per_s - time.monotonic()))
+
+    runner = asyncio.create_task(loop())
+    try:
+        yield
+    finally:
+        runner.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await runner
+        if pending:
+            await asyncio.wait(set(pending), timeout=15)
+        await producer.stop()
 
 
 @contextlib.asynccontextmanager

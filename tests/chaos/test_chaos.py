@@ -1,9 +1,9 @@
-"""Faults R1-R4 of issue 9, and R5 (kill -9 of the store, issue 16), against hookstream scaled out
-into one process per role.
+"""Faults R1-R4 of issue 9, R5 (kill -9 of the store, issue 16) and R6 (kill -9 of the intake role under a load
+written to the intake topic, issue 20), against hookstream scaled out into one process per role.
 
 Reduced by default (part of ``make test``, about three minutes): R1 kills two
 roles drawn from the seed, once each, the broker and projector faults are
-held for less time, and R5 kills the store once. ``make chaos`` sets
+held for less time, R5 kills the store once and R6 the intake role once. ``make chaos`` sets
 ``HOOKSTREAM_CHAOS_KILLS=10`` for the full run (every role and the store, ten
 times); ``HOOKSTREAM_CHAOS_ROLES`` and ``HOOKSTREAM_CHAOS_SEED`` choose the
 roles and replay a run. The faults share one cluster, load and ledger, in
@@ -26,10 +26,11 @@ from typing import Any
 import aiohttp
 import pytest
 
+from hookstream.log.topics import INTAKE
 from hookstream.projector.rebuild import DERIVED_TABLES
 from hookstream.projector.rows import COLUMNS, KEY_COLUMN
 from tests.chaos.cluster import ROLES, Cluster, get_health
-from tests.chaos.load import Ledger, post_one, setup, steady_load, wait_delivered
+from tests.chaos.load import Ledger, post_one, setup, steady_intake_load, steady_load, wait_delivered
 from tests.support.receivers import Receiver
 from tests.support.results import report
 
@@ -319,4 +320,33 @@ async def test_r5_kill_9_of_the_store_under_load_loses_nothing(chaos: Chaos) -> 
         "faults": len(recoveries), "health_503_within_s": max(detections), "records_held_min": min(held),
         "recovery_p50_s": recoveries[len(recoveries) // 2], "recovery_max_s": recoveries[-1],
         "drain_s": drain, **projection,
+    })  # fmt: skip
+
+
+async def test_r6_kill_9_of_intake_under_intake_load_loses_nothing(chaos: Chaos) -> None:
+    """Issue 20: CloudEvents written to the intake topic while the intake role is killed and started again.
+
+    Every record the broker acknowledged is delivered to every matching endpoint, under the message id derived
+    from where it landed: a record read again after the kill is the same message, not a second one.
+    """
+    cluster, rng = chaos.cluster, random.Random(SEED + 20)
+    recoveries: list[float] = []
+    topic = cluster.namespace + INTAKE
+    async with steady_intake_load(cluster.bootstrap, topic, chaos.ledger, RATE):
+        await asyncio.sleep(2)
+        for _ in range(KILLS):
+            await asyncio.sleep(rng.uniform(0.5, 3.0))
+            killed = time.monotonic()
+            await asyncio.to_thread(cluster.kill9, "intake")
+            await asyncio.sleep(rng.uniform(0.1, 1.0))
+            cluster.start_role("intake")
+            await cluster.wait_healthy("intake")
+            recoveries.append(time.monotonic() - killed)
+            _all_alive(cluster)
+        await asyncio.sleep(2)
+    drain = await wait_delivered(chaos.ledger, 300)
+    recoveries.sort()
+    _settled(chaos, "R6 intake kill -9", {
+        "faults": len(recoveries), "recovery_p50_s": recoveries[len(recoveries) // 2],
+        "recovery_max_s": recoveries[-1], "drain_s": drain,
     })  # fmt: skip

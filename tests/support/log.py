@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from hookstream.foundation.settings import Settings
-from hookstream.log.consumer import Event, EventConsumer
+from hookstream.log.consumer import ConsumerOptions, Event, EventConsumer
 from hookstream.log.producer import EventProducer
 
 
@@ -25,10 +25,12 @@ async def read_topic(
     topic: str,
     done: Callable[[list[Event]], bool],
     settle_s: float | None = None,
+    *,
+    raw: bool = False,
 ) -> list[Event]:
     """Every record on ``topic`` until ``done`` says enough; with ``settle_s``, then on until that long passes with
-    nothing new (so a test sees records that should not be there)."""
-    reader = EventConsumer(settings, producer, [topic], f"reader-{uuid.uuid4().hex}")
+    nothing new (so a test sees records that should not be there). ``raw``: undecoded (the intake topic)."""
+    reader = EventConsumer(settings, producer, [topic], f"reader-{uuid.uuid4().hex}", ConsumerOptions(raw=raw))
     await reader.start()
     events: list[Event] = []
     try:

@@ -5,7 +5,7 @@ from hookstream.runtime.roles import ALL_ROLES, API_ROLE, STORE_ROLE, parse_role
 
 def test_no_roles_named_means_every_role_and_the_api() -> None:
     assert parse_roles("") == (*ALL_ROLES, API_ROLE)
-    assert set(ALL_ROLES) == {"router", "deliver", "schedule", "status", "project"}
+    assert set(ALL_ROLES) == {"router", "deliver", "schedule", "status", "project", "intake"}
 
 
 def test_named_roles_are_kept_in_order() -> None:

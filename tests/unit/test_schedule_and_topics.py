@@ -35,7 +35,7 @@ def test_catalogue_has_every_topic_of_the_design_under_the_namespace() -> None:
     settings = load_settings(env={"HOOKSTREAM_TOPIC_NAMESPACE": "acme."})
     specs = {spec.name: spec for spec in catalogue(settings)}
     expected = {"config", "messages", "tasks", "attempts", "status", "commands", "operational", "deadletter"}
-    expected |= {"idempotency"}
+    expected |= {"idempotency", "intake"}
     expected |= {f"retry.{tier}" for tier in ["5s", "5m", "30m", "2h", "5h", "10h"]}
     assert set(specs) == {f"acme.{name}" for name in expected}
     assert specs["acme.config"].compacted and specs["acme.status"].compacted
@@ -47,5 +47,10 @@ def test_catalogue_has_every_topic_of_the_design_under_the_namespace() -> None:
     short = {s.name: s for s in catalogue(settings.replace(api_idempotency_window="90s"))}["acme.idempotency"]
     assert (short.config["retention.ms"], short.config["segment.ms"]) == ("90000", "90000")
     assert specs["acme.tasks"].partitions == settings.topic_partitions
+    intake, letters = specs["acme.intake"], specs["acme.deadletter"]
+    assert intake.partitions == specs["acme.messages"].partitions and intake.config["cleanup.policy"] == "delete"
+    assert int(letters.config["max.message.bytes"]) > int(intake.config["max.message.bytes"]) == (16 << 20), (
+        "an intake record fits whole in its dead letter"
+    )
     names = TopicNames("acme.", settings.retry_schedule)
     assert names.retry_tier(1800) == "acme.retry.30m"

@@ -10,32 +10,21 @@ it. The router dedupes again on the log, so two API processes racing on one
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 from hookstream.api.context import ApiContext
+from hookstream.domain.message_in import PayloadTooLarge, compact_payload
 from hookstream.domain.schedule import parse_duration
 from hookstream.query.messages import get_message_by_event_id
 
-
-class PayloadTooLarge(Exception):
-    """The payload's compact JSON is over the cap; each dialect names the field in its own error shape."""
-
-    def __init__(self, size: int, cap: int) -> None:
-        super().__init__(f"{size} bytes serialized; the limit is {cap}")
-        self.size = size
-        self.cap = cap
+__all__ = ["PayloadTooLarge", "accept_message", "encode_payload"]
 
 
 def encode_payload(ctx: ApiContext, payload: Any) -> bytes:
-    """The stored form of a payload (compact JSON, as Svix minifies), within the cap that applies to those bytes."""
-    encoded = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
-    cap = ctx.settings.api_max_payload_bytes
-    if len(encoded) > cap:
-        raise PayloadTooLarge(len(encoded), cap)
-    return encoded
+    """The stored form of a payload within the API's cap (``PayloadTooLarge`` over it)."""
+    return compact_payload(payload, ctx.settings.api_max_payload_bytes)
 
 
 async def accept_message(ctx: ApiContext, record: dict[str, Any]) -> bool:

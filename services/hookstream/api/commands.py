@@ -32,6 +32,7 @@ from hookstream.domain.directory import (
     event_type_from_record,
     sealed_secrets,
 )
+from hookstream.domain.message_in import message_key
 from hookstream.log.config_follower import ConfigFollower
 from hookstream.log.producer import EventProducer
 from hookstream.log.topics import COMMANDS, CONFIG, MESSAGES, TASKS, TopicNames
@@ -175,8 +176,7 @@ class Commands:
 
     async def message(self, record: Mapping[str, Any]) -> None:
         """MessageAccepted, keyed app + dedupe key so duplicates of one eventId share a partition."""
-        key = f"{record['app_id']}:{record['event_id'] or record['msg_id']}"
-        await self._send(MESSAGES, "MessageAccepted", record, key)
+        await self._send(MESSAGES, "MessageAccepted", record, message_key(record))
 
     async def task(self, record: Mapping[str, Any]) -> None:
         """A DeliveryTask (manual resend), keyed by endpoint like every task."""

@@ -41,6 +41,7 @@ _HEX = frozenset("0123456789abcdefABCDEF")
 _HYPHENS = (8, 13, 18, 23)
 _ATTEMPT_TAG = b"hookstream/attempt-id/v1\x00"
 _MESSAGE_ENDPOINT_TAG = b"hookstream/message-endpoint-id/v1\x00"
+_INTAKE_MESSAGE_TAG = b"hookstream/intake-message-id/v1\x00"
 
 
 class IdKind(StrEnum):
@@ -117,6 +118,18 @@ def attempt_id(msg_id: uuid.UUID, endpoint_id: uuid.UUID, attempt_number: int, t
 def message_endpoint_id(msg_id: uuid.UUID, endpoint_id: uuid.UUID) -> uuid.UUID:
     """The id of a message x endpoint pair (Svix ``msgep_``), derived like :func:`attempt_id`."""
     return _derived(_MESSAGE_ENDPOINT_TAG, msg_id, endpoint_id, b"")
+
+
+def intake_message_id(topic: str, partition: int, offset: int, timestamp_ms: int) -> uuid.UUID:
+    """The id of the message read from one intake record, the same every time that record is read.
+
+    A role that crashes before committing reads the record again; deriving the
+    id from where the record sits (and its timestamp, for the time part) makes
+    the replayed message the same message, so the router and everything after
+    it absorb it. The random part is a SHA-256 of the position, as for attempts.
+    """
+    position = topic.encode() + b"\x00" + partition.to_bytes(4, "big") + offset.to_bytes(8, "big")
+    return new_id(timestamp_ms, hashlib.sha256(_INTAKE_MESSAGE_TAG + position).digest()[:RANDOM_BYTES])
 
 
 def id_floor(ms: int) -> uuid.UUID:

@@ -147,6 +147,16 @@ class Settings:
         "runs every role in one process.",
     )
     dedupe_window: str = _knob("24h", "How long a message `eventId` stays unique within its application.")
+    intake_application_attribute: str = _knob(
+        "hookstreamapp",
+        "CloudEvents extension attribute naming a record's application on the intake topic (header "
+        "`ce_<name>` in binary mode); without it, the header `hookstream-application`, then the record key.",
+    )
+    intake_max_record_bytes: int = _knob(
+        16777216,
+        "Largest record the intake and dead-letter topics take (their `max.message.bytes` when created): an intake "
+        "record over the payload cap but within this is dead-lettered whole instead of refused by the broker.",
+    )
     projector_batch_rows: int = _knob(20000, "The projector writes a batch when it holds this many rows...")
     projector_batch_s: float = _knob(0.5, "...or when its oldest row has waited this long.")
     log_level: str = _knob("INFO", "Log level of hookstream's logs.")

@@ -25,6 +25,8 @@ from hookstream.log.topics import ATTEMPTS, COMMANDS, CONFIG, DEAD_LETTER, MESSA
 log = logging.getLogger("hookstream.log.consumer")
 
 TOMBSTONE = "Tombstone"
+RAW = "Raw"
+"""The name of an event read by a raw consumer: its bytes are not Avro (the intake topic's records)."""
 
 RETRY_FIRST_S = 0.2
 RETRY_MAX_S = 5.0
@@ -54,6 +56,10 @@ class Event:
     key: bytes | None
     name: str
     record: dict[str, Any]
+    value: bytes | None = None
+    """The original value of a :data:`RAW` event (None for the others: ``record`` is the decoded value)."""
+    headers: tuple[tuple[str, bytes | None], ...] = ()
+    timestamp_ms: int | None = None
 
 
 Outputs = Sequence[Awaitable[object]] | None
@@ -95,6 +101,9 @@ class ConsumerOptions:
     fetch_max_wait_ms: int = 500
     auto_offset_reset: str = "earliest"
     typed: bool = False
+    raw: bool = False
+    """Hand records over undecoded (:data:`RAW` events carrying value, headers and timestamp), for a topic whose
+    records are written by systems outside hookstream."""
     rebalance: ConsumerRebalanceListener | None = None
 
 
@@ -102,15 +111,20 @@ DEFAULT_OPTIONS = ConsumerOptions()
 
 
 def event_dead_letter(event: Event, codec: AvroCodec, reason: str, error_class: str, consumer: str) -> dict[str, Any]:
-    """The DeadLetter record of an event that decoded but cannot be handled (the record re-encoded as it was)."""
+    """The DeadLetter record of an event that cannot be handled: a raw event's bytes and headers as they were,
+    a decoded one's record re-encoded as it was."""
+    if event.name == RAW:
+        value = event.value
+    else:
+        value = codec.encode(event.name, event.record) if event.name != TOMBSTONE else None
     return {
         "topic": event.topic,
         "partition": event.partition,
         "offset": event.offset,
-        "timestamp_ms": None,
+        "timestamp_ms": event.timestamp_ms,
         "key": event.key,
-        "value": codec.encode(event.name, event.record) if event.name != TOMBSTONE else None,
-        "headers": [],
+        "value": value,
+        "headers": [{"key": key, "value": header} for key, header in event.headers],
         "reason": reason,
         "error_class": error_class,
         "consumer": consumer,
@@ -145,6 +159,7 @@ class EventConsumer:
         self._max_records = options.max_records
         self._topics = list(topics)
         self._rebalance = options.rebalance
+        self._raw = options.raw
         self._batch_start: dict[TopicPartition, int] = {}
         self.failure: str | None = None
         """Why the last batch failed, until one succeeds (see :meth:`run` and :meth:`check`)."""
@@ -173,6 +188,11 @@ class EventConsumer:
         await self._consumer.stop()
 
     async def decode(self, messages: Sequence[ConsumerRecord]) -> list[Event]:
+        if self._raw:
+            return [
+                Event(m.topic, m.partition, m.offset, m.key, RAW, {}, m.value, tuple(m.headers or ()), m.timestamp)
+                for m in messages
+            ]
         events: list[Event] = []
         dead: list[asyncio.Future[Any]] = []
         for message in messages:

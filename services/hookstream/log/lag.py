@@ -24,12 +24,23 @@ from prometheus_client import CollectorRegistry, Gauge
 from hookstream.domain.lag import partition_lag
 from hookstream.foundation.settings import Settings
 from hookstream.foundation.tasks import cancel_and_wait
-from hookstream.log.topics import ATTEMPTS, COMMANDS, CONFIG, DEAD_LETTER, MESSAGES, OPERATIONAL, STATUS, TASKS
+from hookstream.log.topics import (
+    ATTEMPTS,
+    COMMANDS,
+    CONFIG,
+    DEAD_LETTER,
+    INTAKE,
+    MESSAGES,
+    OPERATIONAL,
+    STATUS,
+    TASKS,
+)
 
 log = logging.getLogger("hookstream.lag")
 
 ROLE_GROUPS: Mapping[str, Mapping[str, Sequence[str]]] = {
     "router": {"router": (MESSAGES,)},
+    "intake": {"intake": (INTAKE,)},
     "deliver": {"delivery": (TASKS,)},
     "schedule": {"scheduler": (ATTEMPTS,), "scheduler-tiers": (), "recover": (COMMANDS,)},
     "status": {"status": (ATTEMPTS,), "operational-relay": (OPERATIONAL,)},

@@ -60,11 +60,16 @@ class EventProducer(Lifecycle):
     started, so no send ever goes to a producer that is not running.
     """
 
-    def __init__(self, bootstrap: str, codec: AvroCodec, *, linger_ms: int = 5, client_id: str = "hookstream") -> None:
+    def __init__(
+        self, bootstrap: str, codec: AvroCodec, *, linger_ms: int = 5, client_id: str = "hookstream",
+        max_request_size: int = 1048576,
+    ) -> None:  # fmt: skip
+        """``max_request_size`` bounds one record (aiokafka's default 1 MiB; a process dead-lettering intake
+        records whole needs the dead-letter topic's limit)."""
         self.codec = codec
         self._options = {"bootstrap_servers": bootstrap, "acks": "all", "enable_idempotence": True,
                          "linger_ms": linger_ms, "max_batch_size": 256 * 1024, "client_id": client_id,
-                         "partitioner": partition_of}  # fmt: skip
+                         "partitioner": partition_of, "max_request_size": max_request_size}  # fmt: skip
         self._producer = AIOKafkaProducer(**self._options)
         self._renewal: asyncio.Task[None] | None = None
         self._retired: set[asyncio.Task[None]] = set()

@@ -16,6 +16,9 @@ COMMANDS = "commands"
 DEAD_LETTER = "deadletter"
 OPERATIONAL = "operational"
 """OperationalEvent records (``message.attempt.*``, ``endpoint.disabled``) for operational webhooks."""
+INTAKE = "intake"
+"""What upstream systems emit (CloudEvents, Debezium outbox records, plain JSON MessageIn): the intake role turns
+each record into a MessageAccepted on ``messages`` or dead-letters it (README, "Intake")."""
 IDEMPOTENCY = "idempotency"
 """IdempotentResponse records: the first answer to each keyed POST, forgotten by Kafka after the window."""
 
@@ -27,9 +30,17 @@ class TopicSpec:
     compacted: bool = False
     retention_ms: int | None = None
     """For a compacted topic: also delete records older than this (``compact,delete``)."""
+    max_message_bytes: int | None = None
+    """The largest record the topic takes (``max.message.bytes``); None: the broker's default."""
 
     @property
     def config(self) -> dict[str, str]:
+        config = self._cleanup()
+        if self.max_message_bytes is not None:
+            config["max.message.bytes"] = str(self.max_message_bytes)
+        return config
+
+    def _cleanup(self) -> dict[str, str]:
         if self.compacted:
             # Compacted topics are views of the latest state per key: keep one
             # record per key, clean often enough that a rebuild stays short.
@@ -71,6 +82,11 @@ def idempotency_retention_ms(settings: Settings) -> int:
     return max(1, round(parse_duration(settings.api_idempotency_window) * 1000))
 
 
+def dead_letter_max_bytes(settings: Settings) -> int:
+    """Room for the largest intake record and the dead letter's own fields around it."""
+    return settings.intake_max_record_bytes + 65536
+
+
 def catalogue(settings: Settings) -> list[TopicSpec]:
     names = TopicNames.from_settings(settings)
     p = settings.topic_partitions
@@ -83,7 +99,9 @@ def catalogue(settings: Settings) -> list[TopicSpec]:
         TopicSpec(names(STATUS), p, compacted=True),
         TopicSpec(names(COMMANDS), p),
         TopicSpec(names(OPERATIONAL), p),
-        TopicSpec(names(DEAD_LETTER), 1),
+        TopicSpec(names(INTAKE), p, max_message_bytes=settings.intake_max_record_bytes),
+        # A dead letter holds an intake record whole, plus where it came from and why.
+        TopicSpec(names(DEAD_LETTER), 1, max_message_bytes=dead_letter_max_bytes(settings)),
         TopicSpec(names(IDEMPOTENCY), p, compacted=True, retention_ms=idempotency_retention_ms(settings)),
     ]
     return specs

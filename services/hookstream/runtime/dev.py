@@ -163,7 +163,12 @@ async def serve(
         await stack.enter_async_context(lag_gauges(settings, roles, metrics.registry))
         if "project" in running.services:  # a projector that cannot write is unhealthy though ClickHouse answers
             checks["projector"] = running.services["project"].check
-        for role in ("router", "recover", "operational"):  # loops that retry failed batches report it meanwhile
+        for role in (
+            "router",
+            "intake",
+            "recover",
+            "operational",
+        ):  # loops that retry failed batches report it meanwhile
             if role in running.services:
                 checks[role] = running.services[role].check
         for child in children:

@@ -4,7 +4,7 @@ Every role on one event loop leaves the other cores idle while the hot path
 waits for that loop (BENCHMARKS.md, the B1 and B3 profiles). Each child runs
 ``hookstream run --roles ...`` with its own interpreter and loop; the roles'
 consumer groups split the partitions between processes as they would between
-machines. The delivery processes run the router and the delivery worker,
+machines. The delivery processes run intake, the router and the delivery worker,
 which need neither ClickHouse nor the API; the stream process runs the roles
 that fold the topics (projector, status, scheduler with recover), so the API
 left in the dev process has a loop of its own. The embedded ClickHouse has
@@ -41,7 +41,9 @@ from hookstream.runtime.local_kafka import die_with_parent, free_port
 
 log = logging.getLogger("hookstream.dev")
 
-DELIVERY_ROLES = ("router", "deliver")
+DELIVERY_ROLES = ("intake", "router", "deliver")
+"""Intake runs beside the router: both are stateless, partitioned consumers that need the config view and no
+ClickHouse, so they scale with the delivery processes and leave the stream process its folds."""
 STREAM_ROLES = ("project", "status", "schedule")
 STREAM_CHECKS = ("projector", "recover", "operational")
 """The checks ``serve`` (dev.py) gives the stream roles: the dev process's ``/health`` shows them by name."""

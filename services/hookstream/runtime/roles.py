@@ -20,10 +20,11 @@ from prometheus_client import CollectorRegistry
 from hookstream.delivery.metrics import DeliveryMetrics
 from hookstream.delivery.worker import DeliveryWorker
 from hookstream.foundation.settings import Settings
+from hookstream.intake.service import Intake, IntakeMetrics
 from hookstream.log.codec import AvroCodec
 from hookstream.log.config_follower import ConfigFollower
 from hookstream.log.producer import EventProducer
-from hookstream.log.topics import CONFIG
+from hookstream.log.topics import CONFIG, dead_letter_max_bytes
 from hookstream.projector.service import Projector, ProjectorMetrics
 from hookstream.recovery.service import Recoverer
 from hookstream.router.service import Router, RouterMetrics
@@ -36,7 +37,7 @@ from hookstream.status.service import StatusProcessor
 
 log = logging.getLogger("hookstream.roles")
 
-ALL_ROLES = ("router", "deliver", "schedule", "status", "project")
+ALL_ROLES = ("router", "deliver", "schedule", "status", "project", "intake")
 
 
 class Service(Protocol):
@@ -75,7 +76,9 @@ async def running_roles(
     codec = AvroCodec()
     running = Running()
     async with contextlib.AsyncExitStack() as stack:
-        producer = await EventProducer(settings.kafka_bootstrap_servers, codec).start()
+        # Intake dead-letters records whole: the producer takes records as large as the dead-letter topic does.
+        request_size = dead_letter_max_bytes(settings) if "intake" in roles else 1048576
+        producer = await EventProducer(settings.kafka_bootstrap_servers, codec, max_request_size=request_size).start()
         stack.push_async_callback(producer.stop)
         if "project" in roles:
             clickhouse = connect(settings.resolved_clickhouse_url, settings.clickhouse_database)
@@ -83,7 +86,7 @@ async def running_roles(
             projector = await Projector(settings, codec, producer, clickhouse, ProjectorMetrics(registry)).start()
             stack.push_async_callback(projector.stop)
             running.services["project"] = projector
-        if {"deliver", "router", "status"} & set(roles):
+        if {"deliver", "router", "status", "intake"} & set(roles):
             topic = settings.topic_namespace + CONFIG
             cache = await ConfigFollower(settings.kafka_bootstrap_servers, topic, codec).start()
             stack.push_async_callback(cache.stop)
@@ -98,6 +101,10 @@ async def running_roles(
             router = await Router(settings, codec, producer, cache, RouterMetrics(registry)).start()
             stack.push_async_callback(router.stop)
             running.services["router"] = router
+        if "intake" in roles:
+            intake = await Intake(settings, producer, cache, IntakeMetrics(registry)).start()
+            stack.push_async_callback(intake.stop)
+            running.services["intake"] = intake
         if "schedule" in roles:
             scheduler = await Scheduler(settings, codec, producer, SchedulerMetrics(registry)).start()
             stack.push_async_callback(scheduler.stop)

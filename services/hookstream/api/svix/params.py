@@ -8,7 +8,6 @@ encoding, custom-header rules, metadata bounds per entry), raising the same
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -19,19 +18,20 @@ from hookstream.api.spec import JsonSchema, Param
 from hookstream.api.svix.errors import Invalid, not_found
 from hookstream.domain.custom_headers import headers_problem
 from hookstream.domain.ids import IdKind, InvalidId, parse_id
+from hookstream.domain.message_in import (  # noqa: F401 (the dialect's parameters are declared with these)
+    CHANNEL,
+    MAX_CHANNEL_CHARS,
+    MAX_MESSAGE_CHANNELS,
+    MAX_MESSAGE_TAGS,
+    MAX_TAG_CHARS,
+    NAME,
+    NAME_RULE,
+    TAG,
+    channel_schema,
+    name_schema,
+    tag_schema,
+)
 from hookstream.query.common import DEFAULT_LIMIT, MAX_LIMIT
-
-# Svix's pattern for uids, event type names and channels.
-NAME = re.compile(r"^[a-zA-Z0-9\-_.]{1,256}$")
-NAME_RULE = "1-256 of a-z A-Z 0-9 - _ ."
-
-# Svix's own bounds for a message's channels and tags (its OpenAPI document, MessageIn and the list filters).
-CHANNEL = re.compile(r"^[a-zA-Z0-9\-_.:+]+$")
-TAG = re.compile(r"^[a-zA-Z0-9\-_./\\#]+$")
-MAX_CHANNEL_CHARS = 128
-MAX_TAG_CHARS = 128
-MAX_MESSAGE_CHANNELS = 10
-MAX_MESSAGE_TAGS = 5
 
 MAX_MAP_ENTRIES = 50
 MAX_MAP_KEY_CHARS = 256
@@ -41,22 +41,6 @@ STATUS_NAMES = {0: "success", 1: "pending", 2: "fail", 3: "sending", 4: "cancele
 STATUS_CODE_CLASSES = (0, 100, 200, 300, 400, 500)
 _PART = r"[a-zA-Z0-9\-_.]{1,256}"
 _NAME_LIST = rf"^(,*{_PART}(,+{_PART})*,*)?$"  # deterministic: each part ends at a comma or the end
-
-
-def name_schema(what: str = "a valid name", *, nullable: bool = False) -> JsonSchema:
-    """Svix's pattern for uids, event type names, channels and tags; the description is the 422's wording."""
-    kind: Any = ["string", "null"] if nullable else "string"
-    return {"type": kind, "pattern": NAME.pattern, "description": f"{what}: {NAME_RULE}"}
-
-
-def channel_schema() -> JsonSchema:
-    return {"type": "string", "maxLength": MAX_CHANNEL_CHARS, "pattern": CHANNEL.pattern,
-            "description": f"a valid channel: 1-{MAX_CHANNEL_CHARS} of a-z A-Z 0-9 - _ . : +"}  # fmt: skip
-
-
-def tag_schema() -> JsonSchema:
-    return {"type": "string", "maxLength": MAX_TAG_CHARS, "pattern": TAG.pattern,
-            "description": f"a valid tag: 1-{MAX_TAG_CHARS} of a-z A-Z 0-9 - _ . / \\ #"}  # fmt: skip
 
 
 def _query(name: str, schema: JsonSchema, description: str = "") -> Param:

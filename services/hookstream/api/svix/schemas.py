@@ -15,17 +15,10 @@ from __future__ import annotations
 from typing import Any
 
 from hookstream.api.spec import JsonSchema
-from hookstream.api.svix.params import (
-    MAX_MAP_ENTRIES,
-    MAX_MAP_KEY_CHARS,
-    MAX_MAP_VALUE_CHARS,
-    MAX_MESSAGE_CHANNELS,
-    MAX_MESSAGE_TAGS,
-    channel_schema,
-    tag_schema,
-)
+from hookstream.api.svix.params import MAX_MAP_ENTRIES, MAX_MAP_KEY_CHARS, MAX_MAP_VALUE_CHARS
 from hookstream.api.svix.params import name_schema as name
 from hookstream.api.svix.shapes import STATUS_NUMBER, TRIGGER_NUMBER
+from hookstream.domain.message_in import MESSAGE_IN  # noqa: F401 (a body of this dialect, shared with intake)
 
 
 def ref(name: str) -> JsonSchema:
@@ -99,13 +92,6 @@ SECRET_ROTATE_IN = _object(
     gracePeriodSeconds=nullable("integer", minimum=0, maximum=MAX_GRACE_S, default=DEFAULT_GRACE_S),
 )  # fmt: skip
 RECOVER_IN = _object(["since"], since=_TIME, until=_NULLABLE_TIME)
-MESSAGE_IN = _object(
-    ["eventType", "payload"], eventType=name(), eventId=name("a valid eventId", nullable=True),
-    payload={"type": "object"},
-    channels=nullable("array", items=channel_schema(), minItems=1, maxItems=MAX_MESSAGE_CHANNELS, uniqueItems=True),
-    tags=nullable("array", items=tag_schema(), maxItems=MAX_MESSAGE_TAGS, uniqueItems=True),
-)  # fmt: skip
-
 # Svix's bounds for a portal token's life: one hour to seven days, seven days by default.
 MIN_EXPIRY_S = 3600
 MAX_EXPIRY_S = 7 * 24 * 3600
