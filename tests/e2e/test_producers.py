@@ -1,7 +1,7 @@
 """The producer examples of docs/producers.md, run as a user runs them: Java (kafka-clients), Go (franz-go),
-Node (kafkajs) and Python (aiokafka, confluent-kafka) each write a CloudEvent and a plain-JSON MessageIn to the intake topic of
-a real broker; the intake role turns them into messages, the receiver gets both signed, and the attempts are
-listed through the API.
+Node (kafkajs) and Python (aiokafka, confluent-kafka) each write a CloudEvent and a plain-JSON MessageIn to the
+intake topic of a real broker; the intake role turns them into messages, the receiver gets both signed, and the
+attempts are listed through the API.
 
 Each example is built once per session by its own toolchain (tests/support/producers.py), so `make test`
 bootstraps them; docs/producers.md quotes the same files (tests/unit/test_producer_docs.py keeps them equal).
@@ -13,7 +13,7 @@ import json
 
 import pytest
 from standardwebhooks import Webhook
-from svix.api import ApplicationIn, EndpointIn, MessageAttemptListByEndpointOptions
+from svix.api import ApplicationIn, EndpointIn, MessageAttemptListByEndpointOptions, MessageListOptions
 
 from hookstream.foundation.secrets import new_key_text
 from hookstream.foundation.settings import Settings
@@ -65,7 +65,9 @@ async def test_example_producer_is_delivered_signed_and_its_attempts_are_listed(
     delivered = {request.headers["webhook-id"]: json.loads(request.body) for request in requests}
     assert sorted(delivered.values(), key=json.dumps) == sorted(SENT.values(), key=json.dumps)
 
-    messages = await eventually(lambda: svix.message.list(app.id), lambda page: len(page.data) == 2)
+    messages = await eventually(
+        lambda: svix.message.list(app.id, MessageListOptions(with_content=True)), lambda page: len(page.data) == 2
+    )
     assert {m.id for m in messages.data} == set(delivered)
     assert sorted((m.event_type, m.payload) for m in messages.data) == sorted(SENT.items())
     attempts = await eventually(
