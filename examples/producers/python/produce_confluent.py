@@ -13,7 +13,7 @@ def delivered(error, message) -> None:
 
 
 def main(bootstrap_servers: str, topic: str, application: str) -> None:
-    producer = Producer({"bootstrap.servers": bootstrap_servers, "acks": "all"})
+    producer = Producer({"bootstrap.servers": bootstrap_servers, "acks": "all", "compression.type": "lz4"})
     # A CloudEvent in structured mode: the value is the whole event, the extension hookstreamapp names the application.
     event = {
         "specversion": "1.0",
