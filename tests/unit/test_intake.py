@@ -280,3 +280,30 @@ def test_a_header_that_is_not_utf8() -> None:
 def test_json_beyond_the_limits_is_not_json() -> None:
     deep = b'{"eventType": "a", "payload": ' + b'{"a":' * 200 + b"1" + b"}" * 200 + b"}"
     _refused(_record(deep), intake.NOT_JSON, IntakeRules(max_payload_bytes=100000))
+
+
+_NAMES = ["a", "a.b-c_d", "", "a b", "x" * 256, "x" * 257, "abc\n", 5, None, "ü"]
+_LISTS = [None, [], ["eu"], ["eu", "eu"], ["a:b+c"], [f"c{i}" for i in range(10)], [f"c{i}" for i in range(11)],
+          ["x" * 129], ["a/b"], ["#t", "a\\b"], "eu", [1], ["t1", "t2", "t3", "t4", "t5", "t6"]]  # fmt: skip
+
+
+@pytest.mark.parametrize("event_type", _NAMES)
+@pytest.mark.parametrize("lists", _LISTS)
+def test_the_fast_check_never_accepts_what_the_schema_refuses(event_type: object, lists: object) -> None:
+    from jsonschema import Draft202012Validator
+
+    from hookstream.domain.message_in import MESSAGE_IN, plainly_valid
+
+    schema = Draft202012Validator(MESSAGE_IN)
+    for body in ({"eventType": event_type, "payload": {}, "channels": lists, "tags": lists},
+                 {"eventType": "ok", "eventId": event_type, "payload": {}, "channels": lists},
+                 {"eventType": "ok", "payload": [], "tags": lists}, {"eventType": event_type}):  # fmt: skip
+        if plainly_valid(body):
+            assert schema.is_valid(body), body
+
+
+def test_the_fast_check_takes_the_common_shapes() -> None:
+    from hookstream.domain.message_in import plainly_valid
+
+    assert plainly_valid({"eventType": "a.b", "eventId": "e-1", "payload": {"x": 1}, "channels": ["eu"], "tags": []})
+    assert plainly_valid({"eventType": "a", "payload": {}, "channels": None, "tags": None})
