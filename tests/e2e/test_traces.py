@@ -29,6 +29,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
+from aiokafka import AIOKafkaProducer
 from clickhouse_connect.driver import Client
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
@@ -43,7 +44,7 @@ from hookstream.domain.ids import IdKind, to_svix
 from hookstream.foundation import tracing
 from hookstream.foundation.secrets import new_key_text
 from hookstream.foundation.settings import Settings
-from hookstream.log.topics import TopicNames
+from hookstream.log.topics import INTAKE, TopicNames
 from hookstream.runtime.local_kafka import free_port
 from hookstream.runtime.roles import ALL_ROLES
 from tests.conftest import ReceiverFactory
@@ -88,8 +89,8 @@ def _first_fails() -> Any:
     return behaviour
 
 
-async def _send_messages(session: aiohttp.ClientSession, base: str, token: str, endpoint_url: str) -> list[str]:
-    """An application, an endpoint, then the messages (the first with a producer's traceparent); their ids."""
+async def _application(session: aiohttp.ClientSession, base: str, token: str, endpoint_url: str) -> str:
+    """An application with one endpoint; its uid."""
     auth = {"Authorization": f"Bearer {token}"}
     app_uid = f"traces-{uuid.uuid4().hex[:8]}"
     async with session.post(f"{base}/api/v1/app/", json={"name": "traces", "uid": app_uid}, headers=auth) as resp:
@@ -97,6 +98,13 @@ async def _send_messages(session: aiohttp.ClientSession, base: str, token: str, 
     async with session.post(f"{base}/api/v1/app/{app_uid}/endpoint/", json={"url": endpoint_url},
                             headers=auth) as resp:  # fmt: skip
         assert resp.status == 201, await resp.text()
+    return app_uid
+
+
+async def _send_messages(session: aiohttp.ClientSession, base: str, token: str, endpoint_url: str) -> list[str]:
+    """An application, an endpoint, then the messages (the first with a producer's traceparent); their ids."""
+    auth = {"Authorization": f"Bearer {token}"}
+    app_uid = await _application(session, base, token, endpoint_url)
     ids = []
     for index in range(MESSAGES):
         headers = auth | ({"traceparent": PRODUCER_PARENT} if index == 0 else {})
@@ -148,7 +156,7 @@ def _check_traces(spans: list[SeenSpan], svix_ids: list[str], received: list[Rec
             assert {s.trace_id for s in phases} == {trace_id}
         if apart:
             assert accept.service == "hookstream-api"
-            assert route.service == first.service == retry.service == "hookstream-router-deliver"
+            assert route.service == first.service == retry.service == "hookstream-intake-router-deliver"
         # the receiver was sent each attempt's own context (HOOKSTREAM_DELIVERY_PROPAGATE_TRACE)
         sent = sorted(r.headers["traceparent"][:52] for r in received if r.headers["webhook-id"] == svix_id)
         assert sent == sorted(f"00-{trace_id:032x}-{d.span_id:016x}" for d in (first, retry))  # flags apart
@@ -205,6 +213,45 @@ async def test_one_trace_per_message_in_one_process(
         assert time.monotonic() < deadline, [span.name for span in spans]
         await asyncio.sleep(0.1)
     _check_traces(spans, ids, received, apart=False)
+
+
+async def test_an_intake_record_continues_its_producers_trace(
+    in_memory: InMemorySpanExporter, api: ServedApi, receivers: ReceiverFactory, settings: Settings, topics: TopicNames
+) -> None:
+    """A CloudEvent (binary mode) carrying the producer's ``traceparent``: intake's ``accept`` is its child, and
+    the message's route and attempts follow in that trace as they do after an HTTP accept."""
+    receiver = await receivers.plain(_first_fails())
+    async with aiohttp.ClientSession() as session:
+        app_uid = await _application(session, api.url, api.token, receiver.url)
+    headers = [("ce_specversion", b"1.0"), ("ce_id", b"trace-1"), ("ce_source", b"/orders"),
+               ("ce_type", b"order.paid"), ("ce_hookstreamapp", app_uid.encode()),
+               ("content-type", b"application/json"), ("traceparent", PRODUCER_PARENT.encode())]  # fmt: skip
+    upstream = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
+    await upstream.start()
+    try:
+        await upstream.send_and_wait(topics(INTAKE), b'{"n": 0}', key=b"order-1", headers=headers)
+    finally:
+        await upstream.stop()
+    received = await receiver.wait_for(2)
+    deadline = time.monotonic() + 10
+    while True:  # the retry's span ends once its record is acknowledged
+        spans = [_of_sdk(span) for span in in_memory.get_finished_spans()]
+        if [span.name for span in spans].count("deliver") >= 2:
+            break
+        assert time.monotonic() < deadline, [span.name for span in spans]
+        await asyncio.sleep(0.1)
+    mine = [span for span in spans if span.trace_id == PRODUCER_TRACE]
+    (accept,) = [span for span in mine if span.name == "accept"]
+    (route,) = [span for span in mine if span.name == "route"]
+    first, retry = sorted(
+        (s for s in mine if s.name == "deliver"), key=lambda s: s.attributes["hookstream.attempt_number"]
+    )
+    assert accept.parent_id == PRODUCER_SPAN and accept.attributes["hookstream.intake.format"] == "cloudevents_binary"
+    assert (route.parent_id, first.parent_id, retry.parent_id) == (accept.span_id, route.span_id, first.span_id)
+    msg_id = to_svix(IdKind.MESSAGE, uuid.UUID(accept.attributes["hookstream.msg_id"]))
+    assert {request.headers["webhook-id"] for request in received} == {msg_id}
+    assert {span.trace_id for span in spans if span.attributes.get("hookstream.msg_id") == str(uuid.UUID(
+        accept.attributes["hookstream.msg_id"]))} == {PRODUCER_TRACE}  # fmt: skip
 
 
 def _of_sdk(span: Any) -> SeenSpan:

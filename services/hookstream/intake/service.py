@@ -18,8 +18,9 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter
 
-from hookstream.domain.intake import UNKNOWN_APPLICATION, IntakeRecord, IntakeRules, Refusal, interpret
+from hookstream.domain.intake import UNKNOWN_APPLICATION, Accepted, IntakeRecord, IntakeRules, Refusal, interpret
 from hookstream.domain.strict_json import JsonLimits
+from hookstream.foundation import tracing
 from hookstream.foundation.settings import Settings
 from hookstream.log.config_follower import ConfigFollower
 from hookstream.log.consumer import ConsumerOptions, Event, Outputs
@@ -73,7 +74,16 @@ class Intake(ConsumerService):
                 self.metrics.refused.labels(result.error_class).inc()
                 acks.append(await self.dead_letter(event, result.reason, result.error_class))
                 continue
-            message = self.names(MESSAGES)
-            acks.append(await self.producer.send(message, "MessageAccepted", result.record, result.key.encode()))
+            acks.append(await self._accept(event, result))
             self.metrics.accepted.labels(result.format).inc()
         return acks
+
+    async def _accept(self, event: Event, result: Accepted) -> asyncio.Future[Any]:
+        """Write the message; traced, under an ``accept`` span whose parent is the record's own ``traceparent``
+        (an upstream producer's trace), its context carried on the MessageAccepted as the API's is."""
+        topic, key = self.names(MESSAGES), result.key.encode()
+        if not tracing.ENABLED:
+            return await self.producer.send(topic, "MessageAccepted", result.record, key)
+        attributes = {**tracing.message_attributes(result.record), "hookstream.intake.format": result.format}
+        with tracing.span("accept", parent=event.headers, kind=tracing.SpanKind.CONSUMER, attributes=attributes):
+            return await self.producer.send(topic, "MessageAccepted", result.record, key, tracing.current_headers())
