@@ -27,7 +27,7 @@ def _pointer(*parts: str) -> str:
 @dataclass
 class OpenApiDocument:
     doc: dict[str, Any]
-    validate_document: bool = True  # False for a published document with known slips (Svix's: see svix_oracle)
+    validate_document: bool = True  # False for a published document with known slips (see peer_oracle)
 
     def __post_init__(self) -> None:
         if self.validate_document:
