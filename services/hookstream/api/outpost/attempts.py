@@ -3,7 +3,7 @@
 ``include`` adds, per attempt, the event (``event``: its summary,
 ``event.data``: with the payload), the response (``response_data``: status,
 body, headers; read from ClickHouse only when asked) and the destination
-(``destination``, without credentials). A retry is a manual DeliveryTask
+(``destination``, its credentials empty). A retry is a manual DeliveryTask
 (api/resend.py), recorded as an attempt with ``manual: true``.
 """
 

@@ -163,7 +163,8 @@ async def create(request: web.Request) -> web.Response:
     async def absent() -> None:
         await lookup.tenant(ctx, request, params["tenant_id"])  # deleted meanwhile: 404
         if body.get("id") and lookup.find_destination(ctx, app_id, body["id"]) is not None:
-            raise OutpostError(409, f"a destination with id {body['id']!r} already exists for this tenant")
+            # 400, as Outpost's server answers a taken id (tenantstore.ErrDuplicateDestination)
+            raise OutpostError(400, f"destination already exists: the tenant has a destination {body['id']!r}")
 
     def new(_: Record | None) -> Record:
         now = datetime.now(UTC)
@@ -275,7 +276,7 @@ LIST = Operation(
 CREATE = Operation(
     "POST", "/tenants/{tenant_id}/destinations", create, "createTenantDestination", "Create a webhook destination",
     params=(TENANT_ID,), body=CREATE_BODY,
-    responses={201: Response("created", ref("Destination")), 409: Response("the id is taken")},
+    responses={201: Response("created", ref("Destination")), 400: Response("the id is taken")},
 )  # fmt: skip
 GET = Operation("GET", _ONE, get, "getTenantDestination", "Get a destination", params=_IDS, responses=_FOUND)
 UPDATE = Operation("PATCH", _ONE, update, "updateTenantDestination", "Update a destination", params=_IDS,

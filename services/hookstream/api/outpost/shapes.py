@@ -85,7 +85,8 @@ def destination_out(
 
 
 def attempt_destination_out(app: Mapping[str, Any], endpoint: Mapping[str, Any]) -> dict[str, Any]:
-    return {**destination_base(app, endpoint), "config": _config(endpoint)}
+    """``credentials`` is there (Outpost's Destination requires it) but empty: secrets show on destination routes."""
+    return {**destination_base(app, endpoint), "config": _config(endpoint), "credentials": {}}
 
 
 def event_out(
@@ -199,8 +200,9 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                             previous_secret_invalid_at=_TIME),
     ),
     "OutpostAttemptDestination": _object(
-        ["id", "tenant_id", "type", "topics", "config", "disabled_at", "created_at", "updated_at", "target"],
-        **_DESTINATION_BASE,
+        ["id", "tenant_id", "type", "topics", "config", "credentials", "disabled_at", "created_at", "updated_at",
+         "target"],
+        **_DESTINATION_BASE, credentials={"type": "object", "maxProperties": 0},
     ),
     "OutpostEventSummary": _object(["id", "topic", "time"], **_EVENT),
     "OutpostEventFull": _object(["id", "topic", "time", "data"], **_EVENT, data={"type": "object"}),

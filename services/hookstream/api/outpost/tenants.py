@@ -19,6 +19,7 @@ from hookstream.api.commands import APPLICATION, Record
 from hookstream.api.context import API_CONTEXT, ApiContext
 from hookstream.api.fresh import find_fresh
 from hookstream.api.outpost import cursors, lookup
+from hookstream.api.outpost.auth import require_admin
 from hookstream.api.outpost.shapes import ref, tenant_out
 from hookstream.api.spec import Operation, Param, Response, read_body, read_params
 from hookstream.domain.ids import generate_id
@@ -91,8 +92,11 @@ async def list_tenants(request: web.Request) -> web.Response:
 
 
 async def token(request: web.Request) -> web.Response:
-    """A tenant token: an application-scoped bearer token (``domain.access``), valid for 24 hours."""
+    """A tenant token: an application-scoped bearer token (``domain.access``), valid for 24 hours.
+
+    Admin key only, as in Outpost: a tenant token minting tokens would outlive its own 24 hours."""
     ctx = request.app[API_CONTEXT]
+    require_admin(request, "a tenant token")
     app = await lookup.tenant(ctx, request, read_params(request, TOKEN)["tenant_id"])
     expires = int(time.time()) + TOKEN_TTL_S
     issued = ctx.issue_app_token(lookup.app_uuid(app), expires)
@@ -119,6 +123,6 @@ DELETE = Operation("DELETE", "/tenants/{tenant_id}", delete, "deleteTenant", "De
                    params=(TENANT_ID,), responses={200: Response("deleted", ref("Success")), **_NOT_FOUND})  # fmt: skip
 TOKEN = Operation(
     "GET", "/tenants/{tenant_id}/token", token, "getTenantToken", "A token scoped to the tenant", params=(TENANT_ID,),
-    responses={200: Response("the token", ref("TenantToken")), **_NOT_FOUND},
+    responses={200: Response("the token", ref("TenantToken")), 403: Response("not the admin API key"), **_NOT_FOUND},
 )  # fmt: skip
 OPERATIONS = (LIST, UPSERT, GET, DELETE, TOKEN)
