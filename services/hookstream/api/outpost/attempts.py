@@ -188,7 +188,7 @@ async def retry(request: web.Request) -> web.Response:
     app, message, endpoint = await _retry_target(ctx, request, body)
     app_id, endpoint_id = lookup.app_uuid(app), uuid.UUID(endpoint["endpoint_id"])
     if endpoint.get("disabled"):
-        raise OutpostError(400, "destination is disabled")
+        raise OutpostError(400, "Destination is disabled", {"error": "destination_disabled"})  # Outpost's words
     if not message.get("payload"):
         raise OutpostError(400, "the event's data was deleted; it cannot be retried")
     earlier = AttemptFilter(app_id=app_id, endpoint_id=endpoint_id, msg_id=uuid.UUID(str(message["msg_id"])))
