@@ -47,7 +47,7 @@ KSUID = (
     "superset's pattern ^ep_[A-Za-z0-9]{27}$ is the hosted service's, the server's document has none"
 )
 QTASK_KSUID = (
-    "task ids are the base62 of the recover's UUID (22 characters after the prefix), not Svix's 27-character "
+    "task ids are the base62 of the task's UUID (22 characters after the prefix), not Svix's 27-character "
     "KSUIDs; the SDK superset's pattern ^qtask_[A-Za-z0-9]{27}$ is the hosted service's (the server's document "
     "has no background-task routes)"
 )
@@ -74,6 +74,7 @@ DIFFERENCES = (
     *(Difference(f"{method} {OPS}{tail}", f"response {where}", KSUID) for method, tail, where in (
         ("POST", "", "id"), ("GET", "", "data.*.id"), ("GET", "/{endpoint_id}", "id"),
         ("PUT", "/{endpoint_id}", "id"))),
+    Difference("POST " + EP + "/replay-missing", "response id", QTASK_KSUID),
     Difference("GET /api/v1/background-task", "response data.*.id", QTASK_KSUID),
     Difference("GET /api/v1/background-task/{task_id}", "response id", QTASK_KSUID),
     Difference("POST " + A + "/msg", "request data",
@@ -218,6 +219,9 @@ async def _scenario(o: Oracle, url: str) -> None:
     recovery = await o.call("POST", EP + "/recover", body={"since": since, "until": None}, app_id=app_id,
                             endpoint_id=ep_id)  # fmt: skip
     assert recovery.status_code == 202, recovery.text
+    replay = await o.call("POST", EP + "/replay-missing", body={"since": since, "until": None}, app_id=app_id,
+                          endpoint_id=ep_id)  # fmt: skip
+    assert replay.status_code == 202 and replay.json()["task"] == "endpoint.replay", replay.text
     task = "/api/v1/background-task"
     listed = await o.call("GET", task, query={"task": "endpoint.recover", "limit": 5, "order": "descending"})
     assert [t["id"] for t in listed.json()["data"]] == [recovery.json()["id"]]

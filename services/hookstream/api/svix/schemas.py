@@ -92,6 +92,7 @@ SECRET_ROTATE_IN = _object(
     gracePeriodSeconds=nullable("integer", minimum=0, maximum=MAX_GRACE_S, default=DEFAULT_GRACE_S),
 )  # fmt: skip
 RECOVER_IN = _object(["since"], since=_TIME, until=_NULLABLE_TIME)
+REPLAY_IN = RECOVER_IN  # Svix's ReplayIn has RecoverIn's fields
 # Svix's bounds for a portal token's life: one hour to seven days, seven days by default.
 MIN_EXPIRY_S = 3600
 MAX_EXPIRY_S = 7 * 24 * 3600
@@ -168,6 +169,9 @@ _EVENT_TYPE_OUT = _object(
     schemas=nullable("object"), groupName=nullable("string"), featureFlags=nullable("array", items={"type": "string"}),
     featureFlag=nullable("string"), createdAt=_TIME, updatedAt=_TIME,
 )  # fmt: skip
+_TASK_STARTED = _object(["id", "status", "task", "updatedAt"], id={"type": "string"},
+                        status={"enum": ["running", "finished", "failed"]}, task={"type": "string"},
+                        updatedAt=_TIME)  # fmt: skip
 HTTP_ERROR = _object(["code", "detail"], code={"type": "string"}, detail={"type": "string"})
 VALIDATION_ERROR = _object(["detail"], detail={"type": "array", "items": _object(
     ["loc", "msg", "type"], loc={"type": "array", "items": {"type": ["string", "integer"]}}, msg={"type": "string"},
@@ -200,9 +204,8 @@ SCHEMAS: dict[str, JsonSchema] = {
                                       {"type": "string"}}, sensitive={"type": "array", "items": {"type": "string"}}),
     "SvixEndpointStats": _object(["success", "pending", "sending", "fail", "canceled"],
                                  **{status: {"type": "integer"} for status in STATUS_NUMBER}),
-    "SvixRecoverOut": _object(["id", "status", "task", "updatedAt"], id={"type": "string"},
-                              status={"enum": ["running", "finished", "failed"]}, task={"type": "string"},
-                              updatedAt=_TIME),
+    "SvixRecoverOut": _TASK_STARTED,
+    "SvixReplayOut": _TASK_STARTED,
     "SvixBackgroundTaskOut": _object(["id", "status", "task", "data", "updatedAt"], id={"type": "string"},
                                      status={"enum": ["running", "finished", "failed"]}, task={"type": "string"},
                                      data={"type": "object", "additionalProperties": {"type": "integer"}},
