@@ -134,6 +134,18 @@ async def _scenario(o: Oracle, url: str) -> None:
     assert (await o.call("PUT", named, body=update, event_type_name="other.type")).status_code == 201
     await o.call("PATCH", named, body={**update, "description": "patched"}, event_type_name="other.type")
     await o.call("DELETE", named, query={"expunge": "false"}, event_type_name="other.type")
+    imported = "/api/v1/event-type/import/openapi"
+    raw = "webhooks:\n  pet.new:\n    post:\n      description: a pet\n"
+    dry = await o.call("POST", imported, body={"spec": None, "specRaw": raw, "replaceAll": False, "dryRun": True})
+    assert dry.json()["data"] == {"modified": ["pet.new"], "to_modify": [
+        {"name": "pet.new", "description": "a pet", "schemas": None, "deprecated": False, "groupName": None,
+         "featureFlags": None}]}, dry.text  # fmt: skip
+    spec = {"openapi": "3.1.0", "webhooks": {"pet.new": {"post": {"requestBody": {"content": {"application/json": {
+        "schema": {"type": "object"}}}}}}}}  # fmt: skip
+    done = await o.call("POST", imported, body={"spec": spec, "specRaw": None, "replaceAll": False, "dryRun": False})
+    assert done.json()["data"] == {"modified": ["pet.new"]}, done.text
+    neither = {"spec": None, "specRaw": None, "replaceAll": False, "dryRun": True}
+    assert (await o.call("POST", imported, body=neither)).status_code == 400
     # Applications
     app_in = {"name": "oracle", "uid": "oracle-app", "throttleRate": 100, "metadata": {"team": "a"}}
     created = await o.call("POST", "/api/v1/app", body=app_in, query={"get_if_exists": "false"})

@@ -125,6 +125,14 @@ def event_type_in(*, with_name: bool, partial: bool = False) -> JsonSchema:
     return _object(required, **fields)
 
 
+EVENT_TYPE_IMPORT_IN = _object(
+    [], spec=nullable("object", description="the OpenAPI document, parsed"),
+    specRaw=nullable("string", description="the OpenAPI document as YAML or JSON text"),
+    replaceAll={"type": "boolean", "default": False, "description": "archive every event type it does not name"},
+    dryRun={"type": "boolean", "default": False, "description": "change nothing; answer what would change"},
+)  # fmt: skip
+
+
 # ---- answers
 
 _APPLICATION_OUT = _object(
@@ -172,6 +180,11 @@ _EVENT_TYPE_OUT = _object(
 _TASK_STARTED = _object(["id", "status", "task", "updatedAt"], id={"type": "string"},
                         status={"enum": ["running", "finished", "failed"]}, task={"type": "string"},
                         updatedAt=_TIME)  # fmt: skip
+_EVENT_TYPE_FROM_OPENAPI = _object(
+    ["name", "description", "deprecated"], name={"type": "string"}, description={"type": "string"},
+    schemas=nullable("object"), deprecated={"type": "boolean"}, groupName=nullable("string"),
+    featureFlags=nullable("array", items={"type": "string"}),
+)  # fmt: skip
 HTTP_ERROR = _object(["code", "detail"], code={"type": "string"}, detail={"type": "string"})
 VALIDATION_ERROR = _object(["detail"], detail={"type": "array", "items": _object(
     ["loc", "msg", "type"], loc={"type": "array", "items": {"type": ["string", "integer"]}}, msg={"type": "string"},
@@ -210,6 +223,9 @@ SCHEMAS: dict[str, JsonSchema] = {
                                      status={"enum": ["running", "finished", "failed"]}, task={"type": "string"},
                                      data={"type": "object", "additionalProperties": {"type": "integer"}},
                                      updatedAt=_TIME),
+    "SvixEventTypeImportOpenApiOut": _object(["data"], data=_object(
+        ["modified"], modified={"type": "array", "items": {"type": "string"}},
+        to_modify=nullable("array", items=_EVENT_TYPE_FROM_OPENAPI, description="only for a dryRun"))),
     "SvixAppPortalAccessOut": _object(["url", "token"], url={"type": "string"}, token={"type": "string"}),
     "SvixEmptyOut": {"type": "object", "description": "an empty object"},
     "SvixHttpError": HTTP_ERROR,
