@@ -251,6 +251,11 @@ async def _scenario(o: Oracle, url: str) -> None:
     assert (await o.call("POST", "/api/v1/auth/logout", headers=as_app)).status_code == 204
     after_logout = await o.call("GET", A + "/endpoint", app_id=app_id, headers=as_app)
     assert after_logout.status_code == 200 and o.differs("POST /api/v1/auth/logout", "behaviour")
+    narrowed = {"capabilities": ["ViewBase", "CreateAttempts"], "readOnly": None, "expiry": 3600,
+                "featureFlags": ["beta"], "sessionId": "s1", "application": None}  # fmt: skip
+    viewer = await o.call("POST", "/api/v1/auth/app-portal-access/{app_id}", body=narrowed, app_id=app_id)
+    as_viewer = {"Authorization": "Bearer " + viewer.json()["token"]}
+    assert (await o.call("GET", EP + "/secret", app_id=app_id, endpoint_id=ep_id, headers=as_viewer)).status_code == 403
     expire_all = "/api/v1/auth/app/{app_id}/expire-all"
     assert (await o.call("POST", expire_all, body={"expiry": 0, "sessionIds": []}, app_id=app_id)).status_code == 204
     await o.call("POST", expire_all, body={"expiry": None, "sessionIds": ["s1"]}, app_id=app_id)  # 422

@@ -18,6 +18,7 @@ from hookstream.api.spec import JsonSchema
 from hookstream.api.svix.params import MAX_MAP_ENTRIES, MAX_MAP_KEY_CHARS, MAX_MAP_VALUE_CHARS
 from hookstream.api.svix.params import name_schema as name
 from hookstream.api.svix.shapes import STATUS_NUMBER, TRIGGER_NUMBER
+from hookstream.domain.access import CAPABILITIES
 from hookstream.domain.message_in import MESSAGE_IN  # noqa: F401 (a body of this dialect, shared with intake)
 
 
@@ -96,8 +97,6 @@ REPLAY_IN = RECOVER_IN  # Svix's ReplayIn has RecoverIn's fields
 # Svix's bounds for a portal token's life: one hour to seven days, seven days by default.
 MIN_EXPIRY_S = 3600
 MAX_EXPIRY_S = 7 * 24 * 3600
-CAPABILITIES = ("ViewBase", "ViewEndpointSecret", "ManageEndpointSecret", "ManageTransformations", "CreateAttempts",
-                "ManageEndpoint")  # fmt: skip
 APP_PORTAL_ACCESS_IN: JsonSchema = {
     **_object(
         [], expiry=nullable("integer", minimum=MIN_EXPIRY_S, maximum=MAX_EXPIRY_S, default=MAX_EXPIRY_S),
