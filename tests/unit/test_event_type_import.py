@@ -117,7 +117,7 @@ def test_what_cannot_be_read_is_refused_with_the_reason(spec, reason):
 @pytest.mark.parametrize(
     ("spec", "raw", "reason"),
     [(None, None, "exactly one"), ({}, "{}", "exactly one"), (None, "a: [", "not YAML"), (None, "- 1", "an object"),
-     (None, "a: &x [1]\nb: *x", "aliases")],
+     (None, "a: &x [1]\nb: *x", "aliases"), (None, "a: " + "[" * 3000 + "]" * 3000, "nested too deeply")],
 )  # fmt: skip
 def test_the_document_comes_from_exactly_one_readable_source(spec, raw, reason):
     with pytest.raises(InvalidSpec, match=reason):

@@ -87,12 +87,14 @@ def read_spec(spec: Mapping[str, Any] | None, spec_raw: str | None) -> Mapping[s
     assert spec_raw is not None
     try:
         loaded = yaml.load(spec_raw, Loader=_NoAliases)  # a SafeLoader
+        if not isinstance(loaded, dict):
+            raise InvalidSpec("specRaw", "the document must be an object")
+        # YAML's dates and odd keys become JSON's strings, as they would in a JSON document.
+        return json.loads(json.dumps(loaded, default=str))
     except yaml.YAMLError as error:
         raise InvalidSpec("specRaw", f"not YAML or JSON: {error}") from None
-    if not isinstance(loaded, dict):
-        raise InvalidSpec("specRaw", "the document must be an object")
-    # YAML's dates and odd keys become JSON's strings, as they would in a JSON document.
-    return json.loads(json.dumps(loaded, default=str))
+    except RecursionError:
+        raise InvalidSpec("specRaw", "the document is nested too deeply") from None
 
 
 def webhook_event_types(spec: Mapping[str, Any]) -> list[ImportedType]:
@@ -105,7 +107,10 @@ def webhook_event_types(spec: Mapping[str, Any]) -> list[ImportedType]:
         if not isinstance(value, dict):
             raise InvalidSpec(section, f"{section} must be an object of webhooks by name")
         webhooks |= {name: item for name, item in value.items() if name not in webhooks}
-    return [_event_type(spec, name, item) for name, item in webhooks.items()]
+    try:
+        return [_event_type(spec, name, item) for name, item in webhooks.items()]
+    except RecursionError:
+        raise InvalidSpec("webhooks", "a schema is nested too deeply") from None
 
 
 def changes(
