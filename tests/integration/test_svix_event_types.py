@@ -10,9 +10,11 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 from svix.api import (
     ApplicationIn,
     EventTypeDeleteOptions,
+    EventTypeImportOpenApiIn,
     EventTypeIn,
     EventTypeListOptions,
     EventTypeOut,
@@ -263,3 +265,63 @@ async def test_a_restarted_api_rebuilds_event_types_from_the_log(api: ServedApi,
         patched = await restarted.svix.event_type.patch("recreated", EventTypePatch(description="third"))
         assert patched.description == "third", "the restarted API continues the version sequence"
     assert (await types.get("recreated")).description == "third", "and the first API sees its write"
+
+
+OPENAPI = """
+openapi: 3.1.0
+info: {title: Shop, version: 1.0.0}
+webhooks:
+  order.paid:
+    post:
+      description: An order was paid
+      requestBody:
+        content:
+          application/json:
+            schema: {$ref: "#/components/schemas/Order"}
+x-webhooks:
+  order.legacy:
+    post: {summary: The old order event, deprecated: true}
+components:
+  schemas:
+    Order: {type: object, properties: {amount: {type: integer}}, required: [amount]}
+"""
+
+
+async def test_import_openapi_dry_run_then_import_then_replace_all(api: ServedApi) -> None:
+    types = api.svix.event_type
+    await types.create(EventTypeIn(name="stale.type", description="not in the document"))
+    await types.create(EventTypeIn(name="order.paid", description="old text"))
+    await types.delete("order.paid")  # archived: the import brings it back
+    dry = await types.import_openapi(EventTypeImportOpenApiIn(spec_raw=OPENAPI, dry_run=True))
+    assert dry.data.modified == ["order.paid", "order.legacy"]
+    assert [(t.name, t.description, t.deprecated, t.schemas) for t in dry.data.to_modify or []] == [
+        ("order.paid", "An order was paid", False, SCHEMA),
+        ("order.legacy", "The old order event", True, None),
+    ]
+    assert await _names(api) == ["stale.type"], "a dry run changes nothing"
+
+    done = await types.import_openapi(EventTypeImportOpenApiIn(spec_raw=OPENAPI))
+    assert (done.data.modified, done.data.to_modify) == (["order.paid", "order.legacy"], None)
+    paid = await types.get("order.paid")
+    assert (paid.description, paid.schemas, paid.archived) == ("An order was paid", SCHEMA, False)
+    assert (await types.get("order.legacy")).deprecated is True
+    again = await types.import_openapi(EventTypeImportOpenApiIn(spec_raw=OPENAPI))
+    assert again.data.modified == [], "the same document twice writes nothing the second time"
+
+    parsed = yaml.safe_load(OPENAPI)
+    replaced = await types.import_openapi(EventTypeImportOpenApiIn(spec=parsed, replace_all=True))
+    assert replaced.data.modified == ["stale.type"]
+    assert await _names(api) == ["order.legacy", "order.paid"]
+    assert (await types.get("stale.type")).archived is True
+
+
+async def test_import_openapi_refusals(api: ServedApi) -> None:
+    async with httpx.AsyncClient(headers={"Authorization": f"Bearer {api.token}"}) as http:
+        url = api.url + "/api/v1/event-type/import/openapi"
+        neither = await http.post(url, json={"dryRun": True})
+        assert (neither.status_code, neither.json()["code"]) == (400, "bad_request")
+        both = await http.post(url, json={"spec": {}, "specRaw": "{}"})
+        assert both.status_code == 400
+        bad = await http.post(url, json={"specRaw": "webhooks: {'no spaces allowed': {post: {}}}"})
+        assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "specRaw"], bad.text
+    assert await status_of(api.svix.event_type.import_openapi(EventTypeImportOpenApiIn(spec={"webhooks": {}}))) == 200

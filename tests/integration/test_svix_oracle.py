@@ -47,7 +47,7 @@ KSUID = (
     "superset's pattern ^ep_[A-Za-z0-9]{27}$ is the hosted service's, the server's document has none"
 )
 QTASK_KSUID = (
-    "task ids are the base62 of the recover's UUID (22 characters after the prefix), not Svix's 27-character "
+    "task ids are the base62 of the task's UUID (22 characters after the prefix), not Svix's 27-character "
     "KSUIDs; the SDK superset's pattern ^qtask_[A-Za-z0-9]{27}$ is the hosted service's (the server's document "
     "has no background-task routes)"
 )
@@ -74,6 +74,7 @@ DIFFERENCES = (
     *(Difference(f"{method} {OPS}{tail}", f"response {where}", KSUID) for method, tail, where in (
         ("POST", "", "id"), ("GET", "", "data.*.id"), ("GET", "/{endpoint_id}", "id"),
         ("PUT", "/{endpoint_id}", "id"))),
+    Difference("POST " + EP + "/replay-missing", "response id", QTASK_KSUID),
     Difference("GET /api/v1/background-task", "response data.*.id", QTASK_KSUID),
     Difference("GET /api/v1/background-task/{task_id}", "response id", QTASK_KSUID),
     Difference("POST " + A + "/msg", "request data",
@@ -133,6 +134,18 @@ async def _scenario(o: Oracle, url: str) -> None:
     assert (await o.call("PUT", named, body=update, event_type_name="other.type")).status_code == 201
     await o.call("PATCH", named, body={**update, "description": "patched"}, event_type_name="other.type")
     await o.call("DELETE", named, query={"expunge": "false"}, event_type_name="other.type")
+    imported = "/api/v1/event-type/import/openapi"
+    raw = "webhooks:\n  pet.new:\n    post:\n      description: a pet\n"
+    dry = await o.call("POST", imported, body={"spec": None, "specRaw": raw, "replaceAll": False, "dryRun": True})
+    assert dry.json()["data"] == {"modified": ["pet.new"], "to_modify": [
+        {"name": "pet.new", "description": "a pet", "schemas": None, "deprecated": False, "groupName": None,
+         "featureFlags": None}]}, dry.text  # fmt: skip
+    spec = {"openapi": "3.1.0", "webhooks": {"pet.new": {"post": {"requestBody": {"content": {"application/json": {
+        "schema": {"type": "object"}}}}}}}}  # fmt: skip
+    done = await o.call("POST", imported, body={"spec": spec, "specRaw": None, "replaceAll": False, "dryRun": False})
+    assert done.json()["data"] == {"modified": ["pet.new"]}, done.text
+    neither = {"spec": None, "specRaw": None, "replaceAll": False, "dryRun": True}
+    assert (await o.call("POST", imported, body=neither)).status_code == 400
     # Applications
     app_in = {"name": "oracle", "uid": "oracle-app", "throttleRate": 100, "metadata": {"team": "a"}}
     created = await o.call("POST", "/api/v1/app", body=app_in, query={"get_if_exists": "false"})
@@ -218,6 +231,9 @@ async def _scenario(o: Oracle, url: str) -> None:
     recovery = await o.call("POST", EP + "/recover", body={"since": since, "until": None}, app_id=app_id,
                             endpoint_id=ep_id)  # fmt: skip
     assert recovery.status_code == 202, recovery.text
+    replay = await o.call("POST", EP + "/replay-missing", body={"since": since, "until": None}, app_id=app_id,
+                          endpoint_id=ep_id)  # fmt: skip
+    assert replay.status_code == 202 and replay.json()["task"] == "endpoint.replay", replay.text
     task = "/api/v1/background-task"
     listed = await o.call("GET", task, query={"task": "endpoint.recover", "limit": 5, "order": "descending"})
     assert [t["id"] for t in listed.json()["data"]] == [recovery.json()["id"]]
@@ -235,6 +251,11 @@ async def _scenario(o: Oracle, url: str) -> None:
     assert (await o.call("POST", "/api/v1/auth/logout", headers=as_app)).status_code == 204
     after_logout = await o.call("GET", A + "/endpoint", app_id=app_id, headers=as_app)
     assert after_logout.status_code == 200 and o.differs("POST /api/v1/auth/logout", "behaviour")
+    narrowed = {"capabilities": ["ViewBase", "CreateAttempts"], "readOnly": None, "expiry": 3600,
+                "featureFlags": ["beta"], "sessionId": "s1", "application": None}  # fmt: skip
+    viewer = await o.call("POST", "/api/v1/auth/app-portal-access/{app_id}", body=narrowed, app_id=app_id)
+    as_viewer = {"Authorization": "Bearer " + viewer.json()["token"]}
+    assert (await o.call("GET", EP + "/secret", app_id=app_id, endpoint_id=ep_id, headers=as_viewer)).status_code == 403
     expire_all = "/api/v1/auth/app/{app_id}/expire-all"
     assert (await o.call("POST", expire_all, body={"expiry": 0, "sessionIds": []}, app_id=app_id)).status_code == 204
     await o.call("POST", expire_all, body={"expiry": None, "sessionIds": ["s1"]}, app_id=app_id)  # 422

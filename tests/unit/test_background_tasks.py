@@ -7,8 +7,11 @@ from datetime import UTC, datetime, timedelta
 from hookstream.api.svix.background_tasks import background_task_out
 from hookstream.domain.background import (
     FAILED,
+    FAILED_MESSAGES,
     FINISHED,
+    MISSING_MESSAGES,
     RECOVER,
+    REPLAY,
     RUNNING,
     from_record,
     matching,
@@ -18,6 +21,8 @@ from hookstream.domain.background import (
     to_record,
 )
 from hookstream.domain.ids import IdKind, new_id, parse_id
+from hookstream.domain.matching import EndpointRule
+from hookstream.domain.routing import replay_wanted
 from hookstream.log.codec import AvroCodec
 
 T0 = datetime(2026, 3, 14, 15, 9, 26, 535897, tzinfo=UTC)
@@ -66,3 +71,20 @@ def test_the_svix_shape_is_background_task_out():
         "data": {"messagesFound": 2, "messagesSent": 2, "messagesSkipped": 0},
         "updatedAt": "2026-03-14T15:09:26.535897Z",
     }  # fmt: skip
+
+
+def test_a_replay_missing_is_the_same_task_with_the_other_selection():
+    replay = recover_started(new_id(1_700_000_000_600, b"r" * 10), APP, ENDPOINT, T0, MISSING_MESSAGES)
+    assert (replay.task, replay.status) == (REPLAY, RUNNING)
+    assert _task().task == recover_started(replay.task_id, APP, ENDPOINT, T0, FAILED_MESSAGES).task == RECOVER
+
+
+def test_a_replay_takes_what_the_endpoint_filters_take_now_even_while_disabled():
+    row = {"msg_id": ENDPOINT, "app_id": APP, "event_type": "invoice.paid", "channels": ["eu"],
+           "payload": b'{"amount": 5}', "accepted_at": T0}  # fmt: skip
+    typed = EndpointRule(ENDPOINT, frozenset({"invoice.paid"}), disabled=True)
+    assert replay_wanted(row, typed)
+    assert not replay_wanted({**row, "event_type": "user.signup"}, typed)
+    assert not replay_wanted(row, EndpointRule(ENDPOINT, channels=frozenset({"us"})))
+    assert not replay_wanted(row, EndpointRule(ENDPOINT, payload_filter={"data": {"amount": 6}}))
+    assert replay_wanted({**row, "payload": None}, typed), "no payload any more: matched on type and channels"

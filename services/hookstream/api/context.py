@@ -13,7 +13,14 @@ from hookstream.api.commands import Commands
 from hookstream.api.idempotency import IdempotencyStore
 from hookstream.api.recent import RecentWrites
 from hookstream.api.records import ConfigRecords
-from hookstream.domain.access import Generation, Scope, app_token_key, authenticate, issue_app_token
+from hookstream.domain.access import (
+    ALL_CAPABILITIES,
+    Generation,
+    Scope,
+    app_token_key,
+    authenticate,
+    issue_app_token,
+)
 from hookstream.foundation.secrets import SecretBox
 from hookstream.foundation.settings import Settings
 from hookstream.log.background_tasks import BackgroundTasks
@@ -45,9 +52,11 @@ class ApiContext:
         """The scope a bearer token grants in every dialect (None: 401)."""
         return authenticate(self.operator_token, token, now, self.token_generation)
 
-    def issue_app_token(self, app_id: uuid.UUID, expires_at: int) -> str:
+    def issue_app_token(
+        self, app_id: uuid.UUID, expires_at: int, capabilities: frozenset[str] = ALL_CAPABILITIES
+    ) -> str:
         return issue_app_token(app_token_key(self.operator_token), app_id, expires_at,
-                               self.token_generation(app_id).current)  # fmt: skip
+                               self.token_generation(app_id).current, capabilities)  # fmt: skip
 
 
 API_CONTEXT = web.AppKey("api_context", ApiContext)

@@ -18,6 +18,7 @@ A body with another content type is ``UnsupportedMediaType`` (415).
 
 from __future__ import annotations
 
+import keyword
 import re
 import uuid
 import warnings
@@ -311,13 +312,20 @@ def application(**options: Any) -> web.Application:
         return web.Application(router=RememberingRouter(), **options)
 
 
+def route_name(operation_id: str) -> str:
+    """aiohttp refuses a route name with a Python keyword between its ``.``/``-``/``:`` separators (Svix's
+    ``v1.event-type.import-openapi``): such a part gets a trailing ``_``."""
+    return re.sub(r"[^.:\-]+", lambda m: m[0] + "_" if keyword.iskeyword(m[0]) else m[0], operation_id)
+
+
 def register(app: web.Application, operations: Sequence[Operation], *, trailing_slash: bool = False) -> None:
     """Add every operation's route (and its trailing-slash twin when the dialect's clients send one).
 
     Each route is named by its ``operation_id``, so a handler can build a link
-    to another operation with ``request.app.router[operation_id].url_for(...)``.
+    to another operation with ``request.app.router[operation_id].url_for(...)``
+    (see :func:`route_name` for the ids aiohttp would refuse).
     """
     for op in operations:
-        app.router.add_route(op.method, op.path, op.handler, name=op.operation_id)
+        app.router.add_route(op.method, op.path, op.handler, name=route_name(op.operation_id))
         if trailing_slash:
             app.router.add_route(op.method, op.path + "/", op.handler)

@@ -9,6 +9,14 @@ tokens are revoked by raising its token generation (Svix's expire-all, kept
 on the application's record on ``config``): a generation above 0 signs with a
 key of its own, so the tokens issued before no longer verify (those of the
 generation just before may be given a grace period).
+
+A token may be narrowed to some of Svix's app-portal capabilities (or to
+read-only, which is ``ViewBase`` alone). They are a byte of the signed
+body, so a holder cannot widen them; a token with every capability has no
+such byte, so it is the same token as before capabilities existed. What
+each operation needs is :data:`NEEDS`, the one table the API consults
+(:func:`permits`); a capability implies the ones Svix describes it as
+including (:data:`IMPLIES`).
 """
 
 from __future__ import annotations
@@ -18,19 +26,96 @@ import binascii
 import hashlib
 import hmac
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 
 APP_TOKEN_PREFIX = "hs_app_"
 _CONTEXT = b"hookstream app token v1\x00"
 _MAC_BYTES = 16
+_BODY_BYTES = 16 + 8  # application id, expiry
+
+VIEW_BASE, VIEW_SECRET, MANAGE_SECRET = "ViewBase", "ViewEndpointSecret", "ManageEndpointSecret"
+MANAGE_TRANSFORMATIONS, CREATE_ATTEMPTS, MANAGE_ENDPOINT = "ManageTransformations", "CreateAttempts", "ManageEndpoint"
+CAPABILITIES = (VIEW_BASE, VIEW_SECRET, MANAGE_SECRET, MANAGE_TRANSFORMATIONS, CREATE_ATTEMPTS, MANAGE_ENDPOINT)
+"""Svix's ``AppPortalCapability``, in the order of their bits in a token."""
+ALL_CAPABILITIES = frozenset(CAPABILITIES)
+IMPLIES: Mapping[str, frozenset[str]] = {
+    MANAGE_SECRET: frozenset({VIEW_SECRET}),  # "rotate and view the endpoint secret"
+    MANAGE_ENDPOINT: frozenset({VIEW_SECRET, MANAGE_SECRET}),  # "any field or configuration ... (including secrets)"
+}
+NEEDS: Mapping[str, frozenset[str]] = {
+    "v1.endpoint.create": frozenset({MANAGE_ENDPOINT}),
+    "v1.endpoint.update": frozenset({MANAGE_ENDPOINT}),
+    "v1.endpoint.patch": frozenset({MANAGE_ENDPOINT}),
+    "v1.endpoint.delete": frozenset({MANAGE_ENDPOINT}),
+    "v1.endpoint.update-headers": frozenset({MANAGE_ENDPOINT}),
+    "v1.endpoint.patch-headers": frozenset({MANAGE_ENDPOINT}),
+    "v1.endpoint.get-secret": frozenset({VIEW_SECRET}),
+    "v1.endpoint.rotate-secret": frozenset({MANAGE_SECRET}),
+    "v1.endpoint.recover": frozenset({CREATE_ATTEMPTS}),
+    "v1.endpoint.replay-missing": frozenset({CREATE_ATTEMPTS}),
+    "v1.endpoint.send-example": frozenset({CREATE_ATTEMPTS}),
+    "v1.message-attempt.resend": frozenset({CREATE_ATTEMPTS}),
+    "v1.authentication.logout": frozenset({VIEW_BASE}),
+}
+"""What an application token needs for an operation (by Svix operation id), beyond being its application's.
+
+Not listed: a read (GET, HEAD) needs ``ViewBase``; any other write
+(sending a message, expunging content, ...) is no portal capability, so only
+a token with all of them (an unnarrowed one) may make it.
+"""
+_READS = frozenset({"GET", "HEAD"})
+
+
+def granted(capabilities: Iterable[str] | None, *, read_only: bool = False) -> frozenset[str]:
+    """The capabilities a token is issued with: all by default, ``ViewBase`` alone when read-only.
+
+    Raises ValueError for an unknown capability, or a list without ``ViewBase`` ("always required", Svix).
+    """
+    if read_only:
+        return frozenset({VIEW_BASE})
+    if capabilities is None:
+        return ALL_CAPABILITIES
+    asked = frozenset(capabilities)
+    if unknown := asked - ALL_CAPABILITIES:
+        raise ValueError(f"unknown capabilities: {', '.join(sorted(unknown))}")
+    if VIEW_BASE not in asked:
+        raise ValueError(f"{VIEW_BASE} is always required")
+    return asked
+
+
+FULL_ACCESS = "an unnarrowed token (every capability)"
+
+
+def permits(capabilities: frozenset[str], operation_id: str, method: str) -> str | None:
+    """None when a token with ``capabilities`` may call the operation; else the capability it lacks (or
+    :data:`FULL_ACCESS` for a write no capability covers)."""
+    held = capabilities.union(*(IMPLIES.get(c, frozenset()) for c in capabilities))
+    need = NEEDS.get(operation_id)
+    if need is None and method.upper() not in _READS:
+        return None if held >= ALL_CAPABILITIES else FULL_ACCESS
+    missing = sorted((need or frozenset({VIEW_BASE})) - held, key=CAPABILITIES.index)
+    return missing[0] if missing else None
+
+
+def _bits(capabilities: frozenset[str]) -> bytes:
+    return bytes([sum(1 << i for i, c in enumerate(CAPABILITIES) if c in capabilities)])
+
+
+def _from_bits(raw: bytes) -> frozenset[str] | None:
+    if not raw:
+        return ALL_CAPABILITIES
+    if len(raw) != 1 or raw[0] >> len(CAPABILITIES):
+        return None
+    return frozenset(c for i, c in enumerate(CAPABILITIES) if raw[0] & (1 << i))
 
 
 @dataclass(frozen=True)
 class Scope:
-    """``app_id`` None is the operator; otherwise the one application the token may see."""
+    """``app_id`` None is the operator; otherwise the one application the token may see, with what it may do."""
 
     app_id: uuid.UUID | None = None
+    capabilities: frozenset[str] = field(default=ALL_CAPABILITIES)
 
     @property
     def is_operator(self) -> bool:
@@ -76,9 +161,14 @@ def _mac(key: bytes, body: bytes) -> bytes:
     return hmac.new(key, _CONTEXT + body, hashlib.sha256).digest()[:_MAC_BYTES]
 
 
-def issue_app_token(key: bytes, app_id: uuid.UUID, expires_at: int, generation: int = 0) -> str:
-    """A token for ``app_id`` valid until ``expires_at`` (Unix seconds), signed for the application's generation."""
+def issue_app_token(
+    key: bytes, app_id: uuid.UUID, expires_at: int, generation: int = 0, capabilities: frozenset[str] = ALL_CAPABILITIES
+) -> str:
+    """A token for ``app_id`` valid until ``expires_at`` (Unix seconds), signed for the application's generation,
+    carrying ``capabilities`` when they are fewer than all."""
     body = app_id.bytes + expires_at.to_bytes(8, "big")
+    if capabilities != ALL_CAPABILITIES:
+        body += _bits(capabilities)
     mac = _mac(generation_key(key, app_id, generation), body)
     return APP_TOKEN_PREFIX + base64.urlsafe_b64encode(body + mac).decode().rstrip("=")
 
@@ -92,9 +182,9 @@ def verify_app_token(key: bytes, token: str, now: float, generations: Generation
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except (binascii.Error, ValueError):
         return None
-    if len(raw) != 16 + 8 + _MAC_BYTES:
+    if len(raw) not in (_BODY_BYTES + _MAC_BYTES, _BODY_BYTES + 1 + _MAC_BYTES):
         return None
-    body, mac = raw[:24], raw[24:]
+    body, mac = raw[:-_MAC_BYTES], raw[-_MAC_BYTES:]
     app_id = uuid.UUID(bytes=body[:16])
     generation = generations(app_id)
     signed = [generation.current]
@@ -102,9 +192,10 @@ def verify_app_token(key: bytes, token: str, now: float, generations: Generation
         signed.append(generation.current - 1)
     if not any(hmac.compare_digest(mac, _mac(generation_key(key, app_id, g), body)) for g in signed):
         return None
-    if int.from_bytes(body[16:], "big") <= now:
+    capabilities = _from_bits(body[_BODY_BYTES:])
+    if capabilities is None or int.from_bytes(body[16:_BODY_BYTES], "big") <= now:
         return None
-    return Scope(app_id)
+    return Scope(app_id, capabilities)
 
 
 def authenticate(operator_token: str, token: str, now: float, generations: Generations = _first) -> Scope | None:

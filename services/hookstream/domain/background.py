@@ -1,7 +1,9 @@
 """Background tasks (Svix's ``qtask_``): long work the API starts and answers at once, whose state is read later.
 
 An endpoint recover is one: the API answers ``RecoverOut`` while the
-``schedule`` role enumerates and resends the failed messages. The task's state
+``schedule`` role enumerates and resends the failed messages; an endpoint
+replay-missing is the same work with another selection of messages (those
+never attempted at the endpoint), answered as ``ReplayOut``. The task's state
 (running, then finished or failed, with its counts) is a record on the
 compacted ``background-tasks`` topic keyed by the task id; the latest record
 of a key is the state. Everything here is pure: the states, their records,
@@ -20,9 +22,14 @@ from hookstream.domain.ids import IdKind, to_svix
 
 RECORD = "BackgroundTaskState"
 RECOVER = "endpoint.recover"
+REPLAY = "endpoint.replay"
 RUNNING, FINISHED, FAILED = "running", "finished", "failed"
 STATUSES = (RUNNING, FINISHED, FAILED)
-TASKS = (RECOVER,)
+TASKS = (RECOVER, REPLAY)
+FAILED_MESSAGES, MISSING_MESSAGES = "failed", "missing"
+SELECTIONS = {FAILED_MESSAGES: RECOVER, MISSING_MESSAGES: REPLAY}
+"""A resend command's ``selection`` -> the task it is: recover resends the failed pairs of the window,
+replay-missing the messages never attempted at the endpoint."""
 RETENTION_DAYS = 90
 """Svix lists the tasks of the past 90 days; the topic forgets older ones (``compact,delete``)."""
 
@@ -44,14 +51,17 @@ class BackgroundTask:
         return replace(self, status=status, updated_at=at, data={**self.data, **data})
 
 
-def recover_started(request_id: uuid.UUID, app_id: uuid.UUID, endpoint_id: uuid.UUID, at: datetime) -> BackgroundTask:
+def recover_started(
+    request_id: uuid.UUID, app_id: uuid.UUID, endpoint_id: uuid.UUID, at: datetime, selection: str = FAILED_MESSAGES
+) -> BackgroundTask:
     """The state the API writes before the command: a GET right after the 202 finds the task."""
-    return BackgroundTask(request_id, RECOVER, RUNNING, at, {}, app_id, endpoint_id)
+    return BackgroundTask(request_id, SELECTIONS[selection], RUNNING, at, {}, app_id, endpoint_id)
 
 
 def recover_counts(found: int, sent: int, skipped: int) -> dict[str, int]:
-    """``messagesSent`` is Svix's own name (its document's example of a finished recover); the other two say
-    how many failed messages the window held and how many could not be resent (payload expired or expunged)."""
+    """``messagesSent`` is Svix's own name (its document's example of a finished recover or replay); the other
+    two say how many messages the selection found in the window and how many could not be resent (payload
+    expired or expunged)."""
     return {"messagesFound": found, "messagesSent": sent, "messagesSkipped": skipped}
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -43,6 +43,20 @@ def message_facts(message: Mapping[str, Any]) -> MessageFacts:
         metadata=message.get("metadata") or {},
         accepted_at_us=_micros(message["accepted_at"]),
     )
+
+
+def replay_wanted(message: Mapping[str, Any], rule: EndpointRule) -> bool:
+    """Whether an endpoint replay-missing sends ``message`` (a ``messages`` row) to the endpoint of ``rule``.
+
+    The endpoint's filters as they are now (event types, channels, payload
+    filter) decide, as routing would decide for a new message; a disabled
+    endpoint still gets the tasks, which its worker skips as it skips any
+    other. A row keeps no metadata, so a payload filter on ``metadata`` sees
+    none; a row without a payload (expired, expunged) is matched on its type
+    and channels and then counted as skipped by the caller.
+    """
+    row = {**message, "msg_id": str(message["msg_id"]), "payload": message.get("payload") or b"{}", "metadata": {}}
+    return bool(match_endpoints(message_facts(row), [replace(rule, disabled=False)]))
 
 
 def addressed(message: Mapping[str, Any], endpoints: Iterable[Endpoint]) -> list[EndpointRule]:

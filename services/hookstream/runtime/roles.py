@@ -86,7 +86,7 @@ async def running_roles(
             projector = await Projector(settings, codec, producer, clickhouse, ProjectorMetrics(registry)).start()
             stack.push_async_callback(projector.stop)
             running.services["project"] = projector
-        if {"deliver", "router", "status", "intake"} & set(roles):
+        if {"deliver", "router", "status", "intake", "schedule"} & set(roles):
             topic = settings.topic_namespace + CONFIG
             cache = await ConfigFollower(settings.kafka_bootstrap_servers, topic, codec).start()
             stack.push_async_callback(cache.stop)
@@ -109,10 +109,11 @@ async def running_roles(
             scheduler = await Scheduler(settings, codec, producer, SchedulerMetrics(registry)).start()
             stack.push_async_callback(scheduler.stop)
             running.services["schedule"] = scheduler
-            # Endpoint recover fans out from the status table, so this half of the role reads ClickHouse.
+            # Endpoint recover fans out from the status table, so this half of the role reads ClickHouse (and
+            # replay-missing matches messages against the endpoint's filters, as they are on ``config``).
             recover_clickhouse = connect(settings.resolved_clickhouse_url, settings.clickhouse_database)
             stack.callback(recover_clickhouse.close)
-            recoverer = await Recoverer(settings, codec, producer, recover_clickhouse).start()
+            recoverer = await Recoverer(settings, codec, producer, recover_clickhouse, cache).start()
             stack.push_async_callback(recoverer.stop)
             running.services["recover"] = recoverer
         if "status" in roles:

@@ -32,7 +32,7 @@ from hookstream.api.svix import (
     send_example,
     token_expiry,
 )
-from hookstream.api.svix.auth import bearer_auth, tenant_scope
+from hookstream.api.svix.auth import OPERATION_IDS, bearer_auth, tenant_scope
 from hookstream.api.svix.errors import Invalid, svix_errors
 from hookstream.api.svix.ratelimit import RATE_LIMITER, limiter_for, rate_limit
 from hookstream.api.svix.schemas import ERRORS, SCHEMAS
@@ -66,6 +66,8 @@ def svix_app(ctx: ApiContext, checks: dict[str, Check], metrics: Metrics) -> web
     app[HEALTH_CHECKS] = checks
     app[METRICS] = metrics  # the parent's request counter reads it from the matched (sub-)application
     register(app, operations(), trailing_slash=True)
+    # Routes are matched under the prefix the parent mounts this application at.
+    app[OPERATION_IDS] = {(op.method, PREFIX + op.path): op.operation_id for op in operations()}
     return app
 
 

@@ -16,7 +16,10 @@ itself, so a route added later is covered without anyone remembering to:
 - a handler can say otherwise: ``@operator_only`` (a route under one
   application that only the operator may call, e.g. minting its tokens) and
   ``@for_app_tokens`` (a route under no application that an application
-  token may call, e.g. logout).
+  token may call, e.g. logout);
+- a token narrowed to some app-portal capabilities (or read-only) may call
+  only the operations they permit (``domain.access.permits``, by the
+  route's Svix operation id): 403 naming the capability it lacks.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from hookstream.api.auth import bearer, scope_of, set_scope
 from hookstream.api.context import API_CONTEXT
 from hookstream.api.svix import lookup
 from hookstream.api.svix.errors import Handler, forbidden, not_found, unauthorized
+from hookstream.domain.access import ALL_CAPABILITIES, FULL_ACCESS, Scope, permits
 from hookstream.domain.ids import IdKind, to_svix
 
 OPEN_PATHS = frozenset({"/api/v1/health", "/api/v1/health/", "/api/v1/health/ping", "/api/v1/health/ping/"})
@@ -40,6 +44,8 @@ _OPERATOR_ONLY = "__hookstream_operator_only__"
 _FOR_APP_TOKENS = "__hookstream_for_app_tokens__"
 
 H = TypeVar("H", bound=Handler)
+OPERATION_IDS = web.AppKey("svix_operation_ids", dict[tuple[str, str], str])
+"""(method, path template as routed, without a trailing slash) -> Svix operation id, set by the dialect."""
 
 
 def operator_only(handler: H) -> H:
@@ -96,4 +102,20 @@ async def tenant_scope(request: web.Request, handler: Handler) -> web.StreamResp
             raise not_found("Application")
         # Pin the path to the id just checked, so a uid re-pointed meanwhile cannot swap the application.
         request.match_info[APP_PARAM] = to_svix(IdKind.APPLICATION, app_id)
+    # After the application check: another application's ids answer 404 whatever the token's capabilities.
+    _check_capabilities(request, scope)
     return await handler(request)
+
+
+def _check_capabilities(request: web.Request, scope: Scope) -> None:
+    """403 naming the capability a narrowed token lacks for this operation (``domain.access.NEEDS``)."""
+    if scope.capabilities == ALL_CAPABILITIES:
+        return
+    route = request.match_info.route
+    canonical = route.resource.canonical.rstrip("/") if route.resource is not None else ""
+    operation = request.app[OPERATION_IDS].get((route.method, canonical), "")
+    lacking = permits(scope.capabilities, operation, request.method)
+    if lacking == FULL_ACCESS:
+        raise forbidden(f"this token's capabilities do not cover this operation: it needs {lacking}")
+    if lacking is not None:
+        raise forbidden(f"this token lacks the {lacking} capability")

@@ -6,11 +6,12 @@ server, ``<origin>/portal/#key=<token>``: the token rides in the fragment,
 so it never reaches an access log. Nothing serves ``/portal/`` yet; the
 token itself is what clients use, as a bearer token on the same API.
 
-A token grants everything under its application (list, read and write
-endpoints, messages, attempts) and nothing else. It carries no
-capabilities, so requests for a narrower token (``readOnly``, a subset of
-``capabilities``) are refused rather than silently widened. ``featureFlags``
-and ``sessionId`` are checked and accepted but not carried.
+A token grants what is under its application and nothing else: by default
+everything there (list, read and write endpoints, messages, attempts);
+with ``readOnly`` or a subset of ``capabilities``, only what those allow
+(``domain.access``: signed into the token, checked by ``auth.tenant_scope``
+on every route). ``featureFlags`` and ``sessionId`` are checked and
+accepted but not carried.
 """
 
 from __future__ import annotations
@@ -30,22 +31,19 @@ from hookstream.api.svix import applications, lookup, params
 from hookstream.api.svix.auth import for_app_tokens, operator_only
 from hookstream.api.svix.errors import Invalid, forbidden, not_found
 from hookstream.api.svix.params import APP_ID, IDEMPOTENCY_KEY
-from hookstream.api.svix.schemas import APP_PORTAL_ACCESS_IN, CAPABILITIES, MAX_EXPIRY_S, ref
+from hookstream.api.svix.schemas import APP_PORTAL_ACCESS_IN, MAX_EXPIRY_S, ref
+from hookstream.domain.access import granted
 from hookstream.domain.ids import IdKind
 
 PORTAL_PATH = "/portal/"
 
 
-def _check_grant(body: Mapping[str, Any]) -> None:
-    """Refuse what a token cannot honour: it always grants full access to its application (the schema has
-    checked the capabilities are known ones)."""
-    if body.get("readOnly"):
-        raise Invalid(["body", "readOnly"], "read-only tokens are not supported: a token may read and write "
-                      "its application's endpoints and messages")  # fmt: skip
-    capabilities = body.get("capabilities")
-    if capabilities is not None and set(capabilities) != set(CAPABILITIES):
-        raise Invalid(["body", "capabilities"], "narrowed capabilities are not supported: a token has all of "
-                      f"{', '.join(sorted(CAPABILITIES))}")  # fmt: skip
+def _grant(body: Mapping[str, Any]) -> frozenset[str]:
+    """The capabilities the token carries: ``readOnly`` (deprecated by Svix) wins over ``capabilities``."""
+    try:
+        return granted(body.get("capabilities"), read_only=bool(body.get("readOnly")))
+    except ValueError as error:
+        raise Invalid(["body", "capabilities"], str(error)) from None
 
 
 def _new_application(body: Mapping[str, Any], ref: str) -> dict[str, Any] | None:
@@ -82,9 +80,9 @@ async def _access(request: web.Request, op: Operation) -> web.Response:
     ref = read_params(request, op)["app_id"]
     body = await read_body(request, op) or {}
     expiry = body.get("expiry") or MAX_EXPIRY_S
-    _check_grant(body)
+    capabilities = _grant(body)
     app_id = await _application(ctx, ref, _new_application(body, ref))
-    token = ctx.issue_app_token(app_id, int(time.time()) + expiry)
+    token = ctx.issue_app_token(app_id, int(time.time()) + expiry, capabilities)
     url = request.url.origin().with_path(PORTAL_PATH).with_fragment(f"key={token}")
     return web.json_response({"url": str(url), "token": token})
 

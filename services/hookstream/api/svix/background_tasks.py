@@ -1,4 +1,4 @@
-"""Svix background tasks: the state of an endpoint recover (``qtask_...``), by id or listed.
+"""Svix background tasks: the state of an endpoint recover or replay-missing (``qtask_...``), by id or listed.
 
 The states are the API's view of the ``background-tasks`` topic
 (log/background_tasks.py): the API writes ``running`` before the recover's
@@ -26,7 +26,8 @@ SVIX_TASK_TYPES = (
     "endpoint.replay", "endpoint.recover", "application.stats", "message.broadcast", "sdk.generate",
     "event-type.aggregate", "application.purge_content", "endpoint.bulk-replay",
 )  # fmt: skip
-"""Svix's ``BackgroundTaskType``: every one is a valid filter; hookstream runs ``endpoint.recover`` only."""
+"""Svix's ``BackgroundTaskType``: every one is a valid filter; hookstream runs ``endpoint.recover`` and
+``endpoint.replay``."""
 
 
 def background_task_out(task: BackgroundTask) -> dict[str, Any]:
@@ -60,7 +61,7 @@ LIST = Operation(
     "/background-task",
     list_tasks,
     "v1.background-task.list",
-    "List background tasks (endpoint recovers) of the past 90 days",
+    "List background tasks (endpoint recovers and replays) of the past 90 days",
     params=(_STATUS, _TASK, *PAGE, ORDER),
     responses={200: Response("a page of tasks", list_of("BackgroundTaskOut"))},
 )

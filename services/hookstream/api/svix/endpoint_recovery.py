@@ -1,11 +1,13 @@
-"""Svix endpoint recovery and statistics: resend the failed messages since a time, count messages by status.
+"""Svix endpoint recovery and statistics: resend the failed (or the missing) messages since a time, count them.
 
 A recovery is a ``RecoverRequested`` command for the schedule role and a
 background task (``qtask_``, the command's request id) whose state the API
 writes as ``running`` before the command, so a GET right after the 202 finds
 it; the schedule role writes its progress and its end
-(``GET /api/v1/background-task/{task_id}``). The statistics are read from
-ClickHouse.
+(``GET /api/v1/background-task/{task_id}``). A replay-missing is the same
+command with ``selection`` ``missing`` (task ``endpoint.replay``): the
+messages of the window never attempted at the endpoint that match its
+filters. The statistics are read from ClickHouse.
 """
 
 from __future__ import annotations
@@ -23,9 +25,9 @@ from hookstream.api.spec import Operation, Response, read_body, read_params
 from hookstream.api.svix.endpoints import MISSING, ONE, ONE_PATH, target
 from hookstream.api.svix.errors import Invalid
 from hookstream.api.svix.params import IDEMPOTENCY_KEY, SINCE, UNTIL
-from hookstream.api.svix.schemas import RECOVER_IN, ref
+from hookstream.api.svix.schemas import RECOVER_IN, REPLAY_IN, ref
 from hookstream.api.svix.shapes import iso
-from hookstream.domain.background import FAILED, recover_started, task_svix_id
+from hookstream.domain.background import FAILED, FAILED_MESSAGES, MISSING_MESSAGES, recover_started, task_svix_id
 from hookstream.domain.ids import generate_id
 from hookstream.query.analytics import default_window, endpoint_status_counts
 
@@ -46,9 +48,20 @@ def _body_time(body: Mapping[str, Any], name: str) -> datetime | None:
 async def recover(request: web.Request) -> web.Response:
     """Resend the endpoint's failed messages since ``since`` (until ``until``): a RecoverRequested command,
     fanned out into manual attempts by the schedule role (recovery/service.py), so a crash loses nothing."""
+    return await _resend(request, RECOVER, FAILED_MESSAGES)
+
+
+async def replay_missing(request: web.Request) -> web.Response:
+    """Send the endpoint every message since ``since`` (until ``until``) never attempted there that its filters
+    take: the same command as a recover, with the other selection."""
+    return await _resend(request, REPLAY_MISSING, MISSING_MESSAGES)
+
+
+async def _resend(request: web.Request, op: Operation, selection: str) -> web.Response:
+    """202 with the background task (RecoverOut / ReplayOut), written before the command it stands for."""
     ctx = request.app[API_CONTEXT]
-    path = read_params(request, RECOVER)
-    body = await read_body(request, RECOVER)
+    path = read_params(request, op)
+    body = await read_body(request, op)
     since = _body_time(body, "since")
     until = _body_time(body, "until")
     now = datetime.now(UTC)
@@ -59,8 +72,8 @@ async def recover(request: web.Request) -> web.Response:
     app_id, endpoint = await target(ctx, path)
     request_id = generate_id()
     record = {"request_id": str(request_id), "app_id": str(app_id), "endpoint_id": endpoint["endpoint_id"],
-              "since": since, "until": until, "requested_at": now}  # fmt: skip
-    task = recover_started(request_id, app_id, uuid.UUID(endpoint["endpoint_id"]), now)
+              "since": since, "until": until, "requested_at": now, "selection": selection}  # fmt: skip
+    task = recover_started(request_id, app_id, uuid.UUID(endpoint["endpoint_id"]), now, selection)
     await ctx.background.save(task)
     try:
         await ctx.commands.command("RecoverRequested", record, endpoint["endpoint_id"])
@@ -95,6 +108,16 @@ RECOVER = Operation(
     body=RECOVER_IN,
     responses={202: Response("recovery started", ref("RecoverOut")), **MISSING},
 )
+REPLAY_MISSING = Operation(
+    "POST",
+    ONE_PATH + "/replay-missing",
+    replay_missing,
+    "v1.endpoint.replay-missing",
+    "Send the endpoint the messages since a time that were never attempted there and that its filters take",
+    params=(*ONE, IDEMPOTENCY_KEY),
+    body=REPLAY_IN,
+    responses={202: Response("replay started", ref("ReplayOut")), **MISSING},
+)
 STATS = Operation(
     "GET",
     ONE_PATH + "/stats",
@@ -104,4 +127,4 @@ STATS = Operation(
     params=(*ONE, SINCE, UNTIL),
     responses={200: Response("the counts", ref("EndpointStats")), **MISSING},
 )
-OPERATIONS = (RECOVER, STATS)
+OPERATIONS = (RECOVER, REPLAY_MISSING, STATS)

@@ -13,6 +13,10 @@ type never declared, are still accepted, as Svix accepts them: event types
 describe and document, they do not gate message intake. Event-type writes
 are operator work; which tokens may make them is the authentication layer's
 decision, not this module's.
+
+``POST /event-type/import/openapi`` reads the webhooks of an OpenAPI
+document (``domain.event_type_import``: what each becomes and what changes)
+and writes each change as the routes above do, one upsert per type.
 """
 
 from __future__ import annotations
@@ -30,12 +34,13 @@ from hookstream.api.fresh import get_fresh
 from hookstream.api.spec import Operation, Response, read_body, read_params
 from hookstream.api.svix import params
 from hookstream.api.svix.auth import for_app_tokens
-from hookstream.api.svix.errors import Invalid, conflict, not_found
+from hookstream.api.svix.errors import Invalid, SvixError, conflict, not_found
 from hookstream.api.svix.pagination import descending, keyset_page, list_response
 from hookstream.api.svix.params import EVENT_TYPE_NAME, IDEMPOTENCY_KEY, ORDER, PAGE, flag, with_content
-from hookstream.api.svix.schemas import event_type_in, list_of, ref
+from hookstream.api.svix.schemas import EVENT_TYPE_IMPORT_IN, event_type_in, list_of, ref
 from hookstream.api.svix.shapes import event_type_out
 from hookstream.domain.directory import event_type_flags
+from hookstream.domain.event_type_import import Change, InvalidSpec, changes, read_spec, webhook_event_types
 
 # Request field -> record field, for PATCH (only what the body names changes).
 _FIELDS = {"description": "description", "archived": "archived", "deprecated": "deprecated", "schemas": "schemas",
@@ -194,6 +199,45 @@ async def delete(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+async def import_openapi(request: web.Request) -> web.Response:
+    """Create or change the event types an OpenAPI document's webhooks describe (``dryRun``: only say which)."""
+    ctx = request.app[API_CONTEXT]
+    body = await read_body(request, IMPORT_OPENAPI)
+    spec, raw = body.get("spec"), body.get("specRaw")
+    if (spec is None) == (raw is None):
+        raise SvixError(400, "bad_request", "send exactly one of spec and specRaw")
+    try:
+        imported = webhook_event_types(read_spec(spec, raw))
+    except InvalidSpec as error:
+        raise Invalid(["body", "specRaw" if raw is not None else "spec"], error.reason) from None
+    await ctx.cache.catch_up()
+    current = {record["name"]: record for record in ctx.records.event_types()}
+    planned = changes(imported, current, replace_all=bool(body.get("replaceAll")))
+    modified = [change.name for change in planned]
+    if body.get("dryRun"):
+        to_modify = [change.imported.out() for change in planned if change.imported is not None]
+        return web.json_response({"data": {"modified": modified, "to_modify": to_modify}})
+    for change in planned:
+        await ctx.commands.upsert(EVENT_TYPE, lambda name=change.name: _current(ctx, name), _imported(change))
+    return web.json_response({"data": {"modified": modified}})
+
+
+def _imported(change: Change) -> Any:
+    """The upsert's change for one planned change: the webhook's fields (un-archived), or archived."""
+
+    def write(current: Record | None) -> Record | None:
+        kept = _kept(current) if current is not None else {"group_name": None, "feature_flags": []}
+        if change.imported is None:
+            archived = current is None or current["archived"]
+            return None if archived else _replacing(change.name, kept | {"archived": True}, current)
+        new = change.imported
+        fields = {"description": new.description, "schemas": _schemas({"schemas": new.schemas}),
+                  "deprecated": new.deprecated, "archived": False}  # fmt: skip
+        return _replacing(change.name, kept | fields, current)
+
+    return write
+
+
 _OUT = ref("EventTypeOut")
 _MISSING = {404: Response("no such event type", ref("HttpError"))}
 _ONE = "/event-type/{event_type_name}"
@@ -222,4 +266,11 @@ DELETE = Operation(
     params=(EVENT_TYPE_NAME, flag("expunge", "delete for good, freeing the name")),
     responses={204: Response("archived or deleted"), **_MISSING},
 )  # fmt: skip
-OPERATIONS = (LIST, CREATE, GET, UPDATE, PATCH, DELETE)
+IMPORT_OPENAPI = Operation(
+    "POST", "/event-type/import/openapi", import_openapi, "v1.event-type.import-openapi",
+    "Create or update event types from the webhooks of an OpenAPI document (webhooks or x-webhooks)",
+    params=(IDEMPOTENCY_KEY,), body=EVENT_TYPE_IMPORT_IN,
+    responses={200: Response("the event types changed (or, dryRun, that would be)", ref("EventTypeImportOpenApiOut")),
+               400: Response("neither or both of spec and specRaw", ref("HttpError"))},
+)  # fmt: skip
+OPERATIONS = (LIST, CREATE, IMPORT_OPENAPI, GET, UPDATE, PATCH, DELETE)

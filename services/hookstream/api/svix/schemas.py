@@ -18,6 +18,7 @@ from hookstream.api.spec import JsonSchema
 from hookstream.api.svix.params import MAX_MAP_ENTRIES, MAX_MAP_KEY_CHARS, MAX_MAP_VALUE_CHARS
 from hookstream.api.svix.params import name_schema as name
 from hookstream.api.svix.shapes import STATUS_NUMBER, TRIGGER_NUMBER
+from hookstream.domain.access import CAPABILITIES
 from hookstream.domain.message_in import MESSAGE_IN  # noqa: F401 (a body of this dialect, shared with intake)
 
 
@@ -92,11 +93,10 @@ SECRET_ROTATE_IN = _object(
     gracePeriodSeconds=nullable("integer", minimum=0, maximum=MAX_GRACE_S, default=DEFAULT_GRACE_S),
 )  # fmt: skip
 RECOVER_IN = _object(["since"], since=_TIME, until=_NULLABLE_TIME)
+REPLAY_IN = RECOVER_IN  # Svix's ReplayIn has RecoverIn's fields
 # Svix's bounds for a portal token's life: one hour to seven days, seven days by default.
 MIN_EXPIRY_S = 3600
 MAX_EXPIRY_S = 7 * 24 * 3600
-CAPABILITIES = ("ViewBase", "ViewEndpointSecret", "ManageEndpointSecret", "ManageTransformations", "CreateAttempts",
-                "ManageEndpoint")  # fmt: skip
 APP_PORTAL_ACCESS_IN: JsonSchema = {
     **_object(
         [], expiry=nullable("integer", minimum=MIN_EXPIRY_S, maximum=MAX_EXPIRY_S, default=MAX_EXPIRY_S),
@@ -122,6 +122,14 @@ def event_type_in(*, with_name: bool, partial: bool = False) -> JsonSchema:
         fields = {"name": name("a valid event type name"), **fields}
         required = ["name", *required]
     return _object(required, **fields)
+
+
+EVENT_TYPE_IMPORT_IN = _object(
+    [], spec=nullable("object", description="the OpenAPI document, parsed"),
+    specRaw=nullable("string", description="the OpenAPI document as YAML or JSON text"),
+    replaceAll={"type": "boolean", "default": False, "description": "archive every event type it does not name"},
+    dryRun={"type": "boolean", "default": False, "description": "change nothing; answer what would change"},
+)  # fmt: skip
 
 
 # ---- answers
@@ -168,6 +176,14 @@ _EVENT_TYPE_OUT = _object(
     schemas=nullable("object"), groupName=nullable("string"), featureFlags=nullable("array", items={"type": "string"}),
     featureFlag=nullable("string"), createdAt=_TIME, updatedAt=_TIME,
 )  # fmt: skip
+_TASK_STARTED = _object(["id", "status", "task", "updatedAt"], id={"type": "string"},
+                        status={"enum": ["running", "finished", "failed"]}, task={"type": "string"},
+                        updatedAt=_TIME)  # fmt: skip
+_EVENT_TYPE_FROM_OPENAPI = _object(
+    ["name", "description", "deprecated"], name={"type": "string"}, description={"type": "string"},
+    schemas=nullable("object"), deprecated={"type": "boolean"}, groupName=nullable("string"),
+    featureFlags=nullable("array", items={"type": "string"}),
+)  # fmt: skip
 HTTP_ERROR = _object(["code", "detail"], code={"type": "string"}, detail={"type": "string"})
 VALIDATION_ERROR = _object(["detail"], detail={"type": "array", "items": _object(
     ["loc", "msg", "type"], loc={"type": "array", "items": {"type": ["string", "integer"]}}, msg={"type": "string"},
@@ -200,13 +216,15 @@ SCHEMAS: dict[str, JsonSchema] = {
                                       {"type": "string"}}, sensitive={"type": "array", "items": {"type": "string"}}),
     "SvixEndpointStats": _object(["success", "pending", "sending", "fail", "canceled"],
                                  **{status: {"type": "integer"} for status in STATUS_NUMBER}),
-    "SvixRecoverOut": _object(["id", "status", "task", "updatedAt"], id={"type": "string"},
-                              status={"enum": ["running", "finished", "failed"]}, task={"type": "string"},
-                              updatedAt=_TIME),
+    "SvixRecoverOut": _TASK_STARTED,
+    "SvixReplayOut": _TASK_STARTED,
     "SvixBackgroundTaskOut": _object(["id", "status", "task", "data", "updatedAt"], id={"type": "string"},
                                      status={"enum": ["running", "finished", "failed"]}, task={"type": "string"},
                                      data={"type": "object", "additionalProperties": {"type": "integer"}},
                                      updatedAt=_TIME),
+    "SvixEventTypeImportOpenApiOut": _object(["data"], data=_object(
+        ["modified"], modified={"type": "array", "items": {"type": "string"}},
+        to_modify=nullable("array", items=_EVENT_TYPE_FROM_OPENAPI, description="only for a dryRun"))),
     "SvixAppPortalAccessOut": _object(["url", "token"], url={"type": "string"}, token={"type": "string"}),
     "SvixEmptyOut": {"type": "object", "description": "an empty object"},
     "SvixHttpError": HTTP_ERROR,
