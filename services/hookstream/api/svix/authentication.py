@@ -2,8 +2,9 @@
 
 Access answers an application-scoped token (``domain.access``: stateless,
 HMAC under a key derived from the operator token) and a portal URL on this
-server, ``<origin>/portal/#key=<token>``: the token rides in the fragment,
-so it never reaches an access log. Nothing serves ``/portal/`` yet; the
+server, ``<origin>/console/portal#key=<token>`` (the console's consumer
+portal): the token rides in the fragment, so it never reaches an access log;
+the page moves it to session storage and removes it from the address. The
 token itself is what clients use, as a bearer token on the same API.
 
 A token grants everything under its application (list, read and write
@@ -24,6 +25,7 @@ from aiohttp import web
 
 from hookstream.api.auth import scope_of
 from hookstream.api.commands import APPLICATION, Record
+from hookstream.api.console import PORTAL_PATH
 from hookstream.api.context import API_CONTEXT, ApiContext
 from hookstream.api.spec import Operation, Response, read_body, read_params
 from hookstream.api.svix import applications, lookup, params
@@ -32,8 +34,6 @@ from hookstream.api.svix.errors import Invalid, forbidden, not_found
 from hookstream.api.svix.params import APP_ID, IDEMPOTENCY_KEY
 from hookstream.api.svix.schemas import APP_PORTAL_ACCESS_IN, CAPABILITIES, MAX_EXPIRY_S, ref
 from hookstream.domain.ids import IdKind
-
-PORTAL_PATH = "/portal/"
 
 
 def _check_grant(body: Mapping[str, Any]) -> None:
