@@ -33,3 +33,16 @@ async def test_console_files_headers_and_portal_link(api: ServedApi) -> None:
     app = await api.svix.application.create(ApplicationIn(name="Embedded"))
     access = await api.svix.authentication.app_portal_access(app.id, AppPortalAccessIn())
     assert access.url == f"{api.url}/console/portal#key={access.token}"
+
+
+async def test_outpost_tenant_portal_url_opens_the_console_portal(api: ServedApi) -> None:
+    async with httpx.AsyncClient(base_url=api.url, headers={"Authorization": f"Bearer {api.token}"}) as http:
+        assert (await http.put("/api/v1/tenants/acme")).status_code == 201
+        answer = await http.get("/api/v1/tenants/acme/portal", params={"theme": "dark"})
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        assert body["tenant_id"] == "acme" and body["redirect_url"].startswith(f"{api.url}/console/portal#key=hs_app_")
+        tenant_token = body["redirect_url"].partition("#key=")[2]
+        mine = await http.get("/api/v1/tenants/acme", headers={"Authorization": f"Bearer {tenant_token}"})
+        assert mine.status_code == 200
+        assert (await http.get("/api/v1/tenants/nobody/portal")).status_code == 404
