@@ -4,12 +4,14 @@ worker, projector and a local receiver that fails some deliveries.
 The operator signs in, filters an endpoint's attempts to failures and sees exactly the failed ones, opens one
 and reads its waterfall equal to the v1 API's figures, resends it and sees the manual attempt appear. The
 consumer portal opened with an application token shows that application only: another application's ids typed
-into the address answer not-found. Every main page passes axe-core (WCAG 2 A/AA) and is saved as a screenshot.
+into the address answer not-found. Every main page passes axe-core (WCAG 2 A/AA) and is saved as a screenshot
+under ``.artifacts/console/``; ``HOOKSTREAM_DOC_SCREENSHOTS=1`` also refreshes the README's two in ``docs/images/``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -81,7 +83,7 @@ async def _axe(page: Any, axe_source: str, name: str) -> None:
 
 async def _shot(page: Any, artifacts: Path, name: str, docs: bool = False) -> None:
     await page.screenshot(path=str(artifacts / f"{name}.png"), full_page=True)
-    if docs:
+    if docs and os.environ.get("HOOKSTREAM_DOC_SCREENSHOTS"):
         DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
         await page.screenshot(path=str(DOCS_IMAGES / f"console-{name}.png"), full_page=False)
 
