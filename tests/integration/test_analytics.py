@@ -369,3 +369,32 @@ async def test_v1_latency_and_slowest_equal_query_functions_and_isolate_apps(
     assert status == 400 and "buckets" in body["error"]["message"]
     status, body = await _get(api, f"/v1/apps/{a}/endpoints/slowest?limit=0")
     assert status == 400 and "limit" in body["error"]["message"]
+
+
+async def test_v1_endpoint_summary_merges_the_window_and_isolates_apps(api: ServedApi, clickhouse: Client) -> None:
+    app_a, eps_a = await _tenant(api, "gamma", 2)
+    app_b, eps_b = await _tenant(api, "delta", 1)
+    a, b = _uuid(app_a, IdKind.APPLICATION), _uuid(app_b, IdKind.APPLICATION)
+    endpoints = {a: [_uuid(e, IdKind.ENDPOINT) for e in eps_a], b: [_uuid(e, IdKind.ENDPOINT) for e in eps_b]}
+    seed([a, b], endpoints).write(clickhouse)
+    since = NOW - timedelta(days=2)
+    status, body = await _get(api, f"/v1/apps/{a}/endpoints/summary?since={since.isoformat()}")
+    assert status == 200, body
+    until = datetime.fromisoformat(body["meta"]["until"].replace("Z", "+00:00"))
+    assert {row["endpoint_id"] for row in body["data"]} == set(endpoints[a])
+    for row in body["data"]:
+        # The rollup's counts equal the raw attempts of the window; its percentiles are the window's, not per hour.
+        attempts, successes = clickhouse.query(
+            "SELECT uniqExact(attempt_id), uniqExactIf(attempt_id, status = 'success') FROM attempts "
+            "WHERE endpoint_id = {e:UUID} AND started_at >= {s:DateTime64(6, 'UTC')} "
+            "AND started_at < {u:DateTime64(6, 'UTC')}",
+            parameters={"e": row["endpoint_id"], "s": since.replace(minute=0), "u": until},
+        ).result_rows[0]
+        assert (row["attempts"], row["successes"]) == (attempts, successes) and attempts > 0
+        hourly = await latency(clickhouse, uuid.UUID(a), uuid.UUID(row["endpoint_id"]), since, until, Granularity.HOUR)
+        assert sum(h.attempts for h in hourly) == attempts
+        highest = max(h.phases["total"].p99 or 0 for h in hourly)
+        assert row["p50_ms"] <= row["p99_ms"] <= _ms(highest)
+    token = issue_app_token(app_token_key(api.token), uuid.UUID(a), int(NOW.timestamp()) + 3600)
+    assert (await _get(api, f"/v1/apps/{a}/endpoints/summary", token))[0] == 200
+    assert (await _get(api, f"/v1/apps/{b}/endpoints/summary", token))[0] == 404

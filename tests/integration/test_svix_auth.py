@@ -90,7 +90,7 @@ async def portal_token(api: ServedApi, app_id: str, **options: Any) -> str:
 async def test_portal_access_token_works_for_its_application(api: ServedApi) -> None:
     app = await api.svix.application.create(ApplicationIn(name="Acme", uid="acme"))
     access = await api.svix.authentication.app_portal_access("acme", AppPortalAccessIn(feature_flags=["beta"]))
-    assert access.url == f"{api.url}/portal/#key={access.token}"
+    assert access.url == f"{api.url}/console/portal#key={access.token}"
     scoped = api.client(access.token)
     assert (await scoped.application.get(app.id)).name == "Acme"
     assert (await scoped.application.get("acme")).id == app.id

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from hookstream.api import openapi, outpost, svix, v1
+from hookstream.api import console, openapi, outpost, svix, v1
 from hookstream.api.context import ApiContext
 from hookstream.api.outpost import health as outpost_health
 from hookstream.foundation.ops import Check, Exposition, Metrics, add_ops_routes, count_requests
@@ -16,7 +16,8 @@ def build_app(
     api: ApiContext | None = None,
     federated: dict[str, Exposition] | None = None,
 ) -> web.Application:
-    """``api`` mounts the dialects (Svix and Outpost under ``/api/v1``, v1 at ``/v1``); else only /health, /metrics.
+    """``api`` mounts the dialects (Svix and Outpost under ``/api/v1``, v1 at ``/v1``) and the console at ``/console/``;
+    else only /health, /metrics.
 
     ``federated``: other processes whose metrics this ``/metrics`` serves too.
     """
@@ -29,4 +30,5 @@ def build_app(
         v1.mount(app, api, metrics)
         outpost.mount(app, api, checks, metrics)
         app.router.add_get(outpost_health.PATH, outpost_health.healthz)  # Outpost answers at the root too
+        console.add_routes(app, api.settings)
     return app

@@ -223,6 +223,11 @@ class Settings:
         "Base URL clients reach the API at (e.g. `https://hooks.example.com`), used in links the API hands out. "
         "Empty: the scheme and Host of the request being answered.",
     )
+    console_frame_ancestors: str = _knob(
+        "'self'",
+        "CSP `frame-ancestors` of the web console at `/console/`: the origins allowed to embed it in an iframe "
+        "(e.g. `'self' https://app.example.com` for a product that embeds the consumer portal).",
+    )
 
     @property
     def resolved_clickhouse_url(self) -> str:

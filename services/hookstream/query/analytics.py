@@ -202,6 +202,35 @@ GROUP BY endpoint_id, current"""
     return rank_by_change(changes)[:limit]
 
 
+@dataclass(frozen=True, slots=True)
+class EndpointSummary:
+    """One endpoint's attempts, successes and total-latency percentiles over one window."""
+
+    endpoint_id: uuid.UUID
+    attempts: int
+    successes: int
+    total: Percentiles
+
+
+async def endpoint_summaries(
+    client: Client, app_id: uuid.UUID, since: datetime, until: datetime
+) -> list[EndpointSummary]:
+    """Every endpoint of the application with attempts in [since, until) (hourly rollups, ``since`` rounded
+    down to the hour), the percentiles merged over the whole window rather than averaged across hours."""
+    sql = f"""
+SELECT endpoint_id,
+       {_merged()}
+FROM attempt_rollup_hourly
+WHERE app_id = {{app_id:UUID}} AND {_RANGE}
+GROUP BY endpoint_id
+ORDER BY endpoint_id"""
+    rows = await select(client, sql, {"app_id": app_id, "since": Granularity.HOUR.floor(since), "until": until})
+    return [
+        EndpointSummary(r["endpoint_id"], int(r["attempts"]), int(r["successes"]), _phases(r)["total"])  # type: ignore[arg-type]
+        for r in rows
+    ]
+
+
 STATUS_NAMES = ("success", "pending", "fail", "sending")
 
 

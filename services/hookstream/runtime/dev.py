@@ -29,6 +29,7 @@ from aiohttp import web
 from aiokafka.admin import AIOKafkaAdminClient
 
 from hookstream.api.app import build_app
+from hookstream.api.console import CONSOLE_PATH
 from hookstream.domain.status import status_retention_s
 from hookstream.foundation import tracing
 from hookstream.foundation.ops import Check, Metrics
@@ -192,6 +193,8 @@ async def serve(
         ready = {"http": f"http://{host}:{port}", "kafka": settings.kafka_bootstrap_servers, "roles": list(roles)}
         log.info("hookstream ready", extra={**ready, "startup_s": round(time.monotonic() - started, 2)})
         print(f"hookstream is up: http://{host}:{port}/health", flush=True)
+        if api is not None:
+            print(f"console: http://{host}:{port}{CONSOLE_PATH} (sign in with the operator token)", flush=True)
         await stop.wait()
         log.info("stopping")
         # The role processes first: what they write on their way out still reaches the roles running here.

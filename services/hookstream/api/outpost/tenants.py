@@ -16,6 +16,7 @@ from aiohttp import web
 
 from hookstream.api.auth import scope_of
 from hookstream.api.commands import APPLICATION, Record
+from hookstream.api.console import PORTAL_PATH
 from hookstream.api.context import API_CONTEXT, ApiContext
 from hookstream.api.fresh import find_fresh
 from hookstream.api.outpost import cursors, lookup
@@ -103,6 +104,16 @@ async def token(request: web.Request) -> web.Response:
     return web.json_response({"token": issued, "tenant_id": lookup.tenant_id(app)})
 
 
+async def portal(request: web.Request) -> web.Response:
+    """The consumer portal for the tenant: the console's ``/console/portal`` with a tenant token in the URL's
+    fragment (never sent to a server, so never in an access log); ``theme`` is accepted and not used."""
+    ctx = request.app[API_CONTEXT]
+    app = await lookup.tenant(ctx, request, read_params(request, PORTAL)["tenant_id"])
+    issued = ctx.issue_app_token(lookup.app_uuid(app), int(time.time()) + TOKEN_TTL_S)
+    url = request.url.origin().with_path(PORTAL_PATH).with_fragment(f"key={issued}")
+    return web.json_response({"redirect_url": str(url), "tenant_id": lookup.tenant_id(app)})
+
+
 _NOT_FOUND = {404: Response("no such tenant (or not this token's)")}
 LIST = Operation(
     "GET", "/tenants", list_tenants, "listTenants", "List tenants",
@@ -125,4 +136,10 @@ TOKEN = Operation(
     "GET", "/tenants/{tenant_id}/token", token, "getTenantToken", "A token scoped to the tenant", params=(TENANT_ID,),
     responses={200: Response("the token", ref("TenantToken")), 403: Response("not the admin API key"), **_NOT_FOUND},
 )  # fmt: skip
-OPERATIONS = (LIST, UPSERT, GET, DELETE, TOKEN)
+PORTAL = Operation(
+    "GET", "/tenants/{tenant_id}/portal", portal, "getTenantPortalUrl", "A URL opening the tenant's consumer portal",
+    params=(TENANT_ID, Param("theme", "query", {"type": "string", "enum": ["light", "dark"]},
+                             description="accepted; the portal has one theme")),
+    responses={200: Response("the portal URL", ref("PortalRedirect")), **_NOT_FOUND},
+)  # fmt: skip
+OPERATIONS = (LIST, UPSERT, GET, DELETE, TOKEN, PORTAL)

@@ -2,8 +2,9 @@
 
 Access answers an application-scoped token (``domain.access``: stateless,
 HMAC under a key derived from the operator token) and a portal URL on this
-server, ``<origin>/portal/#key=<token>``: the token rides in the fragment,
-so it never reaches an access log. Nothing serves ``/portal/`` yet; the
+server, ``<origin>/console/portal#key=<token>`` (the console's consumer
+portal): the token rides in the fragment, so it never reaches an access log;
+the page moves it to session storage and removes it from the address. The
 token itself is what clients use, as a bearer token on the same API.
 
 A token grants what is under its application and nothing else: by default
@@ -25,6 +26,7 @@ from aiohttp import web
 
 from hookstream.api.auth import scope_of
 from hookstream.api.commands import APPLICATION, Record
+from hookstream.api.console import PORTAL_PATH
 from hookstream.api.context import API_CONTEXT, ApiContext
 from hookstream.api.spec import Operation, Response, read_body, read_params
 from hookstream.api.svix import applications, lookup, params
@@ -34,8 +36,6 @@ from hookstream.api.svix.params import APP_ID, IDEMPOTENCY_KEY
 from hookstream.api.svix.schemas import APP_PORTAL_ACCESS_IN, MAX_EXPIRY_S, ref
 from hookstream.domain.access import granted
 from hookstream.domain.ids import IdKind
-
-PORTAL_PATH = "/portal/"
 
 
 def _grant(body: Mapping[str, Any]) -> frozenset[str]:

@@ -1,4 +1,6 @@
-"""``GET /v1/endpoints/{id}/latency`` and ``GET /v1/apps/{app_id}/endpoints/slowest`` (issue 10).
+"""``GET /v1/endpoints/{id}/latency``, ``GET /v1/apps/{app_id}/endpoints/slowest`` (issue 10) and
+``GET /v1/apps/{app_id}/endpoints/summary`` (the console's endpoint list: one call for every endpoint's
+success rate and percentiles over a window, merged exactly rather than from per-hour percentiles).
 
 Both read the attempt rollups through ``query.analytics``; this module only
 checks the caller may see the endpoint or application (another application's
@@ -24,9 +26,11 @@ from hookstream.api.v1.errors import not_found
 from hookstream.api.v1.shapes import iso
 from hookstream.query.analytics import (
     EndpointChange,
+    EndpointSummary,
     Granularity,
     LatencyBucket,
     Percentiles,
+    endpoint_summaries,
     latency,
     slowest_endpoints,
 )
@@ -34,6 +38,7 @@ from hookstream.query.analytics import (
 MAX_BUCKETS = 2000
 DEFAULT_SPAN = {Granularity.HOUR: timedelta(days=1), Granularity.DAY: timedelta(days=30)}
 SLOWEST_SPAN = timedelta(days=7)
+SUMMARY_SPAN = timedelta(days=1)
 
 
 def _ms(us: int | None) -> float | None:
@@ -64,6 +69,11 @@ def change_out(c: EndpointChange) -> dict[str, Any]:
         "phase": c.phase,
         "phase_change_ms": _ms(c.phase_change_us),
     }
+
+
+def summary_out(s: EndpointSummary) -> dict[str, Any]:
+    return {"endpoint_id": str(s.endpoint_id), "attempts": s.attempts, "successes": s.successes,
+            **_percentiles(s.total)}  # fmt: skip
 
 
 def window(since: datetime | None, until: datetime | None, span: timedelta) -> tuple[datetime, datetime]:
@@ -117,6 +127,19 @@ async def get_slowest(request: web.Request) -> web.Response:
     ranked = await slowest_endpoints(ctx.clickhouse, app_id, since, until, args["limit"])
     meta = {"request_id": request_id_of(request), "since": iso(Granularity.HOUR.floor(since)), "until": iso(until)}
     return web.json_response({"data": [change_out(c) for c in ranked], "meta": meta})
+
+
+async def get_summary(request: web.Request) -> web.Response:
+    args = read_params(request, SUMMARY)
+    ctx = request.app[API_CONTEXT]
+    app_id = args["app_id"]
+    if not scope_of(request).allows(app_id):
+        raise not_found("application")
+    await get_fresh(ctx.cache, lambda: ctx.records.application(app_id), lambda: not_found("application"))
+    since, until = window(args["since"], args["until"], SUMMARY_SPAN)
+    rows = await endpoint_summaries(ctx.clickhouse, app_id, since, until)
+    meta = {"request_id": request_id_of(request), "since": iso(Granularity.HOUR.floor(since)), "until": iso(until)}
+    return web.json_response({"data": [summary_out(r) for r in rows], "meta": meta})
 
 
 _UUID = {"type": "string", "format": "uuid"}
@@ -214,4 +237,45 @@ SLOWEST = Operation(
         404: Response("No such application visible to the token", _ERROR),
     },
 )
-OPERATIONS = [LATENCY, SLOWEST]
+SUMMARY = Operation(
+    method="GET",
+    path="/apps/{app_id}/endpoints/summary",
+    handler=get_summary,
+    operation_id="v1ListEndpointSummaries",
+    summary="Each endpoint's attempts, successes and total-latency percentiles over a window (default 24 h)",
+    params=(
+        Param("app_id", "path", _UUID, required=True, description="Application id"),
+        Param(
+            "since",
+            "query",
+            _TIME,
+            description="Start of the window (default 24 h before until; rounded down to the hour)",
+        ),
+        _UNTIL,
+    ),
+    responses={
+        200: Response(
+            "Endpoints with attempts in the window; percentiles merged over the whole window",
+            {
+                "type": "object",
+                "properties": {
+                    "data": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "endpoint_id": _UUID,
+                                "attempts": {"type": "integer"},
+                                "successes": {"type": "integer"},
+                                **_PERCENTILES["properties"],
+                            },
+                        },
+                    }
+                },
+            },
+        ),
+        400: Response("Invalid window", _ERROR),
+        404: Response("No such application visible to the token", _ERROR),
+    },
+)
+OPERATIONS = [LATENCY, SLOWEST, SUMMARY]
