@@ -98,7 +98,12 @@ def connect(url: str, database: str, *, create_database: bool = True) -> Client:
     else:
         raise ValueError(f"unsupported ClickHouse URL scheme {scheme!r} in {redact_url(url)!r}: use chdb or http(s)")
     try:
-        client = clickhouse_connect.get_client(dsn=dsn)
+        # No HTTP session: one client serves every request of a process from worker threads at once, and a
+        # session takes one query at a time (clickhouse-connect refuses the second; a server would too). Every
+        # call carries its database and settings itself, so nothing needs a session's state.
+        client = clickhouse_connect.get_client(
+            dsn=dsn, **({} if scheme == "chdb" else {"autogenerate_session_id": False})
+        )
     except DriverError as exc:
         raise ClickHouseUnavailable(f"cannot open ClickHouse at {redact_url(url)}: {exc}") from exc
     try:
