@@ -40,12 +40,13 @@ OPEN_TO_APP_TOKENS: dict[tuple[str, str], tuple[set[int], str]] = {
     ("GET", "/api/v1/health"): ({204}, "no token needed"),
     ("GET", "/api/v1/health/ping"): ({204}, "idem"),
     ("GET", "/api/v1/healthz"): ({200}, "no token needed (Outpost)"),
-    ("POST", "/api/v1/auth/logout"): ({204}, "the token's own session"),
+    ("POST", "/api/v1/auth/logout"): ({204}, "the token's own session (it is revoked)"),
     ("GET", "/api/v1/event-type"): ({200}, "event types are the operator's catalogue, shown in every portal"),
     ("GET", "/api/v1/event-type/{event_type_name}"): ({200}, "idem"),
     ("GET", "/api/v1/topics"): ({200}, "the catalogue again, as Outpost topics"),
     ("GET", "/v1/messages/{id}/attempts"): ({200}, "seed 002: a foreign message has no visible attempts, not a 404"),
 }
+LOGOUT = ("POST", "/api/v1/auth/logout")
 # Routes with no id in their path list the token's own tenant, whatever the query names (Outpost ignores
 # a tenant token's tenant_id); they answer 200 with A's data, which the body check proves is not B's.
 OWN_LISTS = {("GET", "/api/v1/tenants"), ("GET", "/api/v1/events"), ("GET", "/api/v1/attempts")}
@@ -176,11 +177,21 @@ async def test_app_token_of_a_sees_nothing_of_b_on_any_route(
     assert len(operations) >= 70, [f"{m} {p}" for p, m, _ in operations]
     swept: dict[int, int] = {}
     problems: list[str] = []
+    sessions = iter(range(1, 100))
+
+    def own_session(key: tuple[str, str]) -> dict[str, Any]:
+        """Logout revokes the token it is called with: each call gets a token of its own (another expiry), so the
+        sweep's token stays good."""
+        if key != LOGOUT:
+            return {}
+        own = issue_app_token(app_token_key(api.token), app_a, int(time.time()) + 3600 - next(sessions))
+        return {"headers": {"Authorization": f"Bearer {own}"}}
+
     async with httpx.AsyncClient(base_url=api.url, headers={"Authorization": f"Bearer {token}"}, timeout=30) as http:
         for path, method, operation in operations:
             key = (method.upper(), path)
-            theirs = await http.request(**request_of(path, method, operation, b.values))
-            unknown = await http.request(**request_of(path, method, operation, nobody(b.values)))
+            theirs = await http.request(**request_of(path, method, operation, b.values), **own_session(key))
+            unknown = await http.request(**request_of(path, method, operation, nobody(b.values)), **own_session(key))
             where = f"{method.upper()} {path}: {theirs.status_code} {theirs.text[:300]}"
             swept[theirs.status_code] = swept.get(theirs.status_code, 0) + 1
             if leaked := [s for s in b.secrets if s in theirs.text]:

@@ -229,6 +229,8 @@ async def test_app_token_is_confined_on_every_route(api: ServedApi, clickhouse: 
             return answer.status_code, answer.text
 
         for method, pattern in routes:
+            if (method, pattern) == ("POST", "/api/v1/auth/logout"):
+                continue  # names no id, and would revoke the sweep's token (test_svix_logout covers it)
             unknown = unknown_ids()
             variants = [  # (B's values, the same shape of values naming nothing)
                 (b.ids, unknown),

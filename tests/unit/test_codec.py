@@ -54,6 +54,7 @@ TOPIC_TABLE_TYPES = {
     "RecoverRequested",
     "IdempotentResponse",
     "BackgroundTaskState",
+    "TokenRevoked",
     "DeadLetter",
     "OperationalEvent",
 }
@@ -229,6 +230,12 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "app_id": APP,
         "endpoint_id": ENDPOINT,
         "updated_at": T0,
+    },
+    "TokenRevoked": {
+        "token_digest": "3f9a" * 8,
+        "app_id": APP,
+        "expires_at": T0 + timedelta(days=7),
+        "revoked_at": T0,
     },
     "DeadLetter": {
         "topic": "hookstream.messages",

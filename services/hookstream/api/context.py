@@ -50,7 +50,7 @@ class ApiContext:
 
     def authenticate(self, token: str, now: float) -> Scope | None:
         """The scope a bearer token grants in every dialect (None: 401)."""
-        return authenticate(self.operator_token, token, now, self.token_generation)
+        return authenticate(self.operator_token, token, now, self.token_generation, self.background.revoked.revoked)
 
     def issue_app_token(
         self, app_id: uuid.UUID, expires_at: int, capabilities: frozenset[str] = ALL_CAPABILITIES

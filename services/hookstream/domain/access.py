@@ -8,7 +8,10 @@ operator token revokes every application token at once. One application's
 tokens are revoked by raising its token generation (Svix's expire-all, kept
 on the application's record on ``config``): a generation above 0 signs with a
 key of its own, so the tokens issued before no longer verify (those of the
-generation just before may be given a grace period).
+generation just before may be given a grace period). One token is revoked
+by logging it out: its digest joins a set of revoked tokens (kept on the log
+by the API, ``domain.revocation``) that verification consults last, and that
+forgets a token once it has expired anyway.
 
 A token may be narrowed to some of Svix's app-portal capabilities (or to
 read-only, which is ``ViewBase`` alone). They are a byte of the signed
@@ -173,8 +176,16 @@ def issue_app_token(
     return APP_TOKEN_PREFIX + base64.urlsafe_b64encode(body + mac).decode().rstrip("=")
 
 
-def verify_app_token(key: bytes, token: str, now: float, generations: Generations = _first) -> Scope | None:
-    """The token's scope, or None when it is malformed, forged or expired."""
+Revoked = Callable[[str], bool]
+"""Whether the token of this digest (:func:`token_digest`) was logged out."""
+
+
+def _none_revoked(_digest: str) -> bool:
+    return False
+
+
+def _decoded(token: str) -> bytes | None:
+    """The token's bytes (body and MAC) when it is shaped like an application token; nothing is verified."""
     if not token.startswith(APP_TOKEN_PREFIX):
         return None
     text = token[len(APP_TOKEN_PREFIX) :]
@@ -182,7 +193,49 @@ def verify_app_token(key: bytes, token: str, now: float, generations: Generation
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except (binascii.Error, ValueError):
         return None
-    if len(raw) not in (_BODY_BYTES + _MAC_BYTES, _BODY_BYTES + 1 + _MAC_BYTES):
+    return raw if len(raw) in (_BODY_BYTES + _MAC_BYTES, _BODY_BYTES + 1 + _MAC_BYTES) else None
+
+
+def token_digest(raw: bytes) -> str:
+    """What a revocation names a token by: a hash of its decoded bytes, never the token.
+
+    Of the bytes, not the text, so every spelling that decodes to the same
+    token (with or without base64 padding, other unused low bits in the last
+    character) is one token; a hash, so the log never holds a usable token
+    (body and MAC together are the token).
+    """
+    return hashlib.sha256(b"revoked\x00" + raw).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class TokenId:
+    """An application token as a revocation names it: its digest, application and expiry (Unix seconds)."""
+
+    digest: str
+    app_id: uuid.UUID
+    expires_at: int
+
+
+def token_id(token: str) -> TokenId | None:
+    """The revocation name of a token already verified (None when it is not shaped like an application token)."""
+    raw = _decoded(token.strip())
+    if raw is None:
+        return None
+    expires_at = int.from_bytes(raw[16:_BODY_BYTES], "big")
+    return TokenId(token_digest(raw), uuid.UUID(bytes=raw[:16]), expires_at)
+
+
+def verify_app_token(
+    key: bytes, token: str, now: float, generations: Generations = _first, revoked: Revoked = _none_revoked
+) -> Scope | None:
+    """The token's scope, or None when it is malformed, forged, expired or logged out.
+
+    The revocation is looked up last, for a token that is otherwise good: a
+    forged or expired one costs no hash, and the set only needs to hold
+    tokens that have not expired.
+    """
+    raw = _decoded(token)
+    if raw is None:
         return None
     body, mac = raw[:-_MAC_BYTES], raw[-_MAC_BYTES:]
     app_id = uuid.UUID(bytes=body[:16])
@@ -195,14 +248,18 @@ def verify_app_token(key: bytes, token: str, now: float, generations: Generation
     capabilities = _from_bits(body[_BODY_BYTES:])
     if capabilities is None or int.from_bytes(body[16:_BODY_BYTES], "big") <= now:
         return None
+    if revoked(token_digest(raw)):
+        return None
     return Scope(app_id, capabilities)
 
 
-def authenticate(operator_token: str, token: str, now: float, generations: Generations = _first) -> Scope | None:
+def authenticate(
+    operator_token: str, token: str, now: float, generations: Generations = _first, revoked: Revoked = _none_revoked
+) -> Scope | None:
     """The scope a presented bearer token grants, or None (401)."""
     token = token.strip()
     if not token:
         return None
     if hmac.compare_digest(token.encode(), operator_token.encode()):
         return OPERATOR
-    return verify_app_token(app_token_key(operator_token), token, now, generations)
+    return verify_app_token(app_token_key(operator_token), token, now, generations, revoked)

@@ -9,15 +9,30 @@ a GET right after the POST finds the task whichever process serves it. A
 ClickHouse table would need a projector path, its batching delay, and a
 ``FINAL`` read for the latest state; the set is small (a recover is an
 operator's action, kept 90 days), so it lives in memory.
+
+The topic also carries logouts (``TokenRevoked``, ``domain.revocation``):
+state the API writes and every API process must hold from its start and
+follow, which is what this topic already gives. ``config`` would not do: it
+is compacted without retention, so a revocation would stay there forever and
+every role would replay it at every start; ``idempotency`` forgets after its
+window (12 hours by default), before a token's expiry (up to seven days).
+Here a revocation is deleted by Kafka after 90 days, and the API's set
+forgets it once its token has expired.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
 
+from hookstream.domain import revocation
+from hookstream.domain.access import TokenId
 from hookstream.domain.background import RECORD, BackgroundTask, from_record, to_record
-from hookstream.log.codec import AvroCodec, UndecodableRecord
+from hookstream.domain.revocation import RevokedTokens
+from hookstream.log.codec import AvroCodec, UndecodableRecord, UnexpectedType
 from hookstream.log.follower import TopicFollower
 from hookstream.log.producer import EventProducer
 
@@ -30,11 +45,16 @@ async def publish(producer: EventProducer, topic: str, task: BackgroundTask) -> 
 
 
 class BackgroundTasks(TopicFollower):
-    def __init__(self, bootstrap: str, topic: str, codec: AvroCodec, producer: EventProducer) -> None:
+    def __init__(
+        self, bootstrap: str, topic: str, codec: AvroCodec, producer: EventProducer,
+        clock: Callable[[], float] = time.time,
+    ) -> None:  # fmt: skip
         super().__init__(bootstrap, topic)
         self.tasks: dict[uuid.UUID, BackgroundTask] = {}
+        self.revoked = RevokedTokens()
         self._codec = codec
         self._producer = producer
+        self._clock = clock
 
     async def save(self, task: BackgroundTask) -> None:
         """Acknowledged on the log, then folded in here at once (the follower's copy is a no-op)."""
@@ -47,14 +67,26 @@ class BackgroundTasks(TopicFollower):
             await self.catch_up()
         return self.tasks.get(task_id)
 
+    async def revoke(self, token: TokenId) -> None:
+        """Log a token out: acknowledged on the log, then refused here at once (read your writes); other API
+        processes refuse it once they have followed the topic to the record."""
+        record = revocation.to_record(token, datetime.now(UTC))
+        await (await self._producer.send(self.topic, revocation.RECORD, record, revocation.key(token)))
+        self.revoked.add(token, self._clock())
+
     def _fold(self, value: bytes | None, offset: int, partition: int) -> None:
         if value is None:
             return
         try:
-            _, record = self._codec.decode(value, expected=RECORD)
+            name, record = self._codec.decode(value)
+            if name not in (RECORD, revocation.RECORD):
+                raise UnexpectedType(f"{name} does not belong on {self.topic}", schema_name=name)
         except UndecodableRecord as error:
             log.error("undecodable background task record skipped",
                       extra={"partition": partition, "offset": offset, "reason": error.reason})  # fmt: skip
+            return
+        if name == revocation.RECORD:
+            self.revoked.add(revocation.from_record(record), self._clock())
             return
         task = from_record(record)
         self.tasks[task.task_id] = task

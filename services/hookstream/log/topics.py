@@ -23,7 +23,8 @@ each record into a MessageAccepted on ``messages`` or dead-letters it (README, "
 IDEMPOTENCY = "idempotency"
 """IdempotentResponse records: the first answer to each keyed POST, forgotten by Kafka after the window."""
 BACKGROUND_TASKS = "background-tasks"
-"""BackgroundTaskState records (an endpoint recover's progress), the latest per task, forgotten after 90 days."""
+"""BackgroundTaskState records (an endpoint recover's progress), the latest per task, forgotten after 90 days; and
+TokenRevoked records (logged-out application tokens), which every API process follows too."""
 
 
 @dataclass(frozen=True, slots=True)

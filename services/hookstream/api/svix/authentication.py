@@ -24,7 +24,7 @@ from typing import Any
 
 from aiohttp import web
 
-from hookstream.api.auth import scope_of
+from hookstream.api.auth import bearer, scope_of
 from hookstream.api.commands import APPLICATION, Record
 from hookstream.api.console import PORTAL_PATH
 from hookstream.api.context import API_CONTEXT, ApiContext
@@ -34,7 +34,7 @@ from hookstream.api.svix.auth import for_app_tokens, operator_only
 from hookstream.api.svix.errors import Invalid, forbidden, not_found
 from hookstream.api.svix.params import APP_ID, IDEMPOTENCY_KEY
 from hookstream.api.svix.schemas import APP_PORTAL_ACCESS_IN, MAX_EXPIRY_S, ref
-from hookstream.domain.access import granted
+from hookstream.domain.access import granted, token_id
 from hookstream.domain.ids import IdKind
 
 
@@ -101,14 +101,19 @@ async def dashboard_access(request: web.Request) -> web.Response:
 
 @for_app_tokens
 async def logout(request: web.Request) -> web.Response:
-    """204 for an application token, but nothing is revoked: tokens are stateless and live until they expire.
+    """Revoke the presented application token, and it alone (``domain.revocation``).
 
-    Revoking all tokens at once means changing the operator token. The
-    operator token cannot log out (Svix: "trying to log out other tokens
-    will fail").
+    Once this answers, this process refuses the token with 401; another API
+    process does once it has followed ``background-tasks`` to the record,
+    and a restarted one from its start. The application's other tokens keep
+    working (expire-all revokes them all). The operator token cannot log out
+    (Svix: "trying to log out other tokens will fail").
     """
     if scope_of(request).is_operator:
         raise forbidden("only an application token can log out")
+    token = token_id(bearer(request) or "")
+    assert token is not None, "the middleware verified an application token"
+    await request.app[API_CONTEXT].background.revoke(token)
     return web.Response(status=204)
 
 
@@ -125,6 +130,7 @@ DASHBOARD_ACCESS = Operation(
     body_required=False, responses=_ACCESS,
 )  # fmt: skip
 LOGOUT = Operation("POST", "/auth/logout", logout, "v1.authentication.logout",
-                   "Log out an application token (nothing is revoked: tokens are stateless)",
+                   "Log out the presented application token: it answers 401 from then on, the application's other "
+                   "tokens keep working",
                    params=(IDEMPOTENCY_KEY,), responses={204: Response("logged out")})  # fmt: skip
 OPERATIONS = (APP_PORTAL_ACCESS, DASHBOARD_ACCESS, LOGOUT)
