@@ -39,7 +39,9 @@ class BrokerAwayFor(EventProducer):
         self.health_while_failing: list[str] = []
         self.router: Router | None = None
 
-    async def send(self, topic: str, name: str, record: Any, key: bytes | None) -> asyncio.Future[Any]:  # type: ignore[override]
+    async def send(  # type: ignore[override]
+        self, topic: str, name: str, record: Any, key: bytes | None, headers: list[tuple[str, bytes]] | None = None
+    ) -> asyncio.Future[Any]:
         if name == self.name and self.failures_left > 0:
             self.failures_left -= 1
             if self.router is not None:
@@ -49,7 +51,7 @@ class BrokerAwayFor(EventProducer):
                 except ConsumerStalled as exc:
                     self.health_while_failing.append(str(exc))
             raise KafkaConnectionError("Connection at 127.0.0.1 closed (injected)")
-        return await super().send(topic, name, record, key)
+        return await super().send(topic, name, record, key, headers)
 
 
 @pytest.fixture
