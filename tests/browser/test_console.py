@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
@@ -27,10 +25,9 @@ from hookstream.foundation.settings import Settings
 from hookstream.runtime.roles import ALL_ROLES
 from tests.conftest import ReceiverFactory
 from tests.support.receivers import Received, Reply
-from tests.support.svix_api import ServedApi
+from tests.support.svix_api import ServedApi, eventually
 
 pytestmark = pytest.mark.e2e
-T = TypeVar("T")
 DOCS_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
 FAILING = 2
 MESSAGES = 6
@@ -52,16 +49,6 @@ def api_settings(settings: Settings) -> Settings:
 @pytest.fixture
 def api_roles() -> tuple[str, ...]:
     return ALL_ROLES
-
-
-async def eventually(read: Callable[[], Awaitable[T]], ok: Callable[[T], bool], timeout_s: float = 30) -> T:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = await read()
-        if ok(value) or time.monotonic() > deadline:
-            assert ok(value), f"not within {timeout_s} s: {value!r}"
-            return value
-        await asyncio.sleep(0.2)
 
 
 def _reply(request: Received) -> Reply:

@@ -3,11 +3,7 @@ attempt are read back through the API like any message sent over HTTP."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
 
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -21,10 +17,9 @@ from hookstream.log.topics import INTAKE, TopicNames
 from hookstream.runtime.roles import ALL_ROLES
 from tests.conftest import ReceiverFactory
 from tests.support.receivers import Reply
-from tests.support.svix_api import ServedApi
+from tests.support.svix_api import ServedApi, eventually
 
 pytestmark = pytest.mark.e2e
-T = TypeVar("T")
 
 
 @pytest.fixture
@@ -35,16 +30,6 @@ def api_settings(settings: Settings) -> Settings:
 @pytest.fixture
 def api_roles() -> tuple[str, ...]:
     return ALL_ROLES
-
-
-async def eventually(read: Callable[[], Awaitable[T]], ok: Callable[[T], bool], timeout_s: float = 30) -> T:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = await read()
-        if ok(value) or time.monotonic() > deadline:
-            assert ok(value), f"not within {timeout_s} s: {value!r}"
-            return value
-        await asyncio.sleep(0.1)
 
 
 async def test_a_cloudevent_on_intake_is_delivered_signed_and_its_attempt_is_listed(

@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
 
 import pytest
 from clickhouse_connect.driver import Client
@@ -38,11 +36,9 @@ from hookstream.foundation.settings import Settings
 from hookstream.runtime.roles import ALL_ROLES
 from tests.conftest import ReceiverFactory
 from tests.support.receivers import Received, Reply
-from tests.support.svix_api import ServedApi
+from tests.support.svix_api import ServedApi, eventually
 
 pytestmark = pytest.mark.e2e
-
-T = TypeVar("T")
 
 
 @pytest.fixture
@@ -56,16 +52,6 @@ def api_settings(settings: Settings) -> Settings:
 @pytest.fixture
 def api_roles() -> tuple[str, ...]:
     return ALL_ROLES
-
-
-async def eventually(read: Callable[[], Awaitable[T]], ok: Callable[[T], bool], timeout_s: float = 30) -> T:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = await read()
-        if ok(value) or time.monotonic() > deadline:
-            assert ok(value), f"not within {timeout_s} s: {value!r}"
-            return value
-        await asyncio.sleep(0.2)
 
 
 def switchable(state: dict[str, int]) -> Callable[[Received], Reply]:

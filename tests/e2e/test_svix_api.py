@@ -6,9 +6,7 @@ receivers get it; every MessageAttempt operation of seed 001 reads it back; rese
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import aiohttp
 import httpx
@@ -35,10 +33,9 @@ from hookstream.runtime.roles import ALL_ROLES
 from tests.conftest import ReceiverFactory
 from tests.support.openapi import OpenApiDocument
 from tests.support.receivers import Reply
-from tests.support.svix_api import ServedApi
+from tests.support.svix_api import ServedApi, eventually
 
 pytestmark = pytest.mark.e2e
-T = TypeVar("T")
 
 
 @pytest.fixture
@@ -49,16 +46,6 @@ def api_settings(settings: Settings) -> Settings:
 @pytest.fixture
 def api_roles() -> tuple[str, ...]:
     return ALL_ROLES
-
-
-async def eventually(read: Callable[[], Awaitable[T]], ok: Callable[[T], bool], timeout_s: float = 30) -> T:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = await read()
-        if ok(value) or time.monotonic() > deadline:
-            assert ok(value), f"not within {timeout_s} s: {value!r}"
-            return value
-        await asyncio.sleep(0.1)
 
 
 async def commands_on_log(settings: Settings, topics: TopicNames) -> list[tuple[str, dict[str, Any]]]:
