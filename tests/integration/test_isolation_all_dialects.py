@@ -23,7 +23,7 @@ import pytest
 from clickhouse_connect.driver import Client
 from svix.api import EventTypeIn
 
-from hookstream.domain.access import app_token_key, issue_app_token
+from hookstream.domain.access import NONCE_BYTES, app_token_key, issue_app_token
 from hookstream.domain.ids import IdKind, generate_id, parse_id, to_svix
 from hookstream.foundation.secrets import new_key_text
 from hookstream.foundation.settings import Settings
@@ -177,14 +177,14 @@ async def test_app_token_of_a_sees_nothing_of_b_on_any_route(
     assert len(operations) >= 70, [f"{m} {p}" for p, m, _ in operations]
     swept: dict[int, int] = {}
     problems: list[str] = []
-    sessions = iter(range(1, 100))
+    sessions = (n.to_bytes(NONCE_BYTES, "big") for n in range(1, 100))
 
     def own_session(key: tuple[str, str]) -> dict[str, Any]:
-        """Logout revokes the token it is called with: each call gets a token of its own (another expiry), so the
+        """Logout revokes the token it is called with: each call gets a token of its own (another nonce), so the
         sweep's token stays good."""
         if key != LOGOUT:
             return {}
-        own = issue_app_token(app_token_key(api.token), app_a, int(time.time()) + 3600 - next(sessions))
+        own = issue_app_token(app_token_key(api.token), app_a, int(time.time()) + 3600, nonce=next(sessions))
         return {"headers": {"Authorization": f"Bearer {own}"}}
 
     async with httpx.AsyncClient(base_url=api.url, headers={"Authorization": f"Bearer {token}"}, timeout=30) as http:

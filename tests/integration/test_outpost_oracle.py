@@ -49,6 +49,9 @@ DIFFERENCES = (
                "the document declares 401 only"),
     Difference("GET /tenants/{tenant_id}/token", "status 403",
                "a tenant token may not mint tenant tokens: 403, " + SERVER + " for an admin-only route"),
+    Difference("GET /tenants/{tenant_id}/portal", "status 403",
+               "a tenant token may not open portals (each carries a fresh tenant token): 403, " + SERVER
+               + " for an admin-only route"),
     Difference("POST /publish", "status 422 body",
                "the document declares no body; the error body {status, message, data} names the topic problem, "
                + SERVER + " (publish_handlers.go)"),
@@ -92,7 +95,6 @@ NOT_SERVED = {
     ("GET", "/config"): "Outpost's managed configuration (TOPICS, ...): hookstream's configuration is its settings "
     "and the config log, topics are Svix event types",
     ("PATCH", "/config"): "as GET /config",
-    ("GET", "/tenants/{tenant_id}/portal"): "hookstream serves no tenant portal (Svix app-portal tokens instead)",
     ("GET", "/destination-types"): "hookstream delivers to webhook destinations only",
     ("GET", "/destination-types/{type}"): "hookstream delivers to webhook destinations only",
     ("GET", "/metrics/events"): "hookstream's figures are on /metrics (Prometheus) and the v1 latency routes",
@@ -158,6 +160,10 @@ async def _scenario(o: Oracle, api: ServedApi, url: str) -> None:
     as_tenant = {"Authorization": f"Bearer {token}"}
     assert (await o.call("GET", T + "/token", tenant_id="nobody")).status_code == 404
     assert (await o.call("GET", T + "/token", tenant_id="acme", headers=as_tenant)).status_code == 403
+    portal = (await o.call("GET", T + "/portal", query={"theme": "dark"}, tenant_id="acme")).json()
+    assert portal["tenant_id"] == "acme" and "/console/portal#key=hs_app_" in portal["redirect_url"]
+    assert (await o.call("GET", T + "/portal", tenant_id="nobody")).status_code == 404
+    assert (await o.call("GET", T + "/portal", tenant_id="acme", headers=as_tenant)).status_code == 403
     # Destinations: every field of DestinationCreateWebhook, by Outpost's names
     now = datetime.now(UTC).replace(microsecond=0)
     dest_in = {

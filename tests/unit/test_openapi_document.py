@@ -26,6 +26,8 @@ from hookstream.foundation.settings import Settings
 
 # /healthz: Outpost's root twin of /api/v1/healthz, an operational route like /health
 NOT_API = {"/health", "/healthz", "/metrics", "/openapi.json", "/docs"}
+CONSOLE = "/console"
+"""The web console's pages and static files: served beside the API, not operations of it."""
 
 
 def _app() -> web.Application:
@@ -50,6 +52,7 @@ def _api_routes(app: web.Application) -> set[tuple[str, str]]:
         (method, template(path))
         for method, path in routes
         if path not in NOT_API
+        and not path.startswith(CONSOLE)
         and not (method == "HEAD" and ("GET", path) in routes)  # aiohttp's automatic HEAD of a GET
         and not (path.endswith("/") and (method, path.rstrip("/")) in routes)  # Svix's trailing-slash twins
     }

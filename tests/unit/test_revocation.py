@@ -5,7 +5,17 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from hookstream.domain.access import app_token_key, authenticate, issue_app_token, token_id
+import pytest
+
+from hookstream.domain.access import (
+    NONCE_BYTES,
+    VIEW_BASE,
+    Scope,
+    app_token_key,
+    authenticate,
+    issue_app_token,
+    token_id,
+)
 from hookstream.domain.revocation import RECORD, RevokedTokens, from_record, to_record
 from hookstream.log.codec import AvroCodec
 
@@ -65,3 +75,18 @@ def test_a_revocation_survives_its_avro_record() -> None:
     assert named is not None
     name, record = codec.decode(codec.encode(RECORD, to_record(named, datetime(2026, 1, 1, tzinfo=UTC))))
     assert (name, from_record(record)) == (RECORD, named)
+
+
+def test_tokens_alike_but_for_their_nonce_are_two_tokens_and_narrowing_still_holds() -> None:
+    """Issued in the same second for one application, two tokens differ by their nonce: logging one out keeps the
+    other; a nonce and a capability byte together parse, and tokens without a nonce still verify."""
+    one, two = (issue_app_token(KEY, APP, 2_000, nonce=bytes([n]) * NONCE_BYTES) for n in (1, 2))
+    assert one != two
+    revoked = _revoked(one)
+    assert authenticate(OPERATOR, one, 1_000, revoked=revoked.revoked) is None
+    assert authenticate(OPERATOR, two, 1_000, revoked=revoked.revoked) == Scope(APP)
+    narrowed = issue_app_token(KEY, APP, 2_000, capabilities=frozenset({VIEW_BASE}), nonce=b"\x07" * NONCE_BYTES)
+    assert authenticate(OPERATOR, narrowed, 1_000) == Scope(APP, frozenset({VIEW_BASE}))
+    assert authenticate(OPERATOR, issue_app_token(KEY, APP, 2_000), 1_000) == Scope(APP)
+    with pytest.raises(ValueError, match="nonce"):
+        issue_app_token(KEY, APP, 2_000, nonce=b"short")

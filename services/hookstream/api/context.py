@@ -3,6 +3,7 @@ tasks' states, and settings."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from dataclasses import dataclass
 
@@ -15,6 +16,7 @@ from hookstream.api.recent import RecentWrites
 from hookstream.api.records import ConfigRecords
 from hookstream.domain.access import (
     ALL_CAPABILITIES,
+    NONCE_BYTES,
     Generation,
     Scope,
     app_token_key,
@@ -55,8 +57,9 @@ class ApiContext:
     def issue_app_token(
         self, app_id: uuid.UUID, expires_at: int, capabilities: frozenset[str] = ALL_CAPABILITIES
     ) -> str:
-        return issue_app_token(app_token_key(self.operator_token), app_id, expires_at,
-                               self.token_generation(app_id).current, capabilities)  # fmt: skip
+        generation = self.token_generation(app_id).current
+        key = app_token_key(self.operator_token)
+        return issue_app_token(key, app_id, expires_at, generation, capabilities, os.urandom(NONCE_BYTES))
 
 
 API_CONTEXT = web.AppKey("api_context", ApiContext)

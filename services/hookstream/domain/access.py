@@ -36,6 +36,10 @@ APP_TOKEN_PREFIX = "hs_app_"
 _CONTEXT = b"hookstream app token v1\x00"
 _MAC_BYTES = 16
 _BODY_BYTES = 16 + 8  # application id, expiry
+NONCE_BYTES = 8
+"""Random bytes after the expiry in every token the API issues, so two tokens issued for one application in the
+same second are two tokens (logging one out leaves the other); tokens issued before nonces existed have none."""
+_LENGTHS = frozenset(_BODY_BYTES + nonce + bits + _MAC_BYTES for nonce in (0, NONCE_BYTES) for bits in (0, 1))
 
 VIEW_BASE, VIEW_SECRET, MANAGE_SECRET = "ViewBase", "ViewEndpointSecret", "ManageEndpointSecret"
 MANAGE_TRANSFORMATIONS, CREATE_ATTEMPTS, MANAGE_ENDPOINT = "ManageTransformations", "CreateAttempts", "ManageEndpoint"
@@ -165,11 +169,19 @@ def _mac(key: bytes, body: bytes) -> bytes:
 
 
 def issue_app_token(
-    key: bytes, app_id: uuid.UUID, expires_at: int, generation: int = 0, capabilities: frozenset[str] = ALL_CAPABILITIES
+    key: bytes,
+    app_id: uuid.UUID,
+    expires_at: int,
+    generation: int = 0,
+    capabilities: frozenset[str] = ALL_CAPABILITIES,
+    nonce: bytes = b"",
 ) -> str:
     """A token for ``app_id`` valid until ``expires_at`` (Unix seconds), signed for the application's generation,
-    carrying ``capabilities`` when they are fewer than all."""
-    body = app_id.bytes + expires_at.to_bytes(8, "big")
+    carrying ``capabilities`` when they are fewer than all; ``nonce`` (:data:`NONCE_BYTES` random bytes, from the
+    caller: this module stays pure) tells apart tokens otherwise alike."""
+    if len(nonce) not in (0, NONCE_BYTES):
+        raise ValueError(f"a token nonce is {NONCE_BYTES} bytes, not {len(nonce)}")
+    body = app_id.bytes + expires_at.to_bytes(8, "big") + nonce
     if capabilities != ALL_CAPABILITIES:
         body += _bits(capabilities)
     mac = _mac(generation_key(key, app_id, generation), body)
@@ -193,7 +205,7 @@ def _decoded(token: str) -> bytes | None:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except (binascii.Error, ValueError):
         return None
-    return raw if len(raw) in (_BODY_BYTES + _MAC_BYTES, _BODY_BYTES + 1 + _MAC_BYTES) else None
+    return raw if len(raw) in _LENGTHS else None
 
 
 def token_digest(raw: bytes) -> str:
@@ -245,7 +257,8 @@ def verify_app_token(
         signed.append(generation.current - 1)
     if not any(hmac.compare_digest(mac, _mac(generation_key(key, app_id, g), body)) for g in signed):
         return None
-    capabilities = _from_bits(body[_BODY_BYTES:])
+    tail = body[_BODY_BYTES:]  # [nonce] [capability bits]: their lengths tell which are there
+    capabilities = _from_bits(tail[NONCE_BYTES:] if len(tail) >= NONCE_BYTES else tail)
     if capabilities is None or int.from_bytes(body[16:_BODY_BYTES], "big") <= now:
         return None
     if revoked(token_digest(raw)):

@@ -106,8 +106,11 @@ async def token(request: web.Request) -> web.Response:
 
 async def portal(request: web.Request) -> web.Response:
     """The consumer portal for the tenant: the console's ``/console/portal`` with a tenant token in the URL's
-    fragment (never sent to a server, so never in an access log); ``theme`` is accepted and not used."""
+    fragment (never sent to a server, so never in an access log); ``theme`` is accepted and not used.
+
+    Admin key only, as in Outpost, for the token's reason: a tenant token would mint itself fresh ones here."""
     ctx = request.app[API_CONTEXT]
+    require_admin(request, "a tenant token")
     app = await lookup.tenant(ctx, request, read_params(request, PORTAL)["tenant_id"])
     issued = ctx.issue_app_token(lookup.app_uuid(app), int(time.time()) + TOKEN_TTL_S)
     url = request.url.origin().with_path(PORTAL_PATH).with_fragment(f"key={issued}")
@@ -140,6 +143,7 @@ PORTAL = Operation(
     "GET", "/tenants/{tenant_id}/portal", portal, "getTenantPortalUrl", "A URL opening the tenant's consumer portal",
     params=(TENANT_ID, Param("theme", "query", {"type": "string", "enum": ["light", "dark"]},
                              description="accepted; the portal has one theme")),
-    responses={200: Response("the portal URL", ref("PortalRedirect")), **_NOT_FOUND},
+    responses={200: Response("the portal URL", ref("PortalRedirect")), 403: Response("not the admin API key"),
+               **_NOT_FOUND},
 )  # fmt: skip
 OPERATIONS = (LIST, UPSERT, GET, DELETE, TOKEN, PORTAL)
