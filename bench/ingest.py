@@ -12,7 +12,9 @@ the endpoints) and none is delivered: what is measured is ingest and routing.
   produced to the intake topic with a raw producer, as an upstream system
   writes them; a message counts as accepted once the intake role has written
   its ``MessageAccepted`` to ``messages`` (its counter reaching the total),
-  timed from the phase's start.
+  timed from the phase's start. Beside it, the CPU ms per record the intake
+  role's processes used until then (they route what it accepts too): a cost
+  figure that moves much less than rates with the machine's load.
 - Routed: the router's message counter reaching the accepted total.
 - Baseline in the same run: a raw aiokafka producer sending the same number
   of bytes per record to a scratch topic of the same broker.
@@ -36,7 +38,7 @@ from datetime import UTC, datetime
 import aiohttp
 from aiokafka import AIOKafkaProducer
 
-from harness import Dev, report
+from harness import Dev, descendants, process_name, report
 from hookstream.domain.ids import IdKind, generate_id, parse_id
 from hookstream.foundation.settings import load_settings
 from hookstream.log.admin import create_topics
@@ -44,9 +46,12 @@ from hookstream.log.codec import AvroCodec
 from hookstream.log.producer import EventProducer
 from hookstream.log.topics import INTAKE, MESSAGES, TopicNames, TopicSpec
 from pipeline import BODY, PAYLOAD
+from processes import _stat
 
 ROUTED = "hookstream_router_messages_total"
 INTAKE_ACCEPTED = "hookstream_intake_accepted_total"
+INTAKE_CPU: list[float] = []
+"""CPU ms per record of the intake role's processes, one per intake phase (they also route what it accepts)."""
 
 
 async def raw_baseline(bootstrap: str, seconds: float) -> float:
@@ -94,12 +99,21 @@ def plain_json(app_id: str) -> tuple[bytes, list[tuple[str, bytes]]]:
     return json.dumps(body, separators=(",", ":")).encode(), [("hookstream-application", app_id.encode())]
 
 
+def intake_cpu_s(dev: Dev) -> float:
+    """CPU seconds used so far by the processes running the intake role (with the router and the delivery worker
+    beside it in dev): per record, the figure to compare two versions by, as the machine's load moves rates."""
+    pids = [pid for pid in descendants(dev.process.pid) if "intake" in process_name(pid).split("+")]
+    return sum(stat[1] for stat in map(_stat, pids) if stat is not None)
+
+
 async def intake(
     dev: Dev, app_id: str, seconds: float, shape: Callable[[str], tuple[bytes, list]]
 ) -> tuple[float, int]:
-    """Records produced to the intake topic for ``seconds``; accepted/s until the intake role has written them all."""
+    """Records produced to the intake topic for ``seconds``; accepted/s until the intake role has written them all
+    (acknowledged on ``messages``), and in :data:`INTAKE_CPU` the CPU ms per record its processes used meanwhile."""
     topic = TopicNames.from_settings(load_settings(env={}))(INTAKE)
     before = dev.metric(INTAKE_ACCEPTED)
+    cpu_before = intake_cpu_s(dev)
     producer = AIOKafkaProducer(bootstrap_servers=dev.bootstrap, acks="all", linger_ms=5, client_id="bench-intake")
     await producer.start()
     try:
@@ -119,6 +133,7 @@ async def intake(
         if time.monotonic() > deadline:
             raise RuntimeError("the intake role did not catch up")
         await asyncio.sleep(0.2)
+    INTAKE_CPU.append((intake_cpu_s(dev) - cpu_before) * 1000 / sent)
     return sent / (time.monotonic() - started), sent
 
 
@@ -170,12 +185,14 @@ async def main(args: argparse.Namespace) -> None:
         for name, run, target in phases:
             before = dev.metric(ROUTED)
             started = time.monotonic()
+            phases_with_cpu = len(INTAKE_CPU)
             accepted_per_s, count = await run()
             routed = await routed_rate(dev, before, count, started)
+            cpu = INTAKE_CPU[-1] if len(INTAKE_CPU) > phases_with_cpu else None
             rows.append({"path": name, "accepted_per_s": accepted_per_s, "routed_per_s": routed,
                          "raw_producer_per_s": baseline, "ratio_to_raw": accepted_per_s / baseline,
                          "target_per_s": target, "met": accepted_per_s >= target,
-                         "processes": " ".join(dev.processes())})  # fmt: skip
+                         "intake_cpu_ms_per_record": cpu, "processes": " ".join(dev.processes())})  # fmt: skip
         report("b3_ingest", rows, quick=args.quick)
     finally:
         dev.stop()

@@ -31,6 +31,7 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
         (["outcome_header.py"], ["outcome_header"]),
         (["delivery_cpu.py"], ["delivery_cpu"]),
         (["delivery_pieces.py"], ["delivery_pieces"]),
+        (["intake_pieces.py"], ["intake_pieces"]),
         (["list_latency.py"], ["list_latency"]),
         # hookstream's side of the Outpost comparison (Outpost itself needs apt packages and a Go build)
         (["peers.py", "--systems", "hookstream", "-e", "1"], ["peers", "peers_processes"]),
@@ -46,6 +47,7 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
         "outcome-header",
         "delivery-cpu",
         "delivery-pieces",
+        "intake-pieces",
         "list-latency",
         "peers",
         "throttle",

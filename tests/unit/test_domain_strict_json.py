@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from hookstream.domain import strict_json
 from hookstream.domain.strict_json import (
     MAX_INT_DIGITS,
     MAX_SAFE_DEPTH,
@@ -186,3 +187,57 @@ def test_what_is_read_is_what_is_written_back() -> None:
     raw = json.dumps(value, ensure_ascii=False).encode()
     assert read_json(raw, JsonLimits(8, 10, 10)) == value
     assert read_json(json.dumps(value).encode(), JsonLimits(8, 10, 10)) == value
+
+
+@pytest.mark.parametrize(
+    ("raw", "path"),
+    [
+        (b'{"t":"12:00:00","t":1}', ("t",)),  # colons inside strings
+        (b'{"a" :1,"a":2}', ("a",)),  # white space before a key's colon
+        (b'{"a":1,\n  "a"\t: 2}', ("a",)),
+        (b'{"a":":","a":"\\":"}', ("a",)),  # a string opening on a colon, an escaped quote before one
+        (b'{"a":"\\u003a","b":{"a":1,"a":1}}', ("b", "a")),  # an escaped colon the text does not show
+        (b'{"x":[{"k":1},{"k":1,"k":1}]}', ("x", 1, "k")),
+    ],
+)
+def test_duplicate_keys_are_refused_whatever_colons_the_strings_hold(raw: bytes, path: JsonPath) -> None:
+    refused = _refused(raw, JsonLimits(8, 50, 50))
+    assert refused.path == path and "more than once" in refused.reason
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"time":"2026-12-03T12:00:00Z","source":"https://a.example/x","n":1.5}',
+        b'{"a" : 1, "b" :{"c":":"}}',
+        b'{"q":"\\":","r":"\\u003a"}',
+        b'{"a":{},"b":[],"c":[{}],"d":{"e":{"f":[1,{"g":null}]}}}',
+        b"[1.7976931348623157e308,-0.0,5e-324,1e-400,12345678901234567890123]",
+    ],
+)
+def test_bodies_breaking_no_rule_read_as_the_careful_reader_reads_them(raw: bytes) -> None:
+    limits = JsonLimits(8, 50, 50)
+    value = read_json(raw, limits)
+    assert value == strict_json._read_carefully(raw.decode(), limits) == json.loads(raw)
+    assert json.dumps(value) == json.dumps(json.loads(raw)), "numbers and key order unchanged"
+
+
+def test_every_small_body_gets_the_careful_readers_answer() -> None:
+    """Bodies assembled from pieces that each trouble the fast reader (repeated keys, colons and quotes in
+    strings, spaced colons, escapes, constants, big numbers): the value or the refusal is the careful one."""
+    keys = ['"a"', '"a"', '"b:"', '":"', '"\\u0061"', '"\\""']
+    values = ['":"', '"\\":"', "1e400", "NaN", "1.5", "[]", "{}", '"\\ud800"', "[1,2,3]", '{"a":1,"a":2}', "7"]
+    seps = [":", " :", ": ", "\n:"]
+    limits = JsonLimits(4, 3, 2)
+    seen = 0
+    for i, (k1, k2) in enumerate((k1, k2) for k1 in keys for k2 in keys):
+        for j, v in enumerate(values):
+            raw = f"{{{k1}{seps[i % 4]}{values[(i + j) % len(values)]},{k2}{seps[j % 4]}{v}}}".encode()
+            try:
+                expected: Any = strict_json._read_carefully(raw.decode(), limits)
+            except JsonRefused as careful:
+                assert str(_refused(raw, limits)) == str(careful), raw
+            else:
+                assert read_json(raw, limits) == expected, raw
+            seen += 1
+    assert seen == len(keys) ** 2 * len(values)

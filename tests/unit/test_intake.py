@@ -92,7 +92,7 @@ def test_the_application_attribute_names_the_app_by_id_and_wins_over_header_and_
 
 
 def _fields(record: IntakeRecord) -> dict:
-    return {name: getattr(record, name) for name in IntakeRecord.__slots__}
+    return record._asdict()
 
 
 def test_a_configured_attribute_name_is_read() -> None:

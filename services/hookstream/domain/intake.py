@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from hookstream.domain.directory import Application, Directory
 from hookstream.domain.ids import IdKind, InvalidId, intake_message_id, parse_id
@@ -53,14 +53,17 @@ APPLICATION_HEADER = "hookstream-application"
 CE_PREFIX = "ce_"
 STRUCTURED_TYPE = "application/cloudevents+json"
 CE_REQUIRED = ("specversion", "id", "source", "type")
+_APP_PREFIX = IdKind.APPLICATION.prefix
 MAX_ESCAPE_RATIO = 6
 """A JSON text shrinks at most this much when compacted (``\\u0041`` is one byte): a value longer than the cap
 times this holds a payload over the cap whatever it is, so it is refused without being parsed."""
 
 
-@dataclass(frozen=True, slots=True)
-class IntakeRecord:
-    """One record of the intake topic as the consumer read it (headers in order; a key may repeat)."""
+class IntakeRecord(NamedTuple):
+    """One record of the intake topic as the consumer read it (headers in order; a key may repeat).
+
+    This, :class:`Accepted` and ``_Message`` are made once per record: named tuples, immutable values built at a
+    third of a frozen dataclass's cost (whose ``__init__`` sets each field through ``object.__setattr__``)."""
 
     topic: str
     partition: int
@@ -86,8 +89,7 @@ class Refusal:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
-class Accepted:
+class Accepted(NamedTuple):
     """The MessageAccepted record, its key on ``messages``, and which format the record was read as."""
 
     record: dict[str, Any]
@@ -95,8 +97,7 @@ class Accepted:
     format: str
 
 
-@dataclass(frozen=True, slots=True)
-class _Message:
+class _Message(NamedTuple):
     """A record's message before its application is resolved: a MessageIn body, where the app is named, metadata."""
 
     body: dict[str, Any]
@@ -337,7 +338,7 @@ def _application(ref: str | None, directory: Directory) -> Application:
     """The application ``ref`` names, by id (``app_...`` or a canonical UUID) or uid."""
     if not ref:
         raise _Refused(NO_APPLICATION, f"no application: attribute, header {APPLICATION_HEADER} and key all absent")
-    if ref.startswith(IdKind.APPLICATION.prefix):
+    if ref.startswith(_APP_PREFIX):
         try:
             found = directory.applications.get(parse_id(ref, IdKind.APPLICATION))
         except InvalidId as error:

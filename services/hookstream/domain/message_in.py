@@ -65,6 +65,8 @@ MESSAGE_IN: JsonSchema = {
 """The body of ``POST /app/{app_id}/msg`` (and a plain-JSON intake record)."""
 
 _VALIDATOR = Draft202012Validator(MESSAGE_IN)
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+"""``json.dumps`` with these options, made once: dumps would build an encoder per payload."""
 
 
 class PayloadTooLarge(Exception):
@@ -78,7 +80,7 @@ class PayloadTooLarge(Exception):
 
 def compact_payload(payload: Any, cap: int) -> bytes:
     """The stored form of a payload (compact JSON, as Svix minifies), within the cap that applies to those bytes."""
-    encoded = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+    encoded = _COMPACT.encode(payload).encode()
     if len(encoded) > cap:
         raise PayloadTooLarge(len(encoded), cap)
     return encoded
