@@ -194,6 +194,7 @@ def _run(settings: Settings, roles_text: str) -> None:
     settings = settings.replace(kafka_bootstrap_servers=bootstrap)
     try:  # every role (no --roles) runs as `hookstream dev` lays them out, the API in this process
         processes = delivery_process_count(settings) if not roles_text.strip() else 0
+        loop = settings.resolved_event_loop
     except SettingsError as exc:
         raise SystemExit(f"hookstream: {exc}") from exc
 
@@ -213,7 +214,7 @@ def _run(settings: Settings, roles_text: str) -> None:
                 settings_here = settings
             await serve(settings_here, services, stop, started, api_token=api_token, children=stores)
 
-    run_event_loop(main())
+    run_event_loop(main(), loop)
 
 
 def _store(settings: Settings, port: int | None, data_dir: Path | None) -> None:
@@ -302,6 +303,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             try:  # a bad value is refused before anything starts
                 settings.resolved_dev_delivery_processes  # noqa: B018
+                settings.resolved_event_loop  # noqa: B018
             except SettingsError as exc:
                 print(f"hookstream: {exc}", file=sys.stderr)
                 return 2

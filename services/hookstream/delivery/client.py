@@ -1,8 +1,8 @@
 """The delivery HTTP client: one pooled aiohttp session per worker, every phase of a POST timed.
 
 An attempt record is only useful for debugging a receiver if it says where
-the time went: each request is followed by the hooks of
-:mod:`hookstream.delivery.timing`, and the body is read here, up to the cap.
+the time went: each request is marked by the resolver, connector and request
+class of :mod:`hookstream.delivery.timing`, and the body is read here, up to the cap.
 
 ``send`` never raises for anything the receiver or the network did: a failure
 comes back as an :class:`Exchange` with a transport error, so the worker
@@ -26,10 +26,11 @@ from hookstream.delivery.timing import (
     ACTIVE,
     RequestTrace,
     TimedConnector,
+    TimedRequest,
+    TimedResolver,
     flatten_headers,
     micros,
     phases_of,
-    trace_config,
 )
 from hookstream.domain.attempt import Exchange
 from hookstream.domain.classify import TransportError
@@ -40,7 +41,7 @@ KEEPALIVE_S = 4.0
 
 
 class DeliveryClient(Lifecycle):
-    """One shared session per worker: pooled connections, the SSRF guard, the timing hooks.
+    """One shared session per worker: pooled connections, the SSRF guard, the timing marks.
 
     ``ssl`` replaces the default (system CAs, verified) context, for tests and
     for deployments with a private CA. ``resolver`` is the inner resolver the
@@ -90,7 +91,7 @@ class DeliveryClient(Lifecycle):
     async def start(self) -> DeliveryClient:
         connector = TimedConnector(
             limit=self._concurrency,
-            resolver=GuardedResolver(self.policy, self._resolver),
+            resolver=TimedResolver(GuardedResolver(self.policy, self._resolver)),
             ssl=self._ssl if self._ssl is not None else True,
             # Idle connections are dropped before the shortest common server idle timeout (Node's 5 s), so a
             # POST never goes out on a connection the receiver is closing (it would fail as ServerDisconnected).
@@ -98,7 +99,7 @@ class DeliveryClient(Lifecycle):
         )
         self._session = aiohttp.ClientSession(
             connector=connector,
-            trace_configs=[trace_config()],
+            request_class=TimedRequest,
             timeout=aiohttp.ClientTimeout(total=None),  # the whole attempt is bounded in send()
             cookie_jar=aiohttp.DummyCookieJar(),  # one session serves every tenant: never carry cookies
             headers={"User-Agent": self._user_agent} if self._user_agent else None,
@@ -136,9 +137,7 @@ class DeliveryClient(Lifecycle):
     async def _exchange(
         self, session: aiohttp.ClientSession, trace: RequestTrace, url: str, headers: dict[str, str], body: bytes
     ) -> None:
-        async with session.post(
-            url, data=body, headers=headers, allow_redirects=False, trace_request_ctx=trace
-        ) as resp:
+        async with session.post(url, data=body, headers=headers, allow_redirects=False) as resp:
             trace.response_at = time.perf_counter_ns()
             trace.status, trace.reason = resp.status, resp.reason
             trace.headers = flatten_headers(resp.headers)

@@ -1,33 +1,41 @@
-"""Where the time of one request goes: aiohttp tracing hooks plus a connector that splits connect from TLS.
+"""Where the time of one request goes: marks taken by the resolver, the connector and the request class.
 
-aiohttp's ``connection_create`` hooks cover DNS, TCP connect and the TLS
+aiohttp's ``connection_create`` step covers DNS, TCP connect and the TLS
 handshake together. :class:`TimedConnector` reads the clock between the TCP
 connect and the handshake, so the attempt record can tell a slow network from
-a slow TLS stack. The hooks and the connector write into one
-:class:`RequestTrace` per request: the hooks get it as ``trace_request_ctx``,
-the connector through the :data:`ACTIVE` context variable (the connector runs
-in the task that sent the request, and aiohttp passes it no per-request
-context of ours).
+a slow TLS stack. :class:`TimedResolver` marks the DNS lookup, the connector
+whether the connection was new or pooled (and its peer), and
+:class:`TimedRequest` when the headers and then the body were handed to the
+connection, with the headers that went out. They all write into one
+:class:`RequestTrace` per request, found through the :data:`ACTIVE` context
+variable (each runs in the task that sent the request, or in a task it
+started, and aiohttp passes them no per-request context of ours).
+
+aiohttp's tracing hooks (``TraceConfig``) would give the same marks, but with
+any hook registered aiohttp builds a parameters object and awaits a signal at
+every step of every request, whether or not a hook listens to that step:
+~6 % of the delivery process's CPU (BENCHMARKS.md, Session 6). None is used.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
+import socket
 import time
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 from typing import Any
 
 import aiohappyeyeballs
 import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.client_proto import ResponseHandler
 from aiohttp.helpers import ceil_timeout
 
 
 @dataclass(slots=True)
 class RequestTrace:
-    """Marks of one request, in ``perf_counter_ns``; filled by hooks, read once the request ends."""
+    """Marks of one request, in ``perf_counter_ns``; filled as the request goes, read once it ends."""
 
     start: int
     dns_start: int | None = None
@@ -100,11 +108,14 @@ class TimedConnector(aiohttp.TCPConnector):
         traces: list[aiohttp.tracing.Trace],
         timeout: aiohttp.ClientTimeout,  # noqa: ASYNC109
     ) -> aiohttp.connector.Connection:
-        """Note the peer of whichever connection carries the request, new or pooled."""
+        """Note whether the connection that carries the request is new or pooled, and its peer."""
         connection = await super().connect(req, traces, timeout)
         trace = ACTIVE.get()
-        if trace is not None and connection.transport is not None:
-            trace.peer = peer_host(connection.transport.get_extra_info("peername")) or trace.peer
+        if trace is not None:
+            trace.connected = True
+            trace.reused = trace.tcp_start is None  # _wrap_create_connection marks every connection it opens
+            if trace.reused and connection.transport is not None:
+                trace.peer = peer_host(connection.transport.get_extra_info("peername")) or trace.peer
         return connection
 
     async def _wrap_create_connection(
@@ -154,44 +165,45 @@ def peer_host(peer: Any) -> str | None:
     return str(peer[0]).split("%", 1)[0] if isinstance(peer, tuple) and peer else None
 
 
-async def _on_dns_start(_: aiohttp.ClientSession, ctx: SimpleNamespace, __: Any) -> None:
-    ctx.trace_request_ctx.dns_start = time.perf_counter_ns()
+class TimedResolver(AbstractResolver):
+    """Marks the lookup of the request that asked for it (aiohttp asks only when its DNS cache misses)."""
+
+    def __init__(self, inner: AbstractResolver) -> None:
+        self._inner = inner
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        trace = ACTIVE.get()
+        if trace is not None:
+            trace.dns_start = time.perf_counter_ns()
+        results = await self._inner.resolve(host, port, family)
+        if trace is not None:
+            trace.dns_end = time.perf_counter_ns()
+        return results
+
+    async def close(self) -> None:
+        await self._inner.close()
 
 
-async def _on_dns_end(_: aiohttp.ClientSession, ctx: SimpleNamespace, __: Any) -> None:
-    ctx.trace_request_ctx.dns_end = time.perf_counter_ns()
+class TimedRequest(aiohttp.ClientRequest):
+    """Marks when the headers, then the body, were handed to the connection, and keeps the headers sent."""
 
+    async def send(self, conn: aiohttp.connector.Connection) -> aiohttp.ClientResponse:
+        response = await super().send(conn)  # the headers are written; the body is being written
+        trace = ACTIVE.get()
+        if trace is not None:
+            trace.sent = time.perf_counter_ns()
+            trace.sent_headers = flatten_headers(self.headers)  # as they went out, aiohttp's own included
+        return response
 
-async def _on_connection_created(_: aiohttp.ClientSession, ctx: SimpleNamespace, __: Any) -> None:
-    ctx.trace_request_ctx.connected = True
-
-
-async def _on_connection_reused(_: aiohttp.ClientSession, ctx: SimpleNamespace, __: Any) -> None:
-    ctx.trace_request_ctx.connected = True
-    ctx.trace_request_ctx.reused = True
-
-
-async def _on_headers_sent(
-    _: aiohttp.ClientSession, ctx: SimpleNamespace, params: aiohttp.TraceRequestHeadersSentParams
-) -> None:
-    trace: RequestTrace = ctx.trace_request_ctx
-    trace.sent = time.perf_counter_ns()
-    trace.sent_headers = flatten_headers(params.headers)
-
-
-async def _on_chunk_sent(_: aiohttp.ClientSession, ctx: SimpleNamespace, __: Any) -> None:
-    ctx.trace_request_ctx.sent = time.perf_counter_ns()
-
-
-def trace_config() -> aiohttp.TraceConfig:
-    config = aiohttp.TraceConfig()
-    config.on_dns_resolvehost_start.append(_on_dns_start)
-    config.on_dns_resolvehost_end.append(_on_dns_end)
-    config.on_connection_create_end.append(_on_connection_created)
-    config.on_connection_reuseconn.append(_on_connection_reused)
-    config.on_request_headers_sent.append(_on_headers_sent)
-    config.on_request_chunk_sent.append(_on_chunk_sent)
-    return config
+    async def write_bytes(
+        self, writer: Any, conn: aiohttp.connector.Connection, content_length: int | None = None
+    ) -> None:
+        await super().write_bytes(writer, conn, content_length)
+        trace = ACTIVE.get()  # the body is written in a task send() started: it inherited the request's context
+        if trace is not None:
+            trace.sent = time.perf_counter_ns()
 
 
 def flatten_headers(headers: Any) -> dict[str, str]:

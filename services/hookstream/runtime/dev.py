@@ -218,14 +218,20 @@ def run_dev(settings: Settings) -> None:
         stop = stop_on_signals()
         await serve_dev(settings, stop)
 
-    run_event_loop(main())
+    run_event_loop(main(), settings.resolved_event_loop)
 
 
-def run_event_loop(coro) -> None:  # type: ignore[no-untyped-def]
-    """uvloop where it installs (a measured 20-30 % faster sender), asyncio otherwise."""
+def run_event_loop(coro, loop: str = "uvloop") -> None:  # type: ignore[no-untyped-def]
+    """``coro`` on uvloop where it installs and ``loop`` (``HOOKSTREAM_EVENT_LOOP``) asks for it, else asyncio's.
+
+    uvloop measured: a sender 20-30 % faster, a delivery process 2.6 % less CPU per delivery, the API the
+    same per accepted message (BENCHMARKS.md, Session 6); ``asyncio`` is there to compare, or to fall back to.
+    """
     try:
         import uvloop
     except ImportError:
+        uvloop = None
+    if uvloop is None or loop == "asyncio":
         asyncio.run(coro)
     else:
         uvloop.run(coro)

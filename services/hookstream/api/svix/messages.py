@@ -16,6 +16,7 @@ from aiohttp import web
 
 from hookstream.api.accept import PayloadTooLarge, accept_message, encode_payload
 from hookstream.api.context import API_CONTEXT
+from hookstream.api.json_out import json_response
 from hookstream.api.spec import Operation, Response, read_body, read_params
 from hookstream.api.svix import lookup
 from hookstream.api.svix.errors import Invalid, conflict
@@ -46,7 +47,7 @@ async def create(request: web.Request) -> web.Response:
     }  # fmt: skip
     if not await accept_message(ctx, record):
         raise conflict(f"a message with eventId {event_id!r} already exists")
-    return web.json_response(message_out(record, with_content=query["with_content"]), status=202)
+    return json_response(message_out(record, with_content=query["with_content"]), status=202)
 
 
 async def list_all(request: web.Request) -> web.Response:
@@ -65,7 +66,7 @@ async def list_all(request: web.Request) -> web.Response:
     )
     page = await list_messages(ctx.clickhouse, f, query["limit"], position(query, IdKind.MESSAGE))
     data = [message_out(ctx.recent.without_expunged_payload(row), with_content=with_content) for row in page.items]
-    return web.json_response(time_page(data, page, IdKind.MESSAGE, "msg_id", "accepted_at"))
+    return json_response(time_page(data, page, IdKind.MESSAGE, "msg_id", "accepted_at"))
 
 
 async def get(request: web.Request) -> web.Response:
@@ -73,7 +74,7 @@ async def get(request: web.Request) -> web.Response:
     query = read_params(request, GET)
     app = await lookup.application(ctx, query["app_id"])
     message = await lookup.message(ctx, uuid.UUID(app["app_id"]), query["msg_id"])
-    return web.json_response(message_out(message, with_content=query["with_content"]))
+    return json_response(message_out(message, with_content=query["with_content"]))
 
 
 async def expunge_content(request: web.Request) -> web.Response:
