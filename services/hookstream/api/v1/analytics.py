@@ -149,6 +149,14 @@ _PERCENTILES = {"type": "object", "properties": {"p50_ms": _MS, "p90_ms": _MS, "
 _ERROR = {"$ref": "#/components/schemas/V1Error"}
 _SINCE = Param("since", "query", _TIME, description="Start of the window (inclusive; rounded down to its bucket)")
 _UNTIL = Param("until", "query", _TIME, description="End of the window (exclusive); default now")
+_APP_ID = Param("app_id", "path", _UUID, required=True, description="Application id")
+
+
+def _rows(properties: dict[str, Any]) -> dict[str, Any]:
+    """The answer of a per-endpoint route: ``{"data": [row, ...]}``, each row an object of ``properties``."""
+    items = {"type": "object", "properties": properties}
+    return {"type": "object", "properties": {"data": {"type": "array", "items": items}}}
+
 
 LATENCY = Operation(
     method="GET",
@@ -203,7 +211,7 @@ SLOWEST = Operation(
     operation_id="v1ListSlowestEndpoints",
     summary="Endpoints ranked by p99 change against the previous period, naming the phase that changed most",
     params=(
-        Param("app_id", "path", _UUID, required=True, description="Application id"),
+        _APP_ID,
         Param("since", "query", _TIME, description="Start of the period (default 7 days before until)"),
         _UNTIL,
         Param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 250, "default": 50}),
@@ -211,27 +219,18 @@ SLOWEST = Operation(
     responses={
         200: Response(
             "Largest p99 increase first; endpoints new in the period (no previous p99) last",
-            {
-                "type": "object",
-                "properties": {
-                    "data": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "properties": {
-                                "endpoint_id": _UUID,
-                                "attempts": {"type": "integer"},
-                                "previous_attempts": {"type": "integer"},
-                                "p99_ms": _MS,
-                                "previous_p99_ms": _MS,
-                                "change_ms": _MS,
-                                "phase": {"type": ["string", "null"]},
-                                "phase_change_ms": _MS,
-                            },
-                        },
-                    }
-                },
-            },
+            _rows(
+                {
+                    "endpoint_id": _UUID,
+                    "attempts": {"type": "integer"},
+                    "previous_attempts": {"type": "integer"},
+                    "p99_ms": _MS,
+                    "previous_p99_ms": _MS,
+                    "change_ms": _MS,
+                    "phase": {"type": ["string", "null"]},
+                    "phase_change_ms": _MS,
+                }
+            ),
         ),
         400: Response("Invalid window", _ERROR),
         404: Response("No such application visible to the token", _ERROR),
@@ -244,7 +243,7 @@ SUMMARY = Operation(
     operation_id="v1ListEndpointSummaries",
     summary="Each endpoint's attempts, successes and total-latency percentiles over a window (default 24 h)",
     params=(
-        Param("app_id", "path", _UUID, required=True, description="Application id"),
+        _APP_ID,
         Param(
             "since",
             "query",
@@ -256,23 +255,14 @@ SUMMARY = Operation(
     responses={
         200: Response(
             "Endpoints with attempts in the window; percentiles merged over the whole window",
-            {
-                "type": "object",
-                "properties": {
-                    "data": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "properties": {
-                                "endpoint_id": _UUID,
-                                "attempts": {"type": "integer"},
-                                "successes": {"type": "integer"},
-                                **_PERCENTILES["properties"],
-                            },
-                        },
-                    }
-                },
-            },
+            _rows(
+                {
+                    "endpoint_id": _UUID,
+                    "attempts": {"type": "integer"},
+                    "successes": {"type": "integer"},
+                    **_PERCENTILES["properties"],
+                }
+            ),
         ),
         400: Response("Invalid window", _ERROR),
         404: Response("No such application visible to the token", _ERROR),
