@@ -36,12 +36,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from hookstream.domain.ids import IdKind, to_svix
-from hookstream.foundation import tracing
 from hookstream.foundation.secrets import new_key_text
 from hookstream.foundation.settings import Settings
 from hookstream.log.topics import INTAKE, TopicNames
@@ -50,6 +47,7 @@ from hookstream.runtime.roles import ALL_ROLES
 from tests.conftest import ReceiverFactory
 from tests.support.receivers import Received, Reply
 from tests.support.svix_api import ServedApi
+from tests.support.tracing import in_memory_spans
 
 pytestmark = pytest.mark.e2e
 
@@ -191,14 +189,8 @@ def api_roles() -> tuple[str, ...]:
 
 @pytest.fixture
 def in_memory() -> Iterator[InMemorySpanExporter]:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    tracing.install(provider)
-    try:
+    with in_memory_spans() as exporter:
         yield exporter
-    finally:
-        tracing.shutdown()
 
 
 async def test_one_trace_per_message_in_one_process(

@@ -6,8 +6,6 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import (
     INVALID_SPAN_CONTEXT,
@@ -21,20 +19,15 @@ from opentelemetry.trace import (
 
 from hookstream.delivery.timing import RequestTrace, phases_of
 from hookstream.foundation import tracing
+from tests.support.tracing import in_memory_spans
 
 PARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
 
 @pytest.fixture
 def spans() -> Iterator[InMemorySpanExporter]:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    tracing.install(provider)
-    try:
+    with in_memory_spans() as exporter:
         yield exporter
-    finally:
-        tracing.shutdown()
 
 
 def test_on_only_with_an_endpoint_and_the_sdk_not_disabled() -> None:
