@@ -19,16 +19,8 @@ export const token = {
   clear: () => sessionStorage.removeItem(KEY),
 };
 
-let queue = Promise.resolve();
-
-/** One request at a time from a tab: the console never asks the API for more than one thing at once. */
-export function api(method, path, options = {}) {
-  const run = queue.then(() => request(method, path, options));
-  queue = run.catch(() => null);
-  return run;
-}
-
-async function request(method, path, { query, body } = {}) {
+/** A request to the API with the held token; the answer's JSON, or an ApiError with its status and body. */
+export async function api(method, path, { query, body } = {}) {
   const url = new URL(path, location.origin);
   for (const [name, value] of Object.entries(query || {})) {
     const values = Array.isArray(value) ? value : [value];
